@@ -1,0 +1,45 @@
+"""xlingual: cross-lingual sentiment transfer with multilingual encoders.
+
+Train on English labelled data (full fine-tuning, frozen layers or LoRA, optionally
+with embedding-alignment losses), evaluate zero-shot in other languages, load the
+checkpoint to predict, and compare recipes across languages and seeds.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .config import RecipeConfig, load_recipe
+from .errors import CheckpointError, ConfigError, DataError, XlingualError
+
+_LAZY = {"XlingualConfig", "XlingualForSequenceClassification"}
+
+
+def __getattr__(name: str):
+    # transformers takes seconds to import: load the model classes (and register them
+    # with the Auto classes) only when they are first used, so the CLI starts fast.
+    if name in _LAZY:
+        from .modeling import classifier
+
+        return getattr(classifier, name)
+    raise AttributeError(f"module 'xlingual' has no attribute {name!r}")
+
+
+def load(path, base_model=None, device="cpu"):
+    """Load a run or checkpoint folder as a :class:`~xlingual.inference.Classifier`."""
+    from .inference import load as _load
+
+    return _load(path, base_model=base_model, device=device)
+
+
+def train(recipe, overrides=(), overwrite=False, resume=False, progress=True):
+    """Train a recipe (path or :class:`RecipeConfig`) and return the run folder."""
+    from .pipeline import train as _train
+
+    return _train(recipe, overrides, overwrite=overwrite, resume=resume, progress=progress)
+
+
+__all__ = [
+    "CheckpointError", "ConfigError", "DataError", "RecipeConfig", "XlingualConfig",
+    "XlingualError", "XlingualForSequenceClassification", "__version__", "load", "load_recipe", "train",
+]

@@ -1,0 +1,7 @@
+"""``python -m xlingual`` (also what ``torchrun -m xlingual`` runs)."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,138 @@
+"""Checkpoint format: saving and loading a trained classifier.
+
+A checkpoint is a folder::
+
+    config.json              XlingualConfig: encoder config, base model, pooling, labels, max length
+    tokenizer files          as written by the tokenizer's save_pretrained
+    model.safetensors        full fine-tuning: every weight (encoder and head)
+    -- or, for LoRA --
+    adapter_config.json      peft's adapter config; base_model_name_or_path names the encoder
+    adapter_model.safetensors  the LoRA weights only (a few MB, no copy of the encoder)
+    head.safetensors         pooling/classifier weights outside the encoder
+
+Weights are safetensors only: nothing is unpickled on load. A full checkpoint (or a
+merged LoRA export) also loads with ``AutoModelForSequenceClassification`` after
+``import xlingual``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .errors import CheckpointError
+from .modeling.build import load_encoder, load_tokenizer
+from .modeling.classifier import XlingualConfig, XlingualForSequenceClassification
+
+ADAPTER_CONFIG = "adapter_config.json"
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
+HEAD_WEIGHTS = "head.safetensors"
+FULL_WEIGHTS = "model.safetensors"
+
+
+def is_lora(model: XlingualForSequenceClassification) -> bool:
+    return hasattr(model.encoder, "peft_config")
+
+
+def save_checkpoint(model: XlingualForSequenceClassification, tokenizer, folder: str | Path) -> Path:
+    """Write ``model`` and ``tokenizer`` to ``folder`` atomically (a temp folder, then rename)."""
+    folder = Path(folder)
+    tmp = folder.with_name(folder.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    model.config.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    if is_lora(model):
+        model.encoder.save_pretrained(tmp)
+        for name in ("README.md",):  # peft writes a model card stub; the run folder has its own
+            (tmp / name).unlink(missing_ok=True)
+        head = {k: v.detach().contiguous().cpu() for k, v in model.head_state_dict().items()}
+        save_file(head, str(tmp / HEAD_WEIGHTS), metadata={"format": "pt"})
+    else:
+        state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+        save_file(state, str(tmp / FULL_WEIGHTS), metadata={"format": "pt"})
+    if folder.exists():
+        old = folder.with_name(folder.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        folder.rename(old)
+        tmp.rename(folder)
+        shutil.rmtree(old)
+    else:
+        tmp.rename(folder)
+    return folder
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """Accept a run folder (``<run>/checkpoint``) or a checkpoint folder itself."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    if (path / "checkpoint" / "config.json").is_file():
+        return path / "checkpoint"
+    if not (path / "config.json").is_file():
+        raise CheckpointError(f"{path}: no config.json; not an xlingual checkpoint or run folder")
+    return path
+
+
+def load_checkpoint(path: str | Path, base_model: str | None = None, device: str | torch.device = "cpu"):
+    """Load ``(model, tokenizer)`` from a checkpoint or run folder.
+
+    ``base_model`` overrides where a LoRA checkpoint finds its encoder (if it moved).
+    """
+    folder = resolve_checkpoint(path)
+    try:
+        config = XlingualConfig.from_pretrained(folder)
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise CheckpointError(f"{folder}/config.json: not an xlingual classifier config ({exc})") from None
+    if getattr(config, "model_type", None) != "xlingual" or config.encoder is None:
+        raise CheckpointError(f"{folder}/config.json: not an xlingual classifier config")
+    if (folder / ADAPTER_CONFIG).is_file():
+        for name in (ADAPTER_WEIGHTS, HEAD_WEIGHTS):
+            if not (folder / name).is_file():
+                raise CheckpointError(f"{folder}: LoRA checkpoint is missing {name}")
+        from peft import PeftModel
+
+        base_name = base_model or config.base_model
+        encoder = load_encoder(base_name)
+        encoder = PeftModel.from_pretrained(encoder, str(folder))
+        model = XlingualForSequenceClassification(config, encoder=encoder)
+        head = load_file(str(folder / HEAD_WEIGHTS))
+        expected = set(model.head_state_dict())
+        if set(head) != expected:
+            raise CheckpointError(
+                f"{folder / HEAD_WEIGHTS}: head weights {sorted(head)} do not match the model's {sorted(expected)}"
+            )
+        model.load_state_dict(head, strict=False)
+    else:
+        if not (folder / FULL_WEIGHTS).is_file():
+            raise CheckpointError(f"{folder}: missing {FULL_WEIGHTS} (and no LoRA adapter files)")
+        model = XlingualForSequenceClassification(config)
+        state = load_file(str(folder / FULL_WEIGHTS))
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if missing or unexpected:
+            raise CheckpointError(
+                f"{folder / FULL_WEIGHTS}: weights do not match the config (missing {missing[:3]}, "
+                f"unexpected {unexpected[:3]})"
+            )
+    tokenizer = load_tokenizer(str(folder))
+    model.to(device).eval()
+    return model, tokenizer
+
+
+def merge_and_export(path: str | Path, out: str | Path, base_model: str | None = None) -> Path:
+    """Write a standalone folder: LoRA merged into the encoder (or a full checkpoint copied)."""
+    model, tokenizer = load_checkpoint(path, base_model=base_model)
+    was_lora = is_lora(model)
+    if was_lora:
+        model.encoder = model.encoder.merge_and_unload()
+        model.config.encoder = model.encoder.config
+    out = Path(out)
+    save_checkpoint(model, tokenizer, out)
+    meta = {"exported_from": str(resolve_checkpoint(path)), "merged_lora": was_lora}
+    (out / "xlingual_export.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return out

@@ -1,0 +1,195 @@
+"""The ``xlingual`` command line: train, evaluate, predict, export (and more, per subcommand).
+
+User mistakes print one line (``error: ...``) and exit with status 2; heavy libraries
+are imported only inside the commands so ``--help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+EXIT_USER_ERROR = 2
+
+DESCRIPTION = """Cross-lingual sentiment transfer: train on English with a multilingual encoder
+(full fine-tuning, frozen layers or LoRA), evaluate zero-shot in other languages,
+and use or export the checkpoint."""
+
+EPILOG = """examples:
+  xlingual train recipes/umsab_e5small.yaml --set data.root=../shared/data/umsab --set model.name=/tmp/e5-small
+  xlingual evaluate runs/umsab_e5small-seed42 --languages spanish,german
+  xlingual predict runs/umsab_e5small-seed42 "Me encanta esta película" "Odio los lunes"
+  xlingual export runs/umsab_e5small_lora-seed42 exported/ --merge
+"""
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import transformers
+    from transformers.utils import logging as hf_logging
+
+    transformers.logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
+def _split_list(value: str | None) -> list[str] | None:
+    return [part.strip() for part in value.split(",") if part.strip()] if value else None
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .pipeline import train
+    from .io import read_json
+
+    out = train(args.recipe, args.set or [], overwrite=args.overwrite, resume=args.resume,
+                progress=not args.no_progress, command=["xlingual", *sys.argv[1:]])
+    import accelerate
+
+    if accelerate.PartialState().is_main_process:
+        results = read_json(out / "results.json")
+        _print_results(results)
+        print(f"run folder: {out}")
+    return 0
+
+
+def _print_results(results: dict) -> None:
+    from .reports.model_card import results_table
+
+    for split, block in results["splits"].items():
+        summary = block["summary"]
+        print(f"\n{split}: source macro-F1 {100 * summary.get('source_macro_f1', float('nan')):.1f}, "
+              f"target average {100 * summary.get('target_avg_macro_f1', float('nan')):.1f}, "
+              f"gap {100 * summary.get('transfer_gap_macro_f1', float('nan')):.1f}")
+        print(results_table(block))
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .pipeline import evaluate_run
+
+    result = evaluate_run(args.run, _split_list(args.languages), _split_list(args.splits), args.set or [],
+                          progress=not args.no_progress)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    _print_results(result)
+    matches = result.get("matches_saved")
+    if matches:
+        same = sum(matches.values())
+        print(f"\nreproduces results.json: {same}/{len(matches)} language scores identical")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .errors import DataError
+    from .inference import load
+
+    texts = list(args.texts)
+    if args.file:
+        from pathlib import Path
+
+        from .data.textfile import read_lines
+
+        texts += [line for line in read_lines(Path(args.file)) if line.strip()]
+    if not texts:
+        raise DataError("predict: give texts as arguments or --file with one text per line")
+    classifier = load(args.run, base_model=args.base_model)
+    for text, prediction in zip(texts, classifier.predict(texts, batch_size=args.batch_size), strict=True):
+        if args.json:
+            print(json.dumps({"text": text, "label": prediction.label, "score": prediction.score,
+                              "probabilities": prediction.probabilities}, ensure_ascii=False))
+        else:
+            probs = "  ".join(f"{k}={v:.3f}" for k, v in prediction.probabilities.items())
+            print(f"{prediction.label:<10} {prediction.score:.3f}  [{probs}]  {text}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .checkpoint import merge_and_export, resolve_checkpoint
+    from .errors import CheckpointError
+
+    if not args.merge and (resolve_checkpoint(args.run) / "adapter_config.json").is_file():
+        raise CheckpointError(f"{args.run} is a LoRA run: pass --merge to fold the adapter into the encoder")
+    out = merge_and_export(args.run, args.out, base_model=args.base_model)
+    print(f"wrote {out} (load it with xlingual.load, or AutoModelForSequenceClassification after 'import xlingual')")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog="xlingual", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"xlingual {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("train", help="fine-tune on the source language, then evaluate zero-shot on every language",
+                       description="Train a recipe: fine-tune the encoder on the source-language training split "
+                                   "(selecting the best epoch on the source dev split), then evaluate on the test "
+                                   "split of every listed language. Writes a run folder with config.yaml, "
+                                   "results.json, predictions/, checkpoint/ and a model card.")
+    p.add_argument("recipe", help="recipe YAML file (see recipes/)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a recipe value with a dotted key, e.g. --set training.learning_rate=2e-5 "
+                        "(repeatable)")
+    p.add_argument("--overwrite", action="store_true", help="replace a run already in output_dir")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="re-evaluate a saved run on some or all languages",
+                       description="Load a run's checkpoint and data settings and score it again; says whether the "
+                                   "numbers reproduce results.json.")
+    p.add_argument("run", help="run folder written by 'xlingual train'")
+    p.add_argument("--languages", help="comma-separated languages (default: all in the run's recipe)")
+    p.add_argument("--splits", help="comma-separated splits, e.g. test,dev (default: the recipe's)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override data settings, e.g. data.root=...")
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="label texts with a trained run or checkpoint",
+                       description="Print the predicted label and every class's probability for each text.")
+    p.add_argument("run", help="run folder or checkpoint folder")
+    p.add_argument("texts", nargs="*", help="texts to classify")
+    p.add_argument("--file", help="also classify each non-empty line of this UTF-8 file")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--base-model", help="where a LoRA checkpoint's encoder is, if it moved")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("export", help="write a standalone model folder (merging LoRA adapters)",
+                       description="Write a self-contained checkpoint: a LoRA adapter is merged into its encoder "
+                                   "(--merge), so the folder no longer needs the base model. The result loads with "
+                                   "xlingual.load and with transformers' AutoModelForSequenceClassification and "
+                                   "pipeline('text-classification') after 'import xlingual'.")
+    p.add_argument("run", help="run folder or checkpoint folder")
+    p.add_argument("out", help="folder to write")
+    p.add_argument("--merge", action="store_true", help="merge LoRA adapters into the encoder weights")
+    p.add_argument("--base-model", help="where a LoRA checkpoint's encoder is, if it moved")
+    p.set_defaults(func=cmd_export)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USER_ERROR
+    from .errors import XlingualError
+
+    try:
+        _quiet_libraries()
+        return args.func(args)
+    except XlingualError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

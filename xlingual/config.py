@@ -1,0 +1,408 @@
+"""Typed recipe configuration: dataclasses that round-trip to YAML and JSON.
+
+A recipe is a YAML file with one section per stage (model, lora, freeze, data,
+training, evaluation). :func:`load_recipe` reads it, applies dotted ``--set``
+overrides, and converts it into :class:`RecipeConfig`. Unknown keys and wrong types
+raise :class:`~xlingual.errors.ConfigError` naming the key and the closest valid one,
+before any model or data is touched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from .errors import ConfigError, did_you_mean
+from .languages import normalize_language
+
+UMSAB_LANGUAGES = ["arabic", "english", "french", "german", "hindi", "italian", "portuguese", "spanish"]
+
+
+@dataclass
+class ModelConfig:
+    """Which encoder to adapt and how a sentence becomes one vector."""
+
+    name: str = "bert-base-multilingual-cased"
+    """Hub id or local folder of any Hugging Face encoder (loaded with ``AutoModel``)."""
+    revision: str | None = None
+    pooling: Literal["mean", "cls", "max"] = "mean"
+    max_length: int = 128
+    text_prefix: str = ""
+    """Prepended to every input, e.g. ``"query: "`` for the e5 family, which was trained with it."""
+    head_dropout: float = 0.1
+    trust_remote_code: bool = False
+    """Run code shipped with a hub model. Off unless a recipe turns it on; recorded in results."""
+
+    def validate(self) -> None:
+        if not self.name:
+            raise ConfigError("model.name: must name a hub id or a local model folder")
+        if self.max_length < 2:
+            raise ConfigError(f"model.max_length: must be at least 2, got {self.max_length}")
+        if not 0.0 <= self.head_dropout < 1.0:
+            raise ConfigError(f"model.head_dropout: must be in [0, 1), got {self.head_dropout}")
+
+
+@dataclass
+class LoraConfig:
+    """LoRA adapters (peft) on the encoder; only adapters and the head train."""
+
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.1
+    target_modules: list[str] | None = None
+    """Module names to adapt; ``None`` uses peft's default for the architecture."""
+    bias: Literal["none", "all", "lora_only"] = "none"
+
+    def validate(self) -> None:
+        if self.r < 1:
+            raise ConfigError(f"lora.r: must be a positive integer, got {self.r}")
+        if self.alpha <= 0:
+            raise ConfigError(f"lora.alpha: must be positive, got {self.alpha}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"lora.dropout: must be in [0, 1), got {self.dropout}")
+        if self.target_modules is not None and not self.target_modules:
+            raise ConfigError("lora.target_modules: must list at least one module, or be null for the default")
+
+
+@dataclass
+class FreezeConfig:
+    """Which encoder parameters stay fixed during full fine-tuning."""
+
+    embeddings: bool = False
+    """Keep the embedding layer fixed: a known aid to cross-lingual transfer, and much faster."""
+    layers: int = 0
+    """Freeze the lowest k transformer layers."""
+    encoder: bool = False
+    """Freeze the whole encoder and train the head only (linear-probe baseline)."""
+
+    def validate(self) -> None:
+        if self.layers < 0:
+            raise ConfigError(f"freeze.layers: must be >= 0, got {self.layers}")
+
+
+@dataclass
+class DataConfig:
+    """Where the labelled data lives and which languages to train and test on."""
+
+    format: Literal["umsab", "csv", "tsv", "jsonl", "hub"] = "umsab"
+    root: str = "data/umsab"
+    """umsab: the folder holding ``<language>/{split}_{text,labels}.txt``.
+    csv/tsv/jsonl: a path template with ``{language}`` and ``{split}`` (or one file with a
+    ``language_column``). hub: the dataset id."""
+    hub_config: str | None = "{language}"
+    """hub: config name template; ``None`` when the dataset has one config and a language column."""
+    text_column: str = "text"
+    label_column: str = "label"
+    language_column: str | None = None
+    source_language: str = "english"
+    target_languages: list[str] = field(default_factory=lambda: [lang for lang in UMSAB_LANGUAGES if lang != "english"])
+    label_scheme: str = "sentiment3"
+    """Built-in scheme (sentiment3, binary, stars5_to_sentiment3, stars5_to_binary) or ``custom``."""
+    label_names: list[str] | None = None
+    """Class names for ``label_scheme: custom`` (raw labels are the names or their indices)."""
+    label_map: dict[str, str] | None = None
+    """Extra raw label → class name mappings, e.g. ``{P: positive, N: negative, NEU: neutral}``."""
+    drop_labels: list[str] | None = None
+    """Raw labels whose examples are skipped (e.g. ``NONE``)."""
+    train_split: str = "train"
+    dev_split: str = "val"
+    test_split: str = "test"
+    max_train_examples: int | None = None
+    max_eval_examples: int | None = None
+    """Cap per language and split, for quick checks; ``None`` uses everything."""
+
+    def validate(self) -> None:
+        self.source_language = normalize_language(self.source_language, field="data.source_language")
+        if not self.target_languages:
+            raise ConfigError("data.target_languages: the list is empty; name at least one language to evaluate")
+        self.target_languages = [normalize_language(lang, field="data.target_languages") for lang in self.target_languages]
+        if len(set(self.target_languages)) != len(self.target_languages):
+            raise ConfigError(f"data.target_languages: a language is listed twice: {self.target_languages}")
+        if self.source_language in self.target_languages:
+            raise ConfigError(
+                f"data.target_languages: '{self.source_language}' is the source language; it is always "
+                "evaluated, list only target languages"
+            )
+        if not self.root:
+            raise ConfigError("data.root: must name a data folder, file template or hub id")
+        for name in ("max_train_examples", "max_eval_examples"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"data.{name}: must be a positive integer or null, got {value}")
+
+    @property
+    def languages(self) -> list[str]:
+        """Source language first, then targets."""
+        return [self.source_language, *self.target_languages]
+
+
+@dataclass
+class TrainingConfig:
+    """Optimisation: AdamW with linear warm-up and decay, on ``accelerate``."""
+
+    epochs: float = 3.0
+    batch_size: int = 32
+    learning_rate: float = 3e-5
+    head_learning_rate: float | None = None
+    """Learning rate of the classification head; ``None`` uses ``learning_rate``."""
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    gradient_accumulation_steps: int = 1
+    mixed_precision: Literal["no", "fp16", "bf16"] = "no"
+    seed: int = 42
+    group_by_length: bool = True
+    """Batch tweets of similar length together to cut padding (shuffled at the batch level)."""
+    select_best_on: Literal["source-dev", "last", "target-dev"] = "source-dev"
+    """Model selection: best epoch on the English dev split (default), the last epoch, or
+    ``target-dev`` (oracle selection on target-language dev labels, marked in the results)."""
+    eval_every_epoch: bool = True
+    logging_steps: int = 10
+    checkpoint_steps: int = 0
+    """Save a resumable checkpoint every N optimizer steps (0: only at epoch ends)."""
+
+    def validate(self) -> None:
+        if self.epochs <= 0:
+            raise ConfigError(f"training.epochs: must be positive, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ConfigError(f"training.batch_size: must be at least 1, got {self.batch_size}")
+        if self.learning_rate <= 0:
+            raise ConfigError(f"training.learning_rate: must be positive, got {self.learning_rate}")
+        if self.head_learning_rate is not None and self.head_learning_rate <= 0:
+            raise ConfigError(f"training.head_learning_rate: must be positive, got {self.head_learning_rate}")
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise ConfigError(f"training.warmup_ratio: must be in [0, 1), got {self.warmup_ratio}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"training.weight_decay: must be >= 0, got {self.weight_decay}")
+        if self.gradient_accumulation_steps < 1:
+            raise ConfigError(
+                f"training.gradient_accumulation_steps: must be at least 1, got {self.gradient_accumulation_steps}"
+            )
+        if self.logging_steps < 1:
+            raise ConfigError(f"training.logging_steps: must be at least 1, got {self.logging_steps}")
+        if self.checkpoint_steps < 0:
+            raise ConfigError(f"training.checkpoint_steps: must be >= 0, got {self.checkpoint_steps}")
+
+
+@dataclass
+class EvaluationConfig:
+    """What to evaluate after training."""
+
+    splits: list[str] = field(default_factory=lambda: ["test"])
+    """Role names (``test``, ``dev``) or literal split names to evaluate in every language."""
+    batch_size: int = 128
+    save_predictions: bool = True
+
+    def validate(self) -> None:
+        if self.batch_size < 1:
+            raise ConfigError(f"evaluation.batch_size: must be at least 1, got {self.batch_size}")
+        if not self.splits:
+            raise ConfigError("evaluation.splits: name at least one split, e.g. [test]")
+
+
+@dataclass
+class RecipeConfig:
+    """A whole recipe: everything needed to reproduce a run."""
+
+    name: str = "recipe"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    lora: LoraConfig | None = None
+    """LoRA settings; ``null`` (the default) means full fine-tuning."""
+    freeze: FreezeConfig = field(default_factory=FreezeConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    output_dir: str = "runs/{name}-seed{seed}"
+    """Run folder; ``{name}`` and ``{seed}`` are filled in."""
+
+    def validate(self) -> RecipeConfig:
+        """Check every section's values; raises :class:`ConfigError`. Returns ``self``."""
+        for section in (self.model, self.lora, self.freeze, self.data, self.training, self.evaluation):
+            if section is not None:
+                section.validate()
+        if self.lora is not None and (self.freeze.layers or self.freeze.encoder):
+            raise ConfigError("freeze: with lora the encoder is already frozen; remove freeze.layers/freeze.encoder")
+        if not self.output_dir:
+            raise ConfigError("output_dir: must name a folder")
+        return self
+
+    @property
+    def method(self) -> str:
+        """``lora``, ``head`` (linear probe) or ``full``."""
+        if self.lora is not None:
+            return "lora"
+        return "head" if self.freeze.encoder else "full"
+
+    def resolved_output_dir(self) -> Path:
+        return Path(self.output_dir.format(name=self.name, seed=self.training.seed))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RecipeConfig:
+        """Build and validate a recipe from plain data (as parsed from YAML or JSON)."""
+        return _convert(cls, data, "").validate()
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _convert(tp: Any, value: Any, key: str) -> Any:
+    """Convert ``value`` to type ``tp`` or raise a ConfigError naming ``key``."""
+    where = key or "recipe"
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _convert(option, value, key)
+            except ConfigError as exc:
+                errors.append(exc)
+        raise errors[0]
+    if value is None:
+        raise ConfigError(f"{where}: must not be null")
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping of settings, got {type(value).__name__} {value!r}")
+        hints = typing.get_type_hints(tp)
+        names = [f.name for f in dataclasses.fields(tp)]
+        kwargs = {}
+        for name, sub in value.items():
+            sub_key = f"{key}.{name}" if key else str(name)
+            if name not in names:
+                prefix = f"{key}." if key else ""
+                suggestion = did_you_mean(name, names)
+                hint = suggestion.replace("'", f"'{prefix}", 1) if suggestion else ""
+                raise ConfigError(f"unknown key '{sub_key}'{hint}; valid keys here: {', '.join(names)}")
+            kwargs[name] = _convert(hints[name], sub, sub_key)
+        return tp(**kwargs)
+    if origin is Literal:
+        allowed = typing.get_args(tp)
+        if value not in allowed:
+            raise ConfigError(
+                f"{where}: '{value}' is not one of {', '.join(map(str, allowed))}{did_you_mean(value, allowed)}"
+            )
+        return value
+    if origin is list:
+        (item_type,) = typing.get_args(tp)
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {type(value).__name__} {value!r}")
+        return [_convert(item_type, item, f"{where}[{i}]") for i, item in enumerate(value)]
+    if origin is dict:
+        key_type, item_type = typing.get_args(tp)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__} {value!r}")
+        return {_convert(key_type, k, where): _convert(item_type, v, f"{where}.{k}") for k, v in value.items()}
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "on", "off", "1", "0"):
+            return value.lower() in ("true", "yes", "on", "1")
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, (int, str, float)):
+            raise ConfigError(f"{where}: expected an integer, got {type(value).__name__} {value!r}")
+        try:
+            as_float = float(value)
+            if not as_float.is_integer():
+                raise ValueError
+            return int(as_float)
+        except (ValueError, OverflowError):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}") from None
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ConfigError(f"{where}: expected a number, got {type(value).__name__} {value!r}")
+        try:
+            result = float(value)
+        except ValueError:
+            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+        if result != result or result in (float("inf"), float("-inf")):
+            raise ConfigError(f"{where}: expected a finite number, got {value!r}")
+        return result
+    if tp is str:
+        if isinstance(value, (dict, list)):
+            raise ConfigError(f"{where}: expected a string, got {type(value).__name__} {value!r}")
+        return str(value)
+    raise TypeError(f"unsupported config type {tp!r} at {where}")  # a bug in xlingual, not user input
+
+
+def apply_override(data: dict[str, Any], assignment: str) -> None:
+    """Apply one ``section.key=value`` override in place; the value is parsed as YAML."""
+    if "=" not in assignment:
+        raise ConfigError(f"--set {assignment!r}: expected KEY=VALUE, e.g. training.learning_rate=2e-5")
+    dotted, raw = assignment.split("=", 1)
+    parts = [p for p in dotted.strip().split(".") if p]
+    if not parts:
+        raise ConfigError(f"--set {assignment!r}: the key is empty")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    node = data
+    for part in parts[:-1]:
+        if not isinstance(node.get(part), dict):
+            node[part] = {}
+        node = node[part]
+    node[parts[-1]] = value
+
+
+def load_recipe_dict(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+    """Read a recipe file into plain data and apply overrides (no type checks yet)."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"recipe file not found: {path}")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        try:
+            loaded = yaml.safe_load(text) if path.suffix != ".json" else json.loads(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise ConfigError(f"{path}:{where} invalid YAML: {getattr(exc, 'problem', exc)}") from None
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}: line {exc.lineno} invalid JSON: {exc.msg}") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: a recipe must be a mapping of sections, got {type(loaded).__name__}")
+        data = loaded
+        data.setdefault("name", path.stem)
+    for assignment in overrides:
+        apply_override(data, assignment)
+    return data
+
+
+def load_recipe(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> RecipeConfig:
+    """Load a recipe YAML/JSON file, apply ``--set`` overrides, and validate it."""
+    data = load_recipe_dict(path, overrides)
+    try:
+        return RecipeConfig.from_dict(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}" if path else str(exc)) from None

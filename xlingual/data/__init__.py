@@ -1,0 +1,1 @@
+"""Data layer: readers (UMSAB folders, CSV/TSV/JSONL, hub datasets), label schemes, batching."""

@@ -1,0 +1,104 @@
+"""Tokenise once, then batch with dynamic padding, grouping similar lengths together.
+
+Tweets range from a few to over a hundred tokens; padding every batch to the longest
+tweet in a random batch wastes most of the compute. Length-grouped batching sorts
+examples by length within large shuffled chunks and shuffles the resulting batches,
+keeping the randomness SGD needs while cutting padding.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from .examples import Examples
+
+MEGABATCH_FACTOR = 50
+
+
+@dataclass
+class TokenizedExamples:
+    """Token ids of each example (unpadded), plus the labels if any."""
+
+    input_ids: list[list[int]]
+    labels: list[int] | None
+    language: str
+    pad_token_id: int
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+    @property
+    def lengths(self) -> list[int]:
+        return [len(ids) for ids in self.input_ids]
+
+
+def tokenize_examples(examples: Examples, tokenizer, max_length: int, text_prefix: str = "") -> TokenizedExamples:
+    """Tokenise all texts in one fast batched call (truncating to ``max_length``)."""
+    texts = [text_prefix + text for text in examples.texts] if text_prefix else examples.texts
+    encoded = tokenizer(texts, truncation=True, max_length=max_length, return_attention_mask=False,
+                        return_token_type_ids=False)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    return TokenizedExamples(encoded["input_ids"], examples.labels, examples.language, pad)
+
+
+def collate(batch_ids: Sequence[list[int]], pad_token_id: int, labels: Sequence[int] | None = None) -> dict[str, torch.Tensor]:
+    """Pad a batch to its longest member (right padding) and build the attention mask."""
+    width = max(len(ids) for ids in batch_ids)
+    input_ids = torch.full((len(batch_ids), width), pad_token_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(batch_ids), width), dtype=torch.long)
+    for row, ids in enumerate(batch_ids):
+        input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+        attention_mask[row, : len(ids)] = 1
+    batch = {"input_ids": input_ids, "attention_mask": attention_mask}
+    if labels is not None:
+        batch["labels"] = torch.tensor(list(labels), dtype=torch.long)
+    return batch
+
+
+def training_batches(
+    lengths: Sequence[int],
+    batch_size: int,
+    seed: int,
+    epoch: int,
+    group_by_length: bool = True,
+    num_shards: int = 1,
+    shard: int = 0,
+) -> list[list[int]]:
+    """Index batches for one epoch, deterministic in ``(seed, epoch)``.
+
+    With several processes each takes every ``num_shards``-th batch; the batch count is
+    cut to a multiple of ``num_shards`` so that all processes step together.
+    """
+    rng = random.Random(seed * 100_003 + epoch)
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    if group_by_length:
+        chunk = batch_size * MEGABATCH_FACTOR
+        order = [i for start in range(0, len(order), chunk)
+                 for i in sorted(order[start:start + chunk], key=lambda i: -lengths[i])]
+    batches = [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+    if group_by_length:
+        rng.shuffle(batches)
+    usable = len(batches) - len(batches) % num_shards if num_shards > 1 else len(batches)
+    return batches[shard:usable:num_shards]
+
+
+def inference_batches(lengths: Sequence[int], batch_size: int, max_tokens: int | None = None) -> Iterator[list[int]]:
+    """Batches of indices sorted by length (longest first), so each batch pads little.
+
+    ``max_tokens`` caps ``batch size × padded length`` to bound memory on long inputs.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batch: list[int] = []
+    for index in order:
+        width = lengths[batch[0]] if batch else lengths[index]
+        if batch and (len(batch) >= batch_size or (max_tokens and (len(batch) + 1) * width > max_tokens)):
+            yield batch
+            batch = []
+        batch.append(index)
+    if batch:
+        yield batch

@@ -1,0 +1,46 @@
+"""The in-memory form every reader returns: texts, class ids and where they came from."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from ..errors import DataError
+
+
+@dataclass
+class Examples:
+    """One language and split of one dataset. ``labels`` is ``None`` for unlabeled text."""
+
+    texts: list[str]
+    labels: list[int] | None
+    language: str
+    split: str
+    origin: str
+    """Human-readable description of the files or dataset, for errors and results.json."""
+
+    def __post_init__(self) -> None:
+        if self.labels is not None and len(self.labels) != len(self.texts):
+            raise DataError(f"{self.origin}: {len(self.texts)} texts but {len(self.labels)} labels")
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def subsample(self, limit: int | None, seed: int = 0) -> Examples:
+        """A fixed random subset of at most ``limit`` examples (same subset for every training seed)."""
+        if limit is None or limit >= len(self):
+            return self
+        order = sorted(random.Random(seed).sample(range(len(self)), limit))
+        labels = [self.labels[i] for i in order] if self.labels is not None else None
+        return Examples([self.texts[i] for i in order], labels, self.language, self.split, f"{self.origin}[:{limit}]")
+
+    def without_labels(self) -> Examples:
+        """Drop the labels, so unlabeled-target streams cannot leak them into training."""
+        return Examples(list(self.texts), None, self.language, self.split, self.origin)
+
+
+def check_text(text: str, where: str) -> str:
+    """Reject empty or whitespace-only texts with an error naming the file and line."""
+    if not text.strip():
+        raise DataError(f"{where}: the text is empty or whitespace only")
+    return text

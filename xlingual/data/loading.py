@@ -1,0 +1,41 @@
+"""One entry point for labelled and unlabeled data, whatever the format in the recipe."""
+
+from __future__ import annotations
+
+from ..config import DataConfig
+from ..errors import DataError
+from .examples import Examples
+from .hub import read_hub
+from .labels import LabelScheme
+from .tabular import read_tabular
+from .umsab import read_umsab
+
+SPLIT_ROLES = ("train", "dev", "test")
+
+
+def label_scheme(config: DataConfig) -> LabelScheme:
+    """The label scheme a data config describes."""
+    return LabelScheme.build(config.label_scheme, config.label_names, config.label_map, config.drop_labels)
+
+
+def split_name(config: DataConfig, split: str) -> str:
+    """Map a role (``train``/``dev``/``test``) to the dataset's split name; other names pass through."""
+    return {"train": config.train_split, "dev": config.dev_split, "test": config.test_split}.get(split, split)
+
+
+def load_examples(config: DataConfig, language: str, split: str, *, labelled: bool = True) -> Examples:
+    """Read one language and split. ``labelled=False`` never reads labels (unlabeled streams)."""
+    scheme = label_scheme(config) if labelled else None
+    name = split_name(config, split)
+    if config.format == "umsab":
+        examples = read_umsab(config.root, language, name, scheme)
+    elif config.format == "hub":
+        examples = read_hub(config.root, language, name, scheme, config.hub_config, config.text_column,
+                            config.label_column, config.language_column)
+    else:
+        examples = read_tabular(config.root, config.format, language, name, scheme, config.text_column,
+                                config.label_column, config.language_column)
+    if not examples.texts:
+        raise DataError(f"{examples.origin}: no examples")
+    limit = config.max_train_examples if split == "train" else config.max_eval_examples
+    return examples.subsample(limit)

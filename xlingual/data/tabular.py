@@ -1,0 +1,122 @@
+"""Reader for CSV, TSV and JSON-lines files with configurable text, label and language columns.
+
+Parsed with the standard library rather than ``datasets``' builders so that every bad
+row is reported with its file and line number.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, DataError, did_you_mean
+from ..languages import iso639_1, iso639_3, normalize_language
+from .examples import Examples, check_text
+from .labels import LabelScheme
+
+
+def resolve_template(template: str, language: str, split: str) -> Path:
+    """Fill ``{language}`` (trying ``spanish``, ``es``, ``spa``) and ``{split}`` in a path template."""
+    if "{language}" not in template:
+        return Path(template.format(split=split))
+    candidates = [Path(template.format(language=name, split=split))
+                  for name in (language, iso639_1(language), iso639_3(language))]
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise DataError(f"data file not found for language '{language}', split '{split}': {candidates[0]}")
+
+
+def _decode(path: Path) -> str:
+    if not path.is_file():
+        raise DataError(f"data file not found: {path}")
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DataError(f"{path}:{line}: not valid UTF-8 ({exc.reason}); re-encode the file as UTF-8") from None
+
+
+def iter_rows(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line number, row)`` for each record of a CSV, TSV or JSONL file."""
+    text = _decode(path)
+    if fmt == "jsonl":
+        for number, line in enumerate(text.split("\n"), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path}:{number}: invalid JSON ({exc.msg})") from None
+            if not isinstance(row, dict):
+                raise DataError(f"{path}:{number}: expected a JSON object per line, got {type(row).__name__}")
+            yield number, row
+        return
+    delimiter = "\t" if fmt == "tsv" else ","
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        if reader.fieldnames is None:
+            raise DataError(f"{path}: the file is empty (a header row is needed)")
+        for row in reader:
+            if None in row:
+                raise DataError(f"{path}:{reader.line_num}: more fields than the header has")
+            yield reader.line_num, row
+    except csv.Error as exc:
+        raise DataError(f"{path}:{reader.line_num}: malformed {fmt.upper()} ({exc})") from None
+
+
+def _column(row: dict[str, Any], column: str, path: Path, number: int, what: str) -> Any:
+    if column not in row:
+        raise DataError(
+            f"{path}:{number}: no '{column}' column ({what}){did_you_mean(column, row)}; "
+            f"columns: {', '.join(map(str, row))} (set data.{what})"
+        )
+    return row[column]
+
+
+def read_tabular(
+    template: str,
+    fmt: str,
+    language: str,
+    split: str,
+    scheme: LabelScheme | None,
+    text_column: str = "text",
+    label_column: str = "label",
+    language_column: str | None = None,
+) -> Examples:
+    """Read one language and split; ``scheme=None`` drops labels at load time."""
+    if "{language}" not in template and language_column is None:
+        raise ConfigError(
+            "data.root: a single file for all languages needs data.language_column, "
+            "or put {language} in the path template"
+        )
+    path = resolve_template(template, language, split)
+    texts: list[str] = []
+    labels: list[int] = []
+    for number, row in iter_rows(path, fmt):
+        where = f"{path}:{number}"
+        if language_column is not None and "{language}" not in template:
+            raw_language = _column(row, language_column, path, number, "language_column")
+            try:
+                if normalize_language(str(raw_language)) != language:
+                    continue
+            except ConfigError:
+                raise DataError(f"{where}: unknown language {raw_language!r} in column '{language_column}'") from None
+        text = _column(row, text_column, path, number, "text_column")
+        if not isinstance(text, str):
+            raise DataError(f"{where}: the text in column '{text_column}' is {type(text).__name__}, not a string")
+        check_text(text, where)
+        if scheme is not None:
+            label = scheme.encode(_column(row, label_column, path, number, "label_column"), where)
+            if label is None:
+                continue
+            labels.append(label)
+        texts.append(text)
+    if not texts:
+        raise DataError(f"{path}: no examples for language '{language}', split '{split}'")
+    return Examples(texts, labels if scheme is not None else None, language, split, str(path))

@@ -1,0 +1,25 @@
+"""Reading plain text files line by line, with errors that name the file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import DataError
+
+
+def read_lines(path: Path) -> list[str]:
+    """Lines of a UTF-8 file without line endings; a missing final newline is fine."""
+    if not path.is_file():
+        raise DataError(f"file not found: {path}")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DataError(f"{path}:{line}: not valid UTF-8 ({exc.reason}); re-encode the file as UTF-8") from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]

@@ -1,0 +1,49 @@
+"""Reader for the UMSAB folder layout: ``<root>/<language>/<split>_{text,labels}.txt``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import DataError
+from ..languages import iso639_1, iso639_3
+from .examples import Examples, check_text
+from .labels import LabelScheme
+from .textfile import read_lines
+
+
+def language_folder(root: Path, language: str) -> Path:
+    """The folder of ``language`` under ``root``, named ``spanish``, ``es`` or ``spa``."""
+    if not root.is_dir():
+        raise DataError(f"data folder not found: {root} (set data.root to the folder holding one folder per language)")
+    for name in (language, iso639_1(language), iso639_3(language)):
+        if (root / name).is_dir():
+            return root / name
+    found = sorted(p.name for p in root.iterdir() if p.is_dir())
+    raise DataError(f"{root}: no folder for language '{language}' (found: {', '.join(found) or 'nothing'})")
+
+
+def read_umsab(root: str | Path, language: str, split: str, scheme: LabelScheme | None) -> Examples:
+    """Read one language and split; ``scheme=None`` reads texts only (labels never opened)."""
+    folder = language_folder(Path(root), language)
+    text_path = folder / f"{split}_text.txt"
+    if not text_path.is_file():
+        found = sorted(p.name for p in folder.glob("*_text.txt"))
+        raise DataError(f"{text_path}: split '{split}' not found (found: {', '.join(found) or 'no *_text.txt files'})")
+    texts = read_lines(text_path)
+    for number, text in enumerate(texts, start=1):
+        check_text(text, f"{text_path}:{number}")
+    if scheme is None:
+        return Examples(texts, None, language, split, str(text_path))
+    label_path = folder / f"{split}_labels.txt"
+    raw_labels = read_lines(label_path)
+    if len(raw_labels) != len(texts):
+        raise DataError(
+            f"{text_path} has {len(texts)} lines but {label_path} has {len(raw_labels)}: the files must be line-aligned"
+        )
+    kept_texts, labels = [], []
+    for number, (text, raw) in enumerate(zip(texts, raw_labels, strict=True), start=1):
+        label = scheme.encode(raw, f"{label_path}:{number}")
+        if label is not None:
+            kept_texts.append(text)
+            labels.append(label)
+    return Examples(kept_texts, labels, language, split, f"{folder}/{split}_{{text,labels}}.txt")

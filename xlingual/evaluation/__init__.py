@@ -1,0 +1,1 @@
+"""Evaluation layer: offline metrics, batched inference, zero-shot evaluation over languages."""

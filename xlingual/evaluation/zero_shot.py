@@ -1,0 +1,99 @@
+"""Zero-shot evaluation: score one model on the source and every target language."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..data.batching import TokenizedExamples
+from ..data.examples import Examples
+from ..io import atomic_write_text
+from .inference import predict_probabilities
+from .metrics import classification_metrics, transfer_summary
+
+
+@dataclass
+class LanguageResult:
+    """Metrics and predictions of one language and split."""
+
+    language: str
+    split: str
+    metrics: dict[str, object]
+    predictions: list[int]
+    probabilities: torch.Tensor
+    seconds: float
+
+
+@dataclass
+class EvaluationReport:
+    """Per-language results plus the transfer summary of one split."""
+
+    split: str
+    source_language: str
+    languages: dict[str, LanguageResult] = field(default_factory=dict)
+
+    def metrics(self) -> dict[str, dict[str, object]]:
+        return {lang: {**result.metrics, "role": "source" if lang == self.source_language else "target"}
+                for lang, result in self.languages.items()}
+
+    def summary(self) -> dict[str, float]:
+        return transfer_summary({k: v.metrics for k, v in self.languages.items()}, self.source_language)
+
+    @property
+    def seconds(self) -> float:
+        return sum(result.seconds for result in self.languages.values())
+
+    @property
+    def examples(self) -> int:
+        return sum(len(result.predictions) for result in self.languages.values())
+
+
+def evaluate_languages(
+    model,
+    data: dict[str, tuple[Examples, TokenizedExamples]],
+    label_names: list[str],
+    split: str,
+    source_language: str,
+    batch_size: int = 128,
+    device: torch.device | str = "cpu",
+    accelerator=None,
+    progress: bool = True,
+) -> EvaluationReport:
+    """Predict and score every language in ``data`` (language → raw and tokenised examples)."""
+    report = EvaluationReport(split=split, source_language=source_language)
+    for language, (examples, tokenized) in data.items():
+        start = time.perf_counter()
+        probabilities = predict_probabilities(model, tokenized, batch_size, device, accelerator, progress,
+                                              description=f"eval {language}/{split}")
+        predictions = probabilities.argmax(dim=-1).tolist()
+        metrics = classification_metrics(examples.labels, predictions, label_names)
+        report.languages[language] = LanguageResult(language, split, metrics, predictions, probabilities,
+                                                    time.perf_counter() - start)
+    return report
+
+
+def write_predictions(folder: Path, report: EvaluationReport, data: dict[str, tuple[Examples, TokenizedExamples]],
+                      label_names: list[str]) -> list[Path]:
+    """One JSON-lines file per language: text, gold, prediction and rounded probabilities."""
+    paths = []
+    for language, result in report.languages.items():
+        examples = data[language][0]
+        lines = []
+        for index, (text, gold, predicted, probs) in enumerate(
+            zip(examples.texts, examples.labels, result.predictions, result.probabilities.tolist(), strict=True)
+        ):
+            lines.append(json.dumps({
+                "index": index,
+                "text": text,
+                "label": label_names[gold],
+                "prediction": label_names[predicted],
+                "probabilities": [round(p, 6) for p in probs],
+            }, ensure_ascii=False))
+        path = folder / f"{language}.{report.split}.jsonl"
+        atomic_write_text(path, "\n".join(lines) + "\n")
+        paths.append(path)
+    return paths

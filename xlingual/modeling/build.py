@@ -1,0 +1,97 @@
+"""Building a classifier for a recipe: load the encoder and tokenizer, add the head, freeze or add LoRA."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch import nn
+from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerBase
+
+from ..config import RecipeConfig
+from ..data.labels import LabelScheme
+from ..errors import CheckpointError, ConfigError
+from .classifier import XlingualConfig, XlingualForSequenceClassification
+from .freezing import apply_freezing
+from .lora import add_lora
+
+
+def _looks_local(name: str) -> bool:
+    return name.startswith((".", "/", "~")) or Path(name).expanduser().exists()
+
+
+def _check_source(name: str) -> None:
+    path = Path(name).expanduser()
+    if _looks_local(name):
+        if not path.is_dir():
+            raise CheckpointError(f"model folder not found: {name}")
+        if not (path / "config.json").is_file():
+            raise CheckpointError(f"{name}: no config.json; this is not a Hugging Face model folder")
+
+
+def _hub_error(what: str, name: str, exc: Exception) -> CheckpointError:
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return CheckpointError(
+        f"could not load {what} '{name}': {first_line}. Without hub access, set model.name to a local folder "
+        "(e.g. one built by shared/models/build-e5-small)"
+    )
+
+
+def load_encoder(name: str, revision: str | None = None, trust_remote_code: bool = False) -> nn.Module:
+    """Pretrained encoder by hub id or local folder, without its (unused) pooler where possible."""
+    _check_source(name)
+    kwargs = {"revision": revision, "trust_remote_code": trust_remote_code}
+    try:
+        try:
+            return AutoModel.from_pretrained(name, add_pooling_layer=False, **kwargs)
+        except TypeError:
+            return AutoModel.from_pretrained(name, **kwargs)
+    except (OSError, ValueError) as exc:
+        raise _hub_error("model", name, exc) from None
+
+
+def load_tokenizer(name: str, revision: str | None = None, trust_remote_code: bool = False) -> PreTrainedTokenizerBase:
+    """Tokenizer by hub id or local folder."""
+    _check_source(name)
+    try:
+        return AutoTokenizer.from_pretrained(name, revision=revision, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as exc:
+        raise _hub_error("tokenizer", name, exc) from None
+
+
+def position_limit(encoder_config) -> int | None:
+    """Longest input the encoder's position embeddings allow (RoBERTa-style models reserve 2)."""
+    limit = getattr(encoder_config, "max_position_embeddings", None)
+    if limit is None:
+        return None
+    pad = getattr(encoder_config, "pad_token_id", None)
+    if getattr(encoder_config, "model_type", "") in ("xlm-roberta", "roberta", "camembert") and pad is not None:
+        limit -= pad + 1
+    return limit
+
+
+def build_model(recipe: RecipeConfig, scheme: LabelScheme) -> tuple[XlingualForSequenceClassification,
+                                                                    PreTrainedTokenizerBase]:
+    """A fresh classifier (pretrained encoder, new head) prepared as the recipe says."""
+    model_config = recipe.model
+    tokenizer = load_tokenizer(model_config.name, model_config.revision, model_config.trust_remote_code)
+    encoder = load_encoder(model_config.name, model_config.revision, model_config.trust_remote_code)
+    limit = position_limit(encoder.config)
+    if limit is not None and model_config.max_length > limit:
+        raise ConfigError(f"model.max_length: {model_config.max_length} is over {model_config.name}'s limit of {limit}")
+    config = XlingualConfig(
+        encoder=encoder.config,
+        base_model=model_config.name,
+        pooling=model_config.pooling,
+        head_dropout=model_config.head_dropout,
+        max_seq_length=model_config.max_length,
+        text_prefix=model_config.text_prefix,
+        num_labels=scheme.num_labels,
+        id2label=dict(enumerate(scheme.names)),
+        label2id={name: i for i, name in enumerate(scheme.names)},
+    )
+    config.label_scheme = scheme.name
+    if recipe.lora is not None:
+        encoder = add_lora(encoder, recipe.lora)
+    else:
+        apply_freezing(encoder, recipe.freeze)
+    return XlingualForSequenceClassification(config, encoder=encoder), tokenizer

@@ -1,0 +1,185 @@
+"""End-to-end jobs: train a recipe (then evaluate zero-shot) and re-evaluate a saved run."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+
+from . import run_folder as rf
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import RecipeConfig, load_recipe, load_recipe_dict
+from .data.batching import TokenizedExamples, tokenize_examples
+from .data.examples import Examples
+from .data.loading import label_scheme, load_examples
+from .errors import ConfigError, DataError
+from .evaluation.zero_shot import EvaluationReport, evaluate_languages, write_predictions
+from .io import atomic_write_json, atomic_write_text, read_json
+from .modeling.build import build_model
+from .modeling.freezing import count_parameters
+from .training.loop import TrainingLoop
+
+EvalData = dict[str, tuple[Examples, TokenizedExamples]]
+
+
+def _tokenize_all(raw: dict[str, Examples], tokenizer, recipe: RecipeConfig) -> EvalData:
+    return {lang: (ex, tokenize_examples(ex, tokenizer, recipe.model.max_length, recipe.model.text_prefix))
+            for lang, ex in raw.items()}
+
+
+def load_run_data(recipe: RecipeConfig) -> tuple[Examples, dict[str, Examples], dict[str, dict[str, Examples]]]:
+    """Read every split the run needs before any model loads, so data errors come first."""
+    data = recipe.data
+    train = load_examples(data, data.source_language, "train")
+    selection_languages = {"source-dev": [data.source_language], "target-dev": data.target_languages,
+                           "last": []}[recipe.training.select_best_on]
+    selection = {lang: load_examples(data, lang, "dev") for lang in selection_languages}
+    evaluation = {split: {lang: load_examples(data, lang, split) for lang in data.languages}
+                  for split in recipe.evaluation.splits}
+    test_texts = {text for split in evaluation.values() for ex in split.values() for text in ex.texts}
+    overlap = sum(text in test_texts for text in train.texts)
+    if overlap:
+        print(f"warning: {overlap} training texts also appear in the evaluation data ({train.origin})",
+              file=sys.stderr)
+    return train, selection, evaluation
+
+
+def protocol(recipe: RecipeConfig, train: Examples, selection: dict[str, Examples]) -> dict:
+    """Which target-side resources the run used, and how the model was selected."""
+    selection_name = {"source-dev": "source-dev", "target-dev": "oracle-target-dev", "last": "last-epoch"}
+    return {
+        "target_resources": ["zero-shot"],
+        "model_selection": selection_name[recipe.training.select_best_on],
+        "files": {"train": train.origin, "selection": {k: v.origin for k, v in selection.items()}},
+    }
+
+
+def report_json(report: EvaluationReport) -> dict:
+    return {"languages": report.metrics(), "summary": report.summary(),
+            "seconds": report.seconds, "samples_per_second": report.examples / max(report.seconds, 1e-9)}
+
+
+def train(
+    recipe: RecipeConfig | str | Path,
+    overrides: list[str] | tuple[str, ...] = (),
+    overwrite: bool = False,
+    resume: bool = False,
+    progress: bool = True,
+    command: list[str] | None = None,
+) -> Path:
+    """Train ``recipe`` and evaluate it zero-shot; returns the run folder."""
+    recipe_path = None
+    if not isinstance(recipe, RecipeConfig):
+        recipe_path = Path(recipe)
+        recipe = load_recipe(recipe_path, overrides)
+    elif overrides:
+        raise ConfigError("overrides apply to a recipe file; edit the RecipeConfig object instead")
+    out = recipe.resolved_output_dir()
+    accelerator = Accelerator(gradient_accumulation_steps=recipe.training.gradient_accumulation_steps,
+                              mixed_precision=recipe.training.mixed_precision)
+    if accelerator.is_main_process:
+        rf.prepare_run_folder(out, overwrite=overwrite, resume=resume)
+    accelerator.wait_for_everyone()
+    train_examples, selection_examples, eval_examples = load_run_data(recipe)
+    scheme = label_scheme(recipe.data)
+    if accelerator.is_main_process:
+        atomic_write_text(out / rf.CONFIG, recipe.to_yaml())
+        if recipe_path is not None:
+            atomic_write_text(out / rf.RECIPE, recipe_path.read_text(encoding="utf-8"))
+        atomic_write_text(out / rf.COMMAND, shlex.join(command or sys.argv) + "\n")
+        (out / rf.TRAIN_LOG).unlink(missing_ok=True)
+
+    set_seed(recipe.training.seed)
+    started = time.perf_counter()
+    model, tokenizer = build_model(recipe, scheme)
+    train_data = tokenize_examples(train_examples, tokenizer, recipe.model.max_length, recipe.model.text_prefix)
+    selection_data = _tokenize_all(selection_examples, tokenizer, recipe)
+    loop = TrainingLoop(model, recipe, train_data, selection_data, scheme.names, accelerator,
+                        log_path=out / rf.TRAIN_LOG, progress=progress)
+    loop.run()
+    model = loop.unwrapped
+    training_summary = loop.summary()
+    training_summary["parameters"] = count_parameters(model)
+    if accelerator.is_main_process:
+        save_checkpoint(model, tokenizer, out / rf.CHECKPOINT)
+
+    results = {
+        "status": "running",
+        "recipe": recipe.name,
+        "method": recipe.method,
+        "model": recipe.model.name,
+        "seed": recipe.training.seed,
+        "source_language": recipe.data.source_language,
+        "target_languages": recipe.data.target_languages,
+        "label_scheme": scheme.to_dict(),
+        "protocol": protocol(recipe, train_examples, selection_examples),
+        "trust_remote_code": recipe.model.trust_remote_code,
+        "training": training_summary,
+        "splits": {},
+    }
+    for split, raw in eval_examples.items():
+        data = _tokenize_all(raw, tokenizer, recipe)
+        report = evaluate_languages(model, data, list(scheme.names), split, recipe.data.source_language,
+                                    recipe.evaluation.batch_size, accelerator.device, accelerator, progress)
+        results["splits"][split] = report_json(report)
+        results["splits"][split]["test_files"] = {lang: ex.origin for lang, ex in raw.items()}
+        if accelerator.is_main_process and recipe.evaluation.save_predictions:
+            write_predictions(out / rf.PREDICTIONS, report, data, list(scheme.names))
+    results["wall_seconds"] = time.perf_counter() - started
+    results["processes"] = accelerator.num_processes
+    results["versions"] = rf.library_versions()
+    results["status"] = "complete"
+    if accelerator.is_main_process:
+        from .reports.model_card import write_model_card
+
+        write_model_card(out, results, recipe)
+        atomic_write_json(out / rf.RESULTS, results)
+    accelerator.wait_for_everyone()
+    return out
+
+
+def evaluate_run(
+    run: str | Path,
+    languages: list[str] | None = None,
+    splits: list[str] | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    progress: bool = True,
+) -> dict:
+    """Re-evaluate a saved run's checkpoint on its data (or ``--set`` changed data settings)."""
+    run = Path(run)
+    config_path = run / rf.CONFIG
+    if not config_path.is_file():
+        raise DataError(f"{run}: no {rf.CONFIG}; pass a run folder written by 'xlingual train'")
+    data = load_recipe_dict(config_path, overrides)
+    recipe = RecipeConfig.from_dict(data)
+    if languages:
+        from .languages import normalize_language
+
+        wanted = [normalize_language(lang, field="--languages") for lang in languages]
+    else:
+        wanted = recipe.data.languages
+    raw_by_split = {split: {lang: load_examples(recipe.data, lang, split) for lang in wanted}
+                    for split in (splits or recipe.evaluation.splits)}
+    model, tokenizer = load_checkpoint(run)
+    scheme = label_scheme(recipe.data)
+    if list(scheme.names) != [model.config.id2label[i] for i in range(model.config.num_labels)]:
+        raise DataError(f"{run}: the checkpoint's classes {list(model.config.id2label.values())} differ from the "
+                        f"data's label scheme {list(scheme.names)}")
+    out: dict = {"run": str(run), "splits": {}}
+    for split, raw in raw_by_split.items():
+        tokenized = _tokenize_all(raw, tokenizer, recipe)
+        report = evaluate_languages(model, tokenized, list(scheme.names), split, recipe.data.source_language,
+                                    recipe.evaluation.batch_size, "cpu", None, progress)
+        out["splits"][split] = report_json(report)
+    saved = read_json(run / rf.RESULTS) if (run / rf.RESULTS).is_file() else None
+    if saved:
+        out["matches_saved"] = {
+            f"{split}/{lang}": saved.get("splits", {}).get(split, {}).get("languages", {}).get(lang, {}).get("macro_f1")
+            == metrics["macro_f1"]
+            for split, block in out["splits"].items() for lang, metrics in block["languages"].items()
+        }
+    return out

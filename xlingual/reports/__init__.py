@@ -1,0 +1,1 @@
+"""Human-facing outputs: model cards, comparison tables, plots."""

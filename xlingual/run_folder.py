@@ -1,0 +1,75 @@
+"""The run folder: what a run writes, and whether a folder already holds one.
+
+    config.yaml         the resolved recipe (every default filled in)
+    recipe.yaml         the recipe file exactly as given (when there was one)
+    command.txt         the command line that started the run
+    results.json        metrics per language and split, summary, protocol, versions, timings
+                        (written last and atomically: if it exists, the run finished)
+    predictions/        <language>.<split>.jsonl with text, gold, prediction, probabilities
+    checkpoint/         the model (see xlingual.checkpoint for the format)
+    logs/train_log.jsonl  loss terms and learning rate every logging step, selection scores
+    README.md           model card
+"""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import sys
+from pathlib import Path
+
+from .errors import RunFolderError
+from .io import read_json
+
+RESULTS = "results.json"
+CONFIG = "config.yaml"
+RECIPE = "recipe.yaml"
+COMMAND = "command.txt"
+CHECKPOINT = "checkpoint"
+PREDICTIONS = "predictions"
+TRAIN_LOG = "logs/train_log.jsonl"
+STATE = "state"
+
+
+def is_complete(folder: str | Path) -> bool:
+    """True if ``folder`` holds a finished run (a results.json marked complete)."""
+    path = Path(folder) / RESULTS
+    if not path.is_file():
+        return False
+    try:
+        return read_json(path).get("status") == "complete"
+    except (ValueError, OSError, AttributeError):
+        return False
+
+
+def prepare_run_folder(folder: Path, overwrite: bool = False, resume: bool = False) -> None:
+    """Make sure ``folder`` can take this run without mixing it with another one."""
+    if folder.exists() and not folder.is_dir():
+        raise RunFolderError(f"output_dir {folder} exists and is not a folder")
+    has_content = folder.is_dir() and any(folder.iterdir())
+    if overwrite and has_content:
+        shutil.rmtree(folder)
+    elif is_complete(folder) and not resume:
+        raise RunFolderError(f"{folder} already holds a finished run; pass --overwrite to replace it "
+                             "or choose another output_dir")
+    elif has_content and not resume:
+        raise RunFolderError(f"{folder} already holds an unfinished run; pass --resume to continue it or "
+                             "--overwrite to start again")
+    folder.mkdir(parents=True, exist_ok=True)
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of Python and the libraries that decide the numbers."""
+    import accelerate
+    import datasets
+    import peft
+    import torch
+    import transformers
+
+    from . import __version__
+
+    return {
+        "xlingual": __version__, "python": sys.version.split()[0], "platform": platform.platform(),
+        "torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__,
+        "accelerate": accelerate.__version__, "datasets": datasets.__version__,
+    }

@@ -1,0 +1,1 @@
+"""Training layer: the accelerate loop, optimiser, objectives and batch streams."""

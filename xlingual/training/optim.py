@@ -1,0 +1,34 @@
+"""AdamW with decoupled weight decay (none on biases and norms), and linear warm-up/decay."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from transformers import get_linear_schedule_with_warmup
+
+from ..config import TrainingConfig
+
+NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
+
+
+def build_optimizer(model: nn.Module, config: TrainingConfig) -> torch.optim.Optimizer:
+    """AdamW over trainable parameters; the head may use its own learning rate."""
+    head_lr = config.head_learning_rate or config.learning_rate
+    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
+    for name, parameter in model.named_parameters():
+        if not parameter.requires_grad:
+            continue
+        is_head = not name.startswith("encoder.")
+        decay = not any(name.endswith(suffix) for suffix in NO_DECAY)
+        groups.setdefault((is_head, decay), []).append(parameter)
+    param_groups = [
+        {"params": params, "lr": head_lr if is_head else config.learning_rate,
+         "weight_decay": config.weight_decay if decay else 0.0}
+        for (is_head, decay), params in sorted(groups.items())
+    ]
+    return torch.optim.AdamW(param_groups, lr=config.learning_rate)
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, config: TrainingConfig, total_steps: int):
+    warmup = int(round(config.warmup_ratio * total_steps))
+    return get_linear_schedule_with_warmup(optimizer, warmup, max(total_steps, 1))
