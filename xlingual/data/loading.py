@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..config import DataConfig
 from ..errors import DataError
+from ..languages import normalize_language
 from .examples import Examples
 from .hub import read_hub
 from .labels import LabelScheme
@@ -25,6 +26,7 @@ def split_name(config: DataConfig, split: str) -> str:
 
 def load_examples(config: DataConfig, language: str, split: str, *, labelled: bool = True) -> Examples:
     """Read one language and split. ``labelled=False`` never reads labels (unlabeled streams)."""
+    language = normalize_language(language)
     scheme = label_scheme(config) if labelled else None
     name = split_name(config, split)
     if config.format == "umsab":

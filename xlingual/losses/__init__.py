@@ -1,1 +1,34 @@
-"""xlingual.losses."""
+"""Embedding-alignment losses that pull target-language embeddings towards the source language.
+
+Distribution matching without pairs (:class:`CORALLoss`, :class:`MMDLoss`), adversarial domain
+confusion (:class:`DomainAdversarialLoss`), and translation-pair contrastive alignment
+(:class:`TranslationInfoNCELoss`). ``LOSSES`` maps the recipe names to the classes.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from xlingual.losses.contrastive import TranslationInfoNCELoss
+from xlingual.losses.coral import CORALLoss
+from xlingual.losses.domain_adversarial import DomainAdversarialLoss
+from xlingual.losses.gradient_reversal import GradientReversal, GradientReversalFunction, dann_coefficient
+from xlingual.losses.mmd import MMDLoss
+
+LOSSES: dict[str, type[nn.Module]] = {
+    "coral": CORALLoss,
+    "mmd": MMDLoss,
+    "dann": DomainAdversarialLoss,
+    "contrastive": TranslationInfoNCELoss,
+}
+
+__all__ = [
+    "LOSSES",
+    "CORALLoss",
+    "DomainAdversarialLoss",
+    "GradientReversal",
+    "GradientReversalFunction",
+    "MMDLoss",
+    "TranslationInfoNCELoss",
+    "dann_coefficient",
+]

@@ -76,14 +76,28 @@ class XlingualForSequenceClassification(PreTrainedModel):
     base_model_prefix = "xlingual"
     main_input_name = "input_ids"
     supports_gradient_checkpointing = True
+    # Attention runs inside the wrapped encoder; declaring support lets transformers keep
+    # the encoder's own implementation (sdpa) instead of falling back to eager attention.
+    _supports_sdpa = True
+    _supports_flash_attn = True
+    _supports_flex_attn = True
 
     def __init__(self, config: XlingualConfig, encoder: nn.Module | None = None) -> None:
         super().__init__(config)
-        self.encoder = encoder if encoder is not None else encoder_from_config(config.encoder)
         self.pooling = Pooling(config.pooling)
         self.dropout = nn.Dropout(config.head_dropout)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
-        self.post_init()
+        if encoder is None:  # from_config / from_pretrained: random weights, loaded afterwards
+            self.encoder = encoder_from_config(config.encoder)
+            self.post_init()
+        else:
+            # post_init would run the encoder class's weight init over modules it does not
+            # know as loaded (e.g. fresh LoRA matrices): initialise the head only, then attach.
+            self.post_init()
+            self.encoder = encoder
+        encoder_config = self.encoder.config
+        if getattr(encoder_config, "_attn_implementation", None) is None:
+            encoder_config._attn_implementation = self.config._attn_implementation or "sdpa"
 
     def _init_weights(self, module: nn.Module) -> None:
         if module is getattr(self, "classifier", None):
