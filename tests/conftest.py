@@ -125,7 +125,8 @@ def tiny_recipe_overrides(model: Path, data: Path, out: Path, **extra: object) -
     values = {
         "model.name": str(model), "model.text_prefix": "", "model.max_length": 32,
         "data.root": str(data), "data.target_languages": "spanish,german",
-        "training.epochs": 2, "training.batch_size": 16, "training.learning_rate": 1e-3,
+        "training.epochs": 2, "training.batch_size": 16, "training.learning_rate": 5e-3,
+        "training.warmup_ratio": 0, "freeze.embeddings": "false",
         "training.logging_steps": 2, "evaluation.batch_size": 16, "output_dir": str(out),
         **extra,
     }

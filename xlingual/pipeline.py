@@ -26,12 +26,23 @@ from .training.loop import TrainingLoop
 EvalData = dict[str, tuple[Examples, TokenizedExamples]]
 
 
+def make_accelerator(recipe: RecipeConfig) -> Accelerator:
+    """An Accelerator for this machine; under torchrun without GPUs, CPU processes with gloo."""
+    import os
+
+    import torch
+
+    multi_cpu = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
+    return Accelerator(gradient_accumulation_steps=recipe.training.gradient_accumulation_steps,
+                       mixed_precision=recipe.training.mixed_precision, cpu=multi_cpu)
+
+
 def _tokenize_all(raw: dict[str, Examples], tokenizer, recipe: RecipeConfig) -> EvalData:
     return {lang: (ex, tokenize_examples(ex, tokenizer, recipe.model.max_length, recipe.model.text_prefix))
             for lang, ex in raw.items()}
 
 
-def load_run_data(recipe: RecipeConfig) -> tuple[Examples, dict[str, Examples], dict[str, dict[str, Examples]]]:
+def load_run_data(recipe: RecipeConfig, warn: bool = True) -> tuple[Examples, dict[str, Examples], dict[str, dict[str, Examples]]]:
     """Read every split the run needs before any model loads, so data errors come first."""
     data = recipe.data
     train = load_examples(data, data.source_language, "train")
@@ -42,7 +53,7 @@ def load_run_data(recipe: RecipeConfig) -> tuple[Examples, dict[str, Examples], 
                   for split in recipe.evaluation.splits}
     test_texts = {text for split in evaluation.values() for ex in split.values() for text in ex.texts}
     overlap = sum(text in test_texts for text in train.texts)
-    if overlap:
+    if overlap and warn:
         print(f"warning: {overlap} training texts also appear in the evaluation data ({train.origin})",
               file=sys.stderr)
     return train, selection, evaluation
@@ -79,12 +90,11 @@ def train(
     elif overrides:
         raise ConfigError("overrides apply to a recipe file; edit the RecipeConfig object instead")
     out = recipe.resolved_output_dir()
-    accelerator = Accelerator(gradient_accumulation_steps=recipe.training.gradient_accumulation_steps,
-                              mixed_precision=recipe.training.mixed_precision)
+    accelerator = make_accelerator(recipe)
     if accelerator.is_main_process:
         rf.prepare_run_folder(out, overwrite=overwrite, resume=resume)
     accelerator.wait_for_everyone()
-    train_examples, selection_examples, eval_examples = load_run_data(recipe)
+    train_examples, selection_examples, eval_examples = load_run_data(recipe, warn=accelerator.is_main_process)
     scheme = label_scheme(recipe.data)
     if accelerator.is_main_process:
         atomic_write_text(out / rf.CONFIG, recipe.to_yaml())

@@ -1,0 +1,91 @@
+"""End to end on the tiny model: training lowers the loss, the run folder is complete and reproducible."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import xlingual
+from xlingual.io import read_json
+
+LANGS = ["english", "spanish", "german"]
+
+
+def read_log(run):
+    return [json.loads(line) for line in (run / "logs" / "train_log.jsonl").read_text().splitlines()]
+
+
+def test_training_lowers_the_loss_and_writes_the_run_folder(train_tiny):
+    run = train_tiny(**{"training.epochs": 6})
+    steps = [r for r in read_log(run) if "task" in r]
+    assert steps[-1]["task"] < steps[0]["task"] * 0.8
+    for name in ("config.yaml", "recipe.yaml", "command.txt", "results.json", "README.md",
+                 "checkpoint/model.safetensors", "checkpoint/config.json"):
+        assert (run / name).is_file(), name
+    results = read_json(run / "results.json")
+    assert results["status"] == "complete" and results["seed"] == 1
+    block = results["splits"]["test"]
+    assert list(block["languages"]) == LANGS
+    assert block["languages"]["english"]["role"] == "source"
+    summary = block["summary"]
+    spanish, german = (block["languages"][lang]["macro_f1"] for lang in ("spanish", "german"))
+    assert summary["target_avg_macro_f1"] == pytest.approx((spanish + german) / 2)
+    assert summary["transfer_gap_macro_f1"] == pytest.approx(summary["source_macro_f1"] - (spanish + german) / 2)
+    assert block["languages"]["english"]["accuracy"] > 0.6  # the toy task is learnable in English
+    assert results["protocol"] == {**results["protocol"], "target_resources": ["zero-shot"],
+                                   "model_selection": "source-dev"}
+    assert results["training"]["train_samples_per_second"] > 0 and "versions" in results
+    for lang in LANGS:
+        lines = (run / "predictions" / f"{lang}.test.jsonl").read_text().splitlines()
+        assert len(lines) == block["languages"][lang]["n"] == 36
+
+
+def test_loaded_checkpoint_reproduces_saved_predictions(train_tiny):
+    run = train_tiny()
+    classifier = xlingual.load(run)
+    rows = [json.loads(line) for line in (run / "predictions" / "spanish.test.jsonl").read_text().splitlines()]
+    predictions = classifier.predict([r["text"] for r in rows])
+    assert [p.label for p in predictions] == [r["prediction"] for r in rows]
+    probabilities = classifier.predict_proba([r["text"] for r in rows]).tolist()
+    for row, probs in zip(rows, probabilities, strict=True):
+        assert [round(p, 6) for p in probs] == row["probabilities"]
+
+
+def test_lora_run_checkpoint_is_small_and_exports(train_tiny, tmp_path):
+    from xlingual.checkpoint import merge_and_export
+
+    run = train_tiny("recipes/umsab_e5small_lora.yaml")
+    files = {p.name for p in (run / "checkpoint").iterdir()}
+    assert "model.safetensors" not in files and "head.safetensors" in files
+    rows = [json.loads(line) for line in (run / "predictions" / "german.test.jsonl").read_text().splitlines()]
+    texts = [r["text"] for r in rows]
+    assert [p.label for p in xlingual.load(run).predict(texts)] == [r["prediction"] for r in rows]
+    merged = merge_and_export(run, tmp_path / "merged")
+    assert [p.label for p in xlingual.load(merged).predict(texts)] == [r["prediction"] for r in rows]
+
+
+def test_same_seed_gives_identical_predictions(train_tiny, tmp_path):
+    first = train_tiny(out=tmp_path / "a")
+    second = train_tiny(out=tmp_path / "b")
+    for lang in LANGS:
+        name = f"predictions/{lang}.test.jsonl"
+        assert (first / name).read_bytes() == (second / name).read_bytes()
+    assert read_json(first / "results.json")["splits"] == read_json(second / "results.json")["splits"] or all(
+        read_json(first / "results.json")["splits"]["test"]["languages"][lang]
+        == read_json(second / "results.json")["splits"]["test"]["languages"][lang] for lang in LANGS)
+
+
+def test_linear_probe_trains_only_the_head(train_tiny):
+    run = train_tiny(**{"freeze.encoder": "true", "training.epochs": 1})
+    assert read_json(run / "results.json")["method"] == "head"
+    params = read_json(run / "results.json")["training"]["parameters"]
+    assert params["trainable"] == 32 * 3 + 3
+
+
+def test_finished_run_is_not_overwritten(train_tiny, tmp_path):
+    from xlingual.errors import RunFolderError
+
+    run = train_tiny(out=tmp_path / "once")
+    with pytest.raises(RunFolderError, match="already holds a finished run; pass --overwrite"):
+        train_tiny(out=run)

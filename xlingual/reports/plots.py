@@ -1,0 +1,198 @@
+"""PNG figures for comparisons and runs, readable without the table next to them.
+
+Figures are drawn on matplotlib's Agg canvas directly (no pyplot): nothing global is
+touched, so plotting works headless and beside other code that uses pyplot.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from ..io import atomic_write_bytes, read_json
+from ..run_folder import RESULTS, TRAIN_LOG
+from .compare import ComparisonError
+from .stats import METRIC_LABELS
+
+DPI = 100
+STEP_KEYS = {"step", "epoch", "lr", "total"}
+
+
+def _save(figure: Figure, path: str | Path) -> Path:
+    FigureCanvasAgg(figure)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def _mean(cell: dict[str, Any] | None) -> float:
+    return math.nan if not cell or cell.get("mean") is None else 100 * cell["mean"]
+
+
+def _column_label(table: dict[str, Any], column: str) -> str:
+    if column == "target_avg":
+        return "target avg"
+    return f"{column}\n(source)" if column in table["source_languages"] else column
+
+
+def plot_language_bars(table: dict[str, Any], path: str | Path, metric: str = "macro_f1") -> Path:
+    """Grouped bars: one group per language (and the target average), one bar per recipe, ± std over seeds."""
+    recipes = list(table["recipes"])
+    columns = [*table["languages"], "target_avg"]
+    label = METRIC_LABELS[metric]
+    width = 0.8 / max(len(recipes), 1)
+    figure = Figure(figsize=(max(8.0, 0.45 * len(columns) * max(len(recipes), 2) + 2), 5.5), dpi=DPI)
+    axes = figure.add_subplot()
+    palette = colormaps["tab10"]
+    top = 0.0
+    x = np.arange(len(columns))
+    for i, recipe in enumerate(recipes):
+        entry = table["recipes"][recipe]
+        cells = [entry["columns"].get(c, {}).get(metric) for c in columns]
+        means = np.array([_mean(cell) for cell in cells])
+        errors = np.array([100 * cell["std"] if cell and cell.get("std") is not None else 0.0 for cell in cells])
+        offset = (i - (len(recipes) - 1) / 2) * width
+        bars = axes.bar(x + offset, means, width, yerr=errors, capsize=3, color=palette(i % 10),
+                        label=f"{recipe} ({entry['n_seeds']} seed{'s' if entry['n_seeds'] != 1 else ''})",
+                        error_kw={"elinewidth": 1, "ecolor": "#333333"})
+        axes.bar_label(bars, labels=["" if math.isnan(m) else f"{m:.1f}" for m in means], padding=2, fontsize=7,
+                       rotation=90 if len(recipes) > 2 else 0)
+        finite = means + errors
+        if np.isfinite(finite).any():
+            top = max(top, float(np.nanmax(finite)))
+    axes.axvline(len(columns) - 1.5, color="#999999", linestyle="--", linewidth=1)
+    axes.set_xticks(x, [_column_label(table, c) for c in columns])
+    axes.set_ylim(0, min(105.0, top + 12) if top else 100)
+    axes.set_ylabel(f"{label} (%)")
+    axes.set_xlabel("test language" if table["split"] == "test" else f"{table['split']} language")
+    axes.set_title(f"{label} per language on the {table['split']} split (mean ± std over seeds)")
+    axes.grid(axis="y", alpha=0.3)
+    axes.set_axisbelow(True)
+    axes.legend(title="recipe", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return _save(figure, path)
+
+
+def gap_matrix(table: dict[str, Any], metric: str = "macro_f1") -> tuple[list[str], list[str], np.ndarray]:
+    """Recipes, target columns and the transfer gap in points (source mean − language mean)."""
+    recipes = list(table["recipes"])
+    targets = [lang for lang in table["languages"] if lang not in table["source_languages"]]
+    columns = [*targets, "target_avg"]
+    gaps = np.full((len(recipes), len(columns)), np.nan)
+    for r, recipe in enumerate(recipes):
+        entry = table["recipes"][recipe]
+        source = _mean(entry["columns"].get(entry["source_language"], {}).get(metric))
+        for c, column in enumerate(targets):
+            gaps[r, c] = source - _mean(entry["columns"].get(column, {}).get(metric))
+        gaps[r, -1] = _mean(entry["columns"].get("transfer_gap", {}).get(metric))
+    return recipes, columns, gaps
+
+
+def plot_gap_heatmap(table: dict[str, Any], path: str | Path, metric: str = "macro_f1") -> Path:
+    """Recipes × target languages heat map of the transfer gap, each cell annotated in points."""
+    recipes, columns, gaps = gap_matrix(table, metric)
+    label = METRIC_LABELS[metric]
+    figure = Figure(figsize=(max(7.0, 0.9 * len(columns) + 3.5), max(3.0, 0.55 * len(recipes) + 2.2)), dpi=DPI)
+    axes = figure.add_subplot()
+    finite = gaps[np.isfinite(gaps)]
+    limit = max(float(np.abs(finite).max()) if finite.size else 1.0, 1.0)
+    image = axes.imshow(np.ma.masked_invalid(gaps), cmap="coolwarm", vmin=-limit, vmax=limit, aspect="auto")
+    for r in range(len(recipes)):
+        for c in range(len(columns)):
+            value = gaps[r, c]
+            text = "–" if math.isnan(value) else f"{value:.1f}"
+            dark = not math.isnan(value) and abs(value) > 0.6 * limit
+            axes.text(c, r, text, ha="center", va="center", fontsize=9, color="white" if dark else "black")
+    axes.set_xticks(range(len(columns)), [_column_label(table, c) for c in columns], rotation=30, ha="right")
+    axes.set_yticks(range(len(recipes)), recipes)
+    axes.set_xlabel("target language")
+    axes.set_ylabel("recipe")
+    sources = ", ".join(table["source_languages"]) or "source"
+    axes.set_title(f"Transfer gap in {label} on the {table['split']} split\n"
+                   f"({sources} minus each language, points, mean over seeds; lower is better)")
+    colorbar = figure.colorbar(image, ax=axes)
+    colorbar.set_label(f"gap ({label} points)")
+    return _save(figure, path)
+
+
+def read_train_log(run_folder: str | Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Step records and selection records; a resumed run's repeated steps keep the last record."""
+    path = Path(run_folder) / TRAIN_LOG
+    if not path.is_file():
+        raise ComparisonError(f"{path}: no training log")
+    steps: dict[int, dict[str, Any]] = {}
+    selection: dict[int, dict[str, Any]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a line cut short by a killed run
+        if "selection_macro_f1" in record:
+            selection[int(record.get("epoch", len(selection) + 1))] = record
+        elif "task" in record and "step" in record:
+            steps[int(record["step"])] = record
+    if not steps and not selection:
+        raise ComparisonError(f"{path}: no step or selection records")
+    return [steps[k] for k in sorted(steps)], [selection[k] for k in sorted(selection)]
+
+
+def plot_training_curves(run_folder: str | Path, path: str | Path) -> Path:
+    """Task and alignment losses over steps, and the selection macro-F1 after each epoch."""
+    run_folder = Path(run_folder)
+    steps, selection = read_train_log(run_folder)
+    title = run_folder.name
+    if (run_folder / RESULTS).is_file():
+        try:
+            results = read_json(run_folder / RESULTS)
+            title = f"{results.get('recipe', title)}, seed {results.get('seed', '?')}"
+        except (ValueError, OSError):
+            pass
+    figure = Figure(figsize=(9.0, 7.0), dpi=DPI)
+    loss_axes, score_axes = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+    x = [record["step"] for record in steps]
+    marker = "o" if len(steps) < 30 else None
+    terms = [key for key in steps[0] if key not in STEP_KEYS and not key.endswith("_weight")] if steps else []
+    for key in terms:
+        values = [record.get(key, math.nan) for record in steps]
+        axes_label = "task (cross-entropy)" if key == "task" else f"{key} (alignment, unweighted)"
+        loss_axes.plot(x, values, marker=marker, markersize=3, label=axes_label)
+    if len(terms) > 1:
+        loss_axes.plot(x, [record.get("total", math.nan) for record in steps], color="black", linestyle="--",
+                       linewidth=1, label="total (weighted sum)")
+    loss_axes.set_ylabel("loss")
+    loss_axes.set_title(f"Training curves: {title}")
+    loss_axes.grid(alpha=0.3)
+    if terms:
+        loss_axes.legend(fontsize=8)
+    else:
+        loss_axes.text(0.5, 0.5, "no loss records", ha="center", va="center", transform=loss_axes.transAxes)
+    if selection:
+        sel_x = [record.get("step", record["epoch"]) for record in selection]
+        scores = [100 * record["selection_macro_f1"] for record in selection]
+        score_axes.plot(sel_x, scores, marker="o", color="tab:green", label="selection macro-F1")
+        best = int(np.argmax(scores))
+        score_axes.plot([sel_x[best]], [scores[best]], marker="*", markersize=14, color="tab:red", linestyle="none",
+                        label=f"best: epoch {selection[best]['epoch']} ({scores[best]:.1f})")
+        for xs, ys, record in zip(sel_x, scores, selection, strict=True):
+            score_axes.annotate(f"epoch {record['epoch']}\n{ys:.1f}", (xs, ys), textcoords="offset points",
+                                xytext=(0, 6), ha="center", fontsize=7)
+        low, high = min(scores), max(scores)
+        score_axes.set_ylim(max(0.0, low - 10), min(105.0, high + 12))
+        score_axes.legend(fontsize=8, loc="lower right")
+    else:
+        score_axes.text(0.5, 0.5, "no selection scores (model selection: last epoch)", ha="center", va="center",
+                        transform=score_axes.transAxes)
+    score_axes.set_ylabel("selection macro-F1 (%)")
+    score_axes.set_xlabel("optimizer step")
+    score_axes.grid(alpha=0.3)
+    figure.tight_layout()
+    return _save(figure, path)
