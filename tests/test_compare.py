@@ -42,9 +42,9 @@ def right_then_wrong(n: int, n_right: int) -> tuple[list[int], list[int]]:
 
 
 def write_run(folder: Path, recipe: str, seed: int, right: dict[str, int], n: int = 10, source: str = "english",
-              scheme: tuple[str, list[str]] = ("sentiment3", LABELS), target_resources: tuple[str, ...] = ("zero-shot",),
-              model_selection: str = "source-dev", test_files: dict[str, str] | None = None,
-              alignment: bool = False) -> Path:
+              scheme: tuple[str, list[str]] = ("sentiment3", LABELS),
+              target_resources: tuple[str, ...] = ("zero-shot",), model_selection: str = "source-dev",
+              test_files: dict[str, str] | None = None, alignment: bool = False) -> Path:
     """A finished run folder: results.json, predictions/<lang>.test.jsonl, logs/train_log.jsonl."""
     name, names = scheme
     languages = {}
@@ -303,7 +303,7 @@ def test_flags_resources_oracle_and_test_files(sweep):
     assert "oracle model selection" in flags and "selftrain" in flags
     assert "different test files for spanish" in flags
     markdown = table_markdown(table)
-    assert "> **warning:** different target-side resources" in markdown
+    assert "- **warning:** different target-side resources" in markdown
     assert table["recipes"]["selftrain"]["columns"]["english"]["accuracy"]["std"] is None  # one seed
 
 

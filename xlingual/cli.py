@@ -116,6 +116,24 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .errors import ConfigError
+    from .sweep import run_sweep
+
+    try:
+        seeds = [int(s) for s in _split_list(args.seeds) or []]
+    except ValueError:
+        raise ConfigError(f"--seeds: expected comma-separated integers, got {args.seeds!r}") from None
+    if not seeds:
+        raise ConfigError("--seeds: give at least one seed, e.g. --seeds 1,2,3")
+    records = run_sweep(args.recipes, seeds, args.out, args.set or [], progress=args.progress)
+    failed = [r for r in records if r["status"].startswith("failed")]
+    print(f"sweep folder: {args.out} ({len(records) - len(failed)}/{len(records)} runs complete)")
+    if not failed:
+        print(f"next: xlingual compare {args.out}")
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -169,6 +187,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--merge", action="store_true", help="merge LoRA adapters into the encoder weights")
     p.add_argument("--base-model", help="where a LoRA checkpoint's encoder is, if it moved")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("sweep", help="run recipes × seeds into one folder (resumable)",
+                       description="Train every recipe with every seed, each in its own process, into "
+                                   "SWEEP/<recipe>/seed<N>. Finished runs are skipped, so an interrupted sweep "
+                                   "continues when the same command is run again.")
+    p.add_argument("recipes", nargs="+", help="recipe YAML files")
+    p.add_argument("--seeds", default="1,2,3", help="comma-separated seeds (default: 1,2,3)")
+    p.add_argument("--out", default="sweeps/sweep", help="sweep folder (default: sweeps/sweep)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override applied to every recipe")
+    p.add_argument("--progress", action="store_true", help="show each run's progress bars")
+    p.set_defaults(func=cmd_sweep)
+
+    try:
+        from .reports.compare import register as register_compare
+    except ImportError:  # pragma: no cover - reports are optional only while being developed
+        register_compare = None
+    if register_compare is not None:
+        register_compare(sub)
     return parser
 
 

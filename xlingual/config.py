@@ -208,6 +208,103 @@ class EvaluationConfig:
 
 
 @dataclass
+class UnlabeledTargetConfig:
+    """Unlabeled target-language text: read with labels dropped at load time."""
+
+    languages: list[str] | None = None
+    """Default: ``data.target_languages``."""
+    split: str = "train"
+    """A split of the recipe's data source (role name or literal); the test split is refused."""
+    root: str | None = None
+    """Instead of the data source: a text file template with ``{language}``, one sentence per line."""
+    max_examples: int | None = None
+    batch_size: int | None = None
+    """Default: ``training.batch_size``."""
+
+
+@dataclass
+class PairsConfig:
+    """Translation pairs (English ↔ target) for contrastive alignment."""
+
+    root: str = "../shared/data/tatoeba"
+    """A Tatoeba-style folder (``tatoeba.spa-eng.{spa,eng}``), a TSV file, or a TSV template with ``{language}``."""
+    languages: list[str] | None = None
+    """Default: ``data.target_languages`` that have pairs."""
+    max_pairs: int | None = None
+    batch_size: int | None = None
+
+
+@dataclass
+class LossConfig:
+    """One alignment loss term: ``weight(progress) · loss``."""
+
+    name: Literal["coral", "mmd", "dann", "contrastive"] = "coral"
+    weight: float = 1.0
+    schedule: Literal["constant", "linear", "dann"] = "constant"
+    """constant; linear warm-up over ``warmup_ratio`` of training; or DANN's 2/(1+exp(-10p)) − 1."""
+    warmup_ratio: float = 0.1
+    temperature: float = 0.05
+    """contrastive: InfoNCE temperature."""
+    kernel_multipliers: list[float] = field(default_factory=lambda: [0.25, 0.5, 1.0, 2.0, 4.0])
+    """mmd: Gaussian bandwidths as multiples of the median heuristic."""
+    unbiased: bool = False
+    """mmd: unbiased estimate (drops the diagonal terms)."""
+    domains: Literal["binary", "languages"] = "binary"
+    """dann: source vs target, or one class per language."""
+    discriminator_hidden: int = 256
+    discriminator_learning_rate: float | None = None
+
+    def validate(self, where: str) -> None:
+        if self.weight < 0:
+            raise ConfigError(f"{where}.weight: must be >= 0, got {self.weight}")
+        if self.temperature <= 0:
+            raise ConfigError(f"{where}.temperature: must be positive, got {self.temperature}")
+        if not self.kernel_multipliers or any(m <= 0 for m in self.kernel_multipliers):
+            raise ConfigError(f"{where}.kernel_multipliers: must be positive numbers")
+        if not 0.0 <= self.warmup_ratio <= 1.0:
+            raise ConfigError(f"{where}.warmup_ratio: must be in [0, 1], got {self.warmup_ratio}")
+
+
+@dataclass
+class SelfTrainingConfig:
+    """Self-training: pseudo-label unlabeled target text after the English phase, then train on it too."""
+
+    rounds: int = 1
+    threshold: float = 0.9
+    class_balanced: bool = True
+    max_per_class: int | None = None
+    epochs: float = 1.0
+    """Epochs over source + pseudo-labelled data in each round."""
+
+    def validate(self) -> None:
+        if self.rounds < 1:
+            raise ConfigError(f"self_training.rounds: must be at least 1, got {self.rounds}")
+        if not 0.0 < self.threshold < 1.0:
+            raise ConfigError(f"self_training.threshold: must be in (0, 1), got {self.threshold}")
+        if self.epochs <= 0:
+            raise ConfigError(f"self_training.epochs: must be positive, got {self.epochs}")
+
+
+@dataclass
+class AlignmentConfig:
+    """Embedding alignment: the extra data streams and the loss terms that use them."""
+
+    unlabeled_target: UnlabeledTargetConfig | None = None
+    pairs: PairsConfig | None = None
+    losses: list[LossConfig] = field(default_factory=list)
+
+    def validate(self) -> None:
+        names = [loss.name for loss in self.losses]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"alignment.losses: a loss is listed twice: {names}")
+        for index, loss in enumerate(self.losses):
+            loss.validate(f"alignment.losses[{index}]")
+            needs = "pairs" if loss.name == "contrastive" else "unlabeled_target"
+            if getattr(self, needs) is None:
+                raise ConfigError(f"alignment.losses[{index}]: '{loss.name}' needs alignment.{needs} to be set")
+
+
+@dataclass
 class RecipeConfig:
     """A whole recipe: everything needed to reproduce a run."""
 
@@ -219,18 +316,27 @@ class RecipeConfig:
     data: DataConfig = field(default_factory=DataConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    alignment: AlignmentConfig = field(default_factory=AlignmentConfig)
+    self_training: SelfTrainingConfig | None = None
+    """Pseudo-label target text after the English phase (needs alignment.unlabeled_target)."""
     output_dir: str = "runs/{name}-seed{seed}"
     """Run folder; ``{name}`` and ``{seed}`` are filled in."""
 
     def validate(self) -> RecipeConfig:
         """Check every section's values; raises :class:`ConfigError`. Returns ``self``."""
-        for section in (self.model, self.lora, self.freeze, self.data, self.training, self.evaluation):
+        for section in (self.model, self.lora, self.freeze, self.data, self.training, self.evaluation,
+                        self.alignment, self.self_training):
             if section is not None:
                 section.validate()
         if self.lora is not None and (self.freeze.layers or self.freeze.encoder):
             raise ConfigError("freeze: with lora the encoder is already frozen; remove freeze.layers/freeze.encoder")
         if not self.output_dir:
             raise ConfigError("output_dir: must name a folder")
+        if self.self_training is not None and self.alignment.unlabeled_target is None:
+            raise ConfigError("self_training: needs alignment.unlabeled_target (the text to pseudo-label)")
+        if self.alignment.unlabeled_target and self.alignment.unlabeled_target.split == self.data.test_split:
+            raise ConfigError(f"alignment.unlabeled_target.split: '{self.data.test_split}' is the test split; "
+                              "training on test text (even unlabeled) would leak it")
         return self
 
     @property

@@ -506,6 +506,9 @@ def compare_recipes(runs: Sequence[Run], a: str, b: str, split: str = "test", me
     for lang, adjusted in zip(tested, stats.holm([per_language[lang]["p_value"] for lang in tested]), strict=True):
         per_language[lang]["p_value_holm"] = adjusted
     target_avg = test("target average", targets, seed) if targets else None
+    if not n_resamples and len(shared_seeds) < 2:
+        notes.append("no test possible: --bootstrap 0 leaves out the example-level tests and the recipes share "
+                     "fewer than 2 seeds")
     if seeds_match:
         pairing = (f"example-level tests use every seed of both recipes; runs paired by the shared seeds "
                    f"{', '.join(map(str, shared_seeds))} for the permutation and seed tests")
@@ -567,8 +570,8 @@ def table_markdown(table: dict[str, Any], metric: str = "macro_f1") -> str:
              f"label scheme {scheme['name']} ({', '.join(scheme['names'])}); source "
              f"{', '.join(table['source_languages']) or '–'}. Cells: mean ± sample standard deviation over seeds, "
              "in %; gap = source − target average.", ""]
-    lines += [f"> **warning:** {flag}" for flag in table["flags"]]
-    lines += [f"> note: {note}" for note in table["notes"]]
+    lines += [f"- **warning:** {flag}" for flag in table["flags"]]
+    lines += [f"- note: {note}" for note in table["notes"]]
     if table["flags"] or table["notes"]:
         lines.append("")
     columns = table["columns"]
@@ -603,8 +606,8 @@ def significance_markdown(result: dict[str, Any]) -> str:
              "averaged over its seeds; p (Holm): adjusted over the languages; p (perm.): approximate randomisation; "
              "d (examples): Cohen's d_z of per-example correctness; p/d (seeds): paired t test over shared seeds.",
              f"Pairing: {result['pairing']}.", ""]
-    lines += [f"> **warning:** {flag}" for flag in result["flags"]]
-    lines += [f"> note: {note}" for note in result["notes"]]
+    lines += [f"- **warning:** {flag}" for flag in result["flags"]]
+    lines += [f"- note: {note}" for note in result["notes"]]
     if result["flags"] or result["notes"]:
         lines.append("")
     header = ["language", a, b, "Δ", "CI of Δ", "p (bootstrap)", "p (Holm)", "p (perm.)", "d (examples)",

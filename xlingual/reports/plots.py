@@ -145,6 +145,15 @@ def read_train_log(run_folder: str | Path) -> tuple[list[dict[str, Any]], list[d
     return [steps[k] for k in sorted(steps)], [selection[k] for k in sorted(selection)]
 
 
+def _weight_text(steps: list[dict[str, Any]], key: str) -> str:
+    """The alignment term's weight, constant or its range, so the unweighted curve can be read."""
+    weights = [record[f"{key}_weight"] for record in steps if f"{key}_weight" in record]
+    if not weights:
+        return ""
+    low, high = min(weights), max(weights)
+    return f", weight {low:g}" if low == high else f", weight {low:g}–{high:g}"
+
+
 def plot_training_curves(run_folder: str | Path, path: str | Path) -> Path:
     """Task and alignment losses over steps, and the selection macro-F1 after each epoch."""
     run_folder = Path(run_folder)
@@ -160,10 +169,11 @@ def plot_training_curves(run_folder: str | Path, path: str | Path) -> Path:
     loss_axes, score_axes = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
     x = [record["step"] for record in steps]
     marker = "o" if len(steps) < 30 else None
-    terms = [key for key in steps[0] if key not in STEP_KEYS and not key.endswith("_weight")] if steps else []
+    terms = list(dict.fromkeys(key for record in steps for key in record
+                               if key not in STEP_KEYS and not key.endswith("_weight")))
     for key in terms:
         values = [record.get(key, math.nan) for record in steps]
-        axes_label = "task (cross-entropy)" if key == "task" else f"{key} (alignment, unweighted)"
+        axes_label = "task (cross-entropy)" if key == "task" else f"{key} (alignment{_weight_text(steps, key)})"
         loss_axes.plot(x, values, marker=marker, markersize=3, label=axes_label)
     if len(terms) > 1:
         loss_axes.plot(x, [record.get("total", math.nan) for record in steps], color="black", linestyle="--",
