@@ -199,12 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", action="store_true", help="show each run's progress bars")
     p.set_defaults(func=cmd_sweep)
 
-    try:
-        from .reports.compare import register as register_compare
-    except ImportError:  # pragma: no cover - reports are optional only while being developed
-        register_compare = None
-    if register_compare is not None:
-        register_compare(sub)
+    from .reports.compare import register as register_compare
+
+    register_compare(sub)
     return parser
 
 
