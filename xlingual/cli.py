@@ -40,8 +40,8 @@ def _split_list(value: str | None) -> list[str] | None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .pipeline import train
     from .io import read_json
+    from .pipeline import train
 
     out = train(args.recipe, args.set or [], overwrite=args.overwrite, resume=args.resume,
                 progress=not args.no_progress, command=["xlingual", *sys.argv[1:]])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -14,14 +15,20 @@ from . import run_folder as rf
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import RecipeConfig, load_recipe, load_recipe_dict
 from .data.batching import TokenizedExamples, tokenize_examples
-from .data.examples import Examples
+from .data.examples import Examples, check_text
 from .data.loading import label_scheme, load_examples
+from .data.pairs import TranslationPairs, load_pairs
+from .data.textfile import read_lines
 from .errors import ConfigError, DataError
 from .evaluation.zero_shot import EvaluationReport, evaluate_languages, write_predictions
 from .io import atomic_write_json, atomic_write_text, read_json
+from .languages import normalize_language
 from .modeling.build import build_model
 from .modeling.freezing import count_parameters
+from .protocol import SELECTION_NAMES, check_protocol, target_resources
 from .training.loop import TrainingLoop
+from .training.objectives import build_objectives
+from .training.streams import PairStream, TextStream
 
 EvalData = dict[str, tuple[Examples, TokenizedExamples]]
 
@@ -42,7 +49,9 @@ def _tokenize_all(raw: dict[str, Examples], tokenizer, recipe: RecipeConfig) -> 
             for lang, ex in raw.items()}
 
 
-def load_run_data(recipe: RecipeConfig, warn: bool = True) -> tuple[Examples, dict[str, Examples], dict[str, dict[str, Examples]]]:
+def load_run_data(
+    recipe: RecipeConfig, warn: bool = True
+) -> tuple[Examples, dict[str, Examples], dict[str, dict[str, Examples]]]:
     """Read every split the run needs before any model loads, so data errors come first."""
     data = recipe.data
     train = load_examples(data, data.source_language, "train")
@@ -59,14 +68,99 @@ def load_run_data(recipe: RecipeConfig, warn: bool = True) -> tuple[Examples, di
     return train, selection, evaluation
 
 
-def protocol(recipe: RecipeConfig, train: Examples, selection: dict[str, Examples]) -> dict:
-    """Which target-side resources the run used, and how the model was selected."""
-    selection_name = {"source-dev": "source-dev", "target-dev": "oracle-target-dev", "last": "last-epoch"}
-    return {
-        "target_resources": ["zero-shot"],
-        "model_selection": selection_name[recipe.training.select_best_on],
-        "files": {"train": train.origin, "selection": {k: v.origin for k, v in selection.items()}},
-    }
+def load_streams_data(recipe: RecipeConfig) -> tuple[dict[str, Examples], dict[str, TranslationPairs]]:
+    """Unlabeled target text (labels dropped at load time) and translation pairs the recipe asks for."""
+    data, alignment = recipe.data, recipe.alignment
+    unlabeled: dict[str, Examples] = {}
+    if alignment.unlabeled_target is not None:
+        config = alignment.unlabeled_target
+        for language in config.languages or data.target_languages:
+            language = normalize_language(language, field="alignment.unlabeled_target.languages")
+            if config.root is not None:
+                path = Path(config.root.format(language=language))
+                texts = [check_text(t, f"{path}:{i}") for i, t in enumerate(read_lines(path), start=1)]
+                examples = Examples(texts, None, language, "unlabeled", str(path))
+            else:
+                examples = load_examples(data, language, config.split, labelled=False)
+            unlabeled[language] = examples.subsample(config.max_examples)
+    pairs: dict[str, TranslationPairs] = {}
+    if alignment.pairs is not None:
+        config = alignment.pairs
+        explicit = config.languages is not None
+        for language in config.languages or data.target_languages:
+            try:
+                pairs[normalize_language(language)] = load_pairs(config.root, language,
+                                                                 data.source_language).head(config.max_pairs)
+            except DataError:
+                if explicit:
+                    raise
+        if not pairs:
+            raise DataError(f"alignment.pairs: no translation pairs found in {config.root} for "
+                            f"{', '.join(data.target_languages)}")
+    return unlabeled, pairs
+
+
+def protocol(recipe: RecipeConfig, train: Examples, selection: dict[str, Examples], unlabeled: dict[str, Examples],
+             pairs: dict[str, TranslationPairs]) -> dict:
+    """Which target-side resources the run used (with the files), and how the model was selected."""
+    files: dict = {"train": train.origin, "selection": {k: v.origin for k, v in selection.items()}}
+    if unlabeled:
+        files["unlabeled_target"] = {k: v.origin for k, v in unlabeled.items()}
+    if pairs:
+        files["pairs"] = {k: v.origin for k, v in pairs.items()}
+    return {"target_resources": target_resources(recipe),
+            "model_selection": SELECTION_NAMES[recipe.training.select_best_on], "files": files}
+
+
+def build_streams(recipe: RecipeConfig, tokenizer, unlabeled: dict[str, Examples],
+                  pairs: dict[str, TranslationPairs]) -> dict:
+    """Tokenise the auxiliary data once and wrap it in endless seeded batch streams."""
+    model, training = recipe.model, recipe.training
+    streams: dict = {}
+    if unlabeled:
+        size = recipe.alignment.unlabeled_target.batch_size or training.batch_size
+        parts = [tokenize_examples(ex, tokenizer, model.max_length, model.text_prefix) for ex in unlabeled.values()]
+        streams["target"] = TextStream(parts, size, seed=training.seed + 1)
+    if pairs:
+        size = recipe.alignment.pairs.batch_size or training.batch_size
+        english = [tokenize_examples(Examples(p.source, None, "english", "pairs", p.origin), tokenizer,
+                                     model.max_length, model.text_prefix) for p in pairs.values()]
+        other = [tokenize_examples(Examples(p.target, None, p.language, "pairs", p.origin), tokenizer,
+                                   model.max_length, model.text_prefix) for p in pairs.values()]
+        streams["pairs"] = PairStream(english, other, size, seed=training.seed + 2)
+    return streams
+
+
+def self_train(recipe, model, tokenizer, accelerator, train_data: TokenizedExamples, selection, scheme,
+               unlabeled: dict[str, Examples], objectives, streams, log_path: Path, progress: bool) -> list[dict]:
+    """Rounds of pseudo-labelling target text with the current model and training on source + pseudo-labels."""
+    from .data.batching import TokenizedExamples as Tokenized
+    from .evaluation.inference import predict_probabilities
+    from .training.pseudo_labels import select_pseudo_labels
+
+    config = recipe.self_training
+    targets = {lang: tokenize_examples(ex, tokenizer, recipe.model.max_length, recipe.model.text_prefix)
+               for lang, ex in unlabeled.items()}
+    records = []
+    for round_number in range(1, config.rounds + 1):
+        input_ids, labels = list(train_data.input_ids), list(train_data.labels)
+        counts = {}
+        for language, data in targets.items():
+            probabilities = predict_probabilities(model, data, recipe.evaluation.batch_size, accelerator.device,
+                                                  accelerator)
+            indices, pseudo = select_pseudo_labels(probabilities, config.threshold, config.max_per_class,
+                                                   config.class_balanced)
+            input_ids += [data.input_ids[i] for i in indices]
+            labels += pseudo
+            counts[language] = {"selected": len(indices), "candidates": len(data),
+                                "per_class": {name: pseudo.count(c) for c, name in enumerate(scheme.names)}}
+        records.append({"round": round_number, "languages": counts})
+        combined = Tokenized(input_ids, labels, "source+pseudo", train_data.pad_token_id)
+        loop = TrainingLoop(model, recipe, combined, selection, scheme.names, accelerator, log_path=log_path,
+                            objectives=objectives, streams=streams, progress=progress, epochs=config.epochs)
+        loop.run()
+        model = loop.unwrapped
+    return records
 
 
 def report_json(report: EvaluationReport) -> dict:
@@ -94,25 +188,37 @@ def train(
     if accelerator.is_main_process:
         rf.prepare_run_folder(out, overwrite=overwrite, resume=resume)
     accelerator.wait_for_everyone()
+    check_protocol(recipe)
     train_examples, selection_examples, eval_examples = load_run_data(recipe, warn=accelerator.is_main_process)
+    unlabeled, pairs = load_streams_data(recipe)
     scheme = label_scheme(recipe.data)
     if accelerator.is_main_process:
         atomic_write_text(out / rf.CONFIG, recipe.to_yaml())
         if recipe_path is not None:
             atomic_write_text(out / rf.RECIPE, recipe_path.read_text(encoding="utf-8"))
         atomic_write_text(out / rf.COMMAND, shlex.join(command or sys.argv) + "\n")
-        (out / rf.TRAIN_LOG).unlink(missing_ok=True)
+        if not resume:
+            (out / rf.TRAIN_LOG).unlink(missing_ok=True)
 
     set_seed(recipe.training.seed)
     started = time.perf_counter()
     model, tokenizer = build_model(recipe, scheme)
     train_data = tokenize_examples(train_examples, tokenizer, recipe.model.max_length, recipe.model.text_prefix)
     selection_data = _tokenize_all(selection_examples, tokenizer, recipe)
+    streams = build_streams(recipe, tokenizer, unlabeled, pairs)
+    objectives = build_objectives(recipe.alignment.losses, model.config.hidden_size, len(recipe.data.target_languages))
     loop = TrainingLoop(model, recipe, train_data, selection_data, scheme.names, accelerator,
-                        log_path=out / rf.TRAIN_LOG, progress=progress)
+                        log_path=out / rf.TRAIN_LOG, objectives=objectives, streams=streams, progress=progress,
+                        state_dir=out / rf.STATE)
+    if resume and loop.restore() and accelerator.is_main_process:
+        print(f"resumed from step {loop.state.global_step} of {loop.state.total_steps}", file=sys.stderr)
     loop.run()
     model = loop.unwrapped
     training_summary = loop.summary()
+    if recipe.self_training is not None:
+        training_summary["self_training"] = self_train(
+            recipe, model, tokenizer, accelerator, train_data, selection_data, scheme, unlabeled, objectives,
+            streams, out / rf.TRAIN_LOG, progress)
     training_summary["parameters"] = count_parameters(model)
     if accelerator.is_main_process:
         save_checkpoint(model, tokenizer, out / rf.CHECKPOINT)
@@ -126,7 +232,7 @@ def train(
         "source_language": recipe.data.source_language,
         "target_languages": recipe.data.target_languages,
         "label_scheme": scheme.to_dict(),
-        "protocol": protocol(recipe, train_examples, selection_examples),
+        "protocol": protocol(recipe, train_examples, selection_examples, unlabeled, pairs),
         "trust_remote_code": recipe.model.trust_remote_code,
         "training": training_summary,
         "splits": {},
@@ -148,6 +254,7 @@ def train(
 
         write_model_card(out, results, recipe)
         atomic_write_json(out / rf.RESULTS, results)
+        shutil.rmtree(out / rf.STATE, ignore_errors=True)  # the run is complete: the resumable state is spent
     accelerator.wait_for_everyone()
     return out
 

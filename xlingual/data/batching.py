@@ -45,7 +45,9 @@ def tokenize_examples(examples: Examples, tokenizer, max_length: int, text_prefi
     return TokenizedExamples(encoded["input_ids"], examples.labels, examples.language, pad)
 
 
-def collate(batch_ids: Sequence[list[int]], pad_token_id: int, labels: Sequence[int] | None = None) -> dict[str, torch.Tensor]:
+def collate(
+    batch_ids: Sequence[list[int]], pad_token_id: int, labels: Sequence[int] | None = None
+) -> dict[str, torch.Tensor]:
     """Pad a batch to its longest member (right padding) and build the attention mask."""
     width = max(len(ids) for ids in batch_ids)
     input_ids = torch.full((len(batch_ids), width), pad_token_id, dtype=torch.long)

@@ -34,7 +34,7 @@ def classification_metrics(
     matrix = confusion_matrix(labels, predictions, len(label_names))
     f1 = f1_per_class(matrix)
     return {
-        "n": int(len(labels)),
+        "n": len(labels),
         "accuracy": float(np.trace(matrix) / matrix.sum()),
         "macro_f1": float(f1.mean()),
         "per_class_f1": {name: float(value) for name, value in zip(label_names, f1, strict=True)},

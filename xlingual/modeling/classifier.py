@@ -11,6 +11,7 @@ the logits, which is what alignment losses work on.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -32,7 +33,7 @@ class XlingualConfig(PretrainedConfig):
     """Config of :class:`XlingualForSequenceClassification`; holds the encoder's config nested."""
 
     model_type = "xlingual"
-    sub_configs = {"encoder": AutoConfig}
+    sub_configs: ClassVar[dict] = {"encoder": AutoConfig}
 
     def __init__(
         self,

@@ -1,10 +1,13 @@
 """The training loop on ``accelerate``: one code path for a CPU, a GPU, or ``torchrun`` processes.
 
 Each step draws a labelled source batch (length-grouped, dynamically padded) and, for
-extra objectives, one batch per stream they name; the loss is the task cross-entropy
-plus the weighted objective terms, each logged on its own. After every epoch the model
-is scored on the selection split and the best weights are kept in memory, so the
-checkpoint written at the end is the selected one.
+alignment objectives, one batch per stream they read; all of them go through the
+encoder in one forward pass. The loss is the task cross-entropy plus the weighted
+objective terms, each logged on its own. After every epoch the model is scored on the
+selection split and the best weights are kept, so the checkpoint written at the end is
+the selected one. The complete state is saved every ``checkpoint_steps`` optimiser
+steps and at every epoch end, and :meth:`TrainingLoop.restore` continues from it with
+the same result as an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from ..config import RecipeConfig
@@ -26,28 +30,40 @@ from ..errors import TrainingDivergedError
 from ..evaluation.zero_shot import evaluate_languages
 from .objectives import Objective, StepContext
 from .optim import build_optimizer, build_scheduler
+from .state import load_training_state, restore_rng, save_training_state
 from .streams import Stream
 
 
 @dataclass
 class TrainState:
-    """Progress and model-selection record of a training run."""
+    """Progress and model-selection record of a training run (saved with every checkpoint)."""
 
     global_step: int = 0
     total_steps: int = 0
     epoch: int = 0
+    batch_in_epoch: int = 0
+    batches_done: int = 0
     best_score: float | None = None
     best_epoch: int | None = None
     history: list[dict] = field(default_factory=list)
     samples: int = 0
     tokens: int = 0
     padded_tokens: int = 0
+    auxiliary_samples: int = 0
     train_seconds: float = 0.0
     selection_seconds: float = 0.0
+    checkpoint_seconds: float = 0.0
+    resumed_from_step: int | None = None
+
+
+def _pad_to(tensor: torch.Tensor, width: int, value: int) -> torch.Tensor:
+    if tensor.shape[1] == width:
+        return tensor
+    return F.pad(tensor, (0, width - tensor.shape[1]), value=value)
 
 
 class TrainingLoop:
-    """Fine-tunes a classifier on labelled source data, optionally with extra objectives."""
+    """Fine-tunes a classifier on labelled source data, optionally with alignment objectives."""
 
     def __init__(
         self,
@@ -61,6 +77,8 @@ class TrainingLoop:
         objectives: Sequence[Objective] = (),
         streams: dict[str, Stream] | None = None,
         progress: bool = True,
+        state_dir: Path | None = None,
+        epochs: float | None = None,
     ) -> None:
         self.recipe = recipe
         self.config = recipe.training
@@ -69,22 +87,24 @@ class TrainingLoop:
         self.label_names = list(label_names)
         self.accelerator = accelerator
         self.log_path = log_path
+        self.state_dir = state_dir
         self.objectives = list(objectives)
         self.streams = streams or {}
         self.progress = progress and accelerator.is_local_main_process
+        self.stream_names = sorted({s for objective in self.objectives for s in objective.streams})
+        for name in self.stream_names:
+            if name not in self.streams:
+                raise ValueError(f"an objective needs stream '{name}', which the run has not loaded")
         for objective in self.objectives:
-            for stream in objective.streams:
-                if stream not in self.streams:
-                    raise ValueError(f"objective '{objective.name}' needs stream '{stream}', which the run has not loaded")
-        self.model = model
-        self.optimizer = build_optimizer(model, self.config)
+            objective.to(accelerator.device)
+        self.optimizer = build_optimizer(model, self.config, self.objectives)
         self.batches_per_epoch = len(self._epoch_batches(0))
         accumulation = self.config.gradient_accumulation_steps
-        self.total_batches = max(1, math.ceil(self.config.epochs * self.batches_per_epoch))
+        self.total_batches = max(1, math.ceil((epochs or self.config.epochs) * self.batches_per_epoch))
         self.num_epochs = math.ceil(self.total_batches / self.batches_per_epoch)
         total_steps = math.ceil(self.total_batches / accumulation)
         self.scheduler = build_scheduler(self.optimizer, self.config, total_steps)
-        self.model, self.optimizer = accelerator.prepare(self.model, self.optimizer)
+        self.model, self.optimizer = accelerator.prepare(model, self.optimizer)
         self.state = TrainState(total_steps=total_steps)
         self.best_weights: dict[str, torch.Tensor] | None = None
 
@@ -109,16 +129,75 @@ class TrainingLoop:
             with self.log_path.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(record) + "\n")
 
+    # ------------------------------------------------------------------ checkpoints
+    def save(self) -> None:
+        """Save the complete training state (main process; other processes wait)."""
+        if self.state_dir is None:
+            return
+        start = time.perf_counter()
+        if self.accelerator.is_main_process:
+            objective_state = {f"{i}.{k}": v for i, o in enumerate(self.objectives) for k, v in o.state_dict().items()}
+            save_training_state(
+                self.state_dir, model_state=self._trainable_state(), optimizer=self.optimizer.optimizer
+                if hasattr(self.optimizer, "optimizer") else self.optimizer, scheduler=self.scheduler,
+                objective_state=objective_state, best_state=self.best_weights, progress=asdict(self.state),
+                streams={name: stream.state_dict() for name, stream in self.streams.items()},
+            )
+        self.accelerator.wait_for_everyone()
+        self.state.checkpoint_seconds += time.perf_counter() - start
+
+    def restore(self) -> bool:
+        """Continue from ``state_dir`` if it holds a saved state; returns whether it did."""
+        if self.state_dir is None or not (self.state_dir / "state.json").is_file():
+            return False
+        saved = load_training_state(self.state_dir)
+        self.unwrapped.load_state_dict(saved["model"], strict=False)
+        optimizer = self.optimizer.optimizer if hasattr(self.optimizer, "optimizer") else self.optimizer
+        optimizer.load_state_dict(saved["optimizer"])
+        self.scheduler.load_state_dict(saved["scheduler"])
+        for index, objective in enumerate(self.objectives):
+            prefix = f"{index}."
+            own = {k[len(prefix):]: v for k, v in saved["objectives"].items() if k.startswith(prefix)}
+            if own:
+                objective.load_state_dict(own)
+        self.best_weights = saved["best"]
+        self.state = TrainState(**saved["progress"])
+        self.state.resumed_from_step = self.state.global_step
+        for name, stream in self.streams.items():
+            if name in saved["streams"]:
+                stream.load_state_dict(saved["streams"][name])
+        restore_rng(saved)
+        if self.log_path is not None and self.log_path.is_file() and self.accelerator.is_main_process:
+            kept = [line for line in self.log_path.read_text(encoding="utf-8").splitlines()
+                    if line.strip() and json.loads(line).get("step", 0) <= self.state.global_step]
+            self.log_path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        return True
+
     # ------------------------------------------------------------------ training
     def _step_loss(self, batch: dict[str, torch.Tensor], progress: float) -> tuple[torch.Tensor, dict[str, float]]:
-        output = self.model(**batch)
-        loss = output.loss
+        device = self.accelerator.device
+        stream_batches = {name: {k: v.to(device) for k, v in self.streams[name].next_batch().items()}
+                          for name in self.stream_names}
+        parts = [("source", batch["input_ids"], batch["attention_mask"])]
+        for name in self.stream_names:
+            part = stream_batches[name]
+            parts.append((name, part["input_ids"], part["attention_mask"]))
+            if "translation_input_ids" in part:
+                parts.append((f"{name}_translation", part["translation_input_ids"], part["translation_attention_mask"]))
+        if len(parts) == 1:
+            input_ids, attention_mask = batch["input_ids"], batch["attention_mask"]
+        else:
+            width = max(ids.shape[1] for _, ids, _ in parts)
+            input_ids = torch.cat([_pad_to(ids, width, self.train_data.pad_token_id) for _, ids, _ in parts])
+            attention_mask = torch.cat([_pad_to(mask, width, 0) for _, _, mask in parts])
+            self.state.auxiliary_samples += len(input_ids) - len(batch["input_ids"])
+        output = self.model(input_ids=input_ids, attention_mask=attention_mask)
+        sizes = [len(ids) for _, ids, _ in parts]
+        embeddings = dict(zip([name for name, _, _ in parts], torch.split(output.embeddings, sizes), strict=True))
+        loss = F.cross_entropy(output.logits[: sizes[0]].float(), batch["labels"])
         terms = {"task": loss.detach().float().item()}
         if self.objectives:
-            device = self.accelerator.device
-            stream_batches = {name: {k: v.to(device) for k, v in self.streams[name].next_batch().items()}
-                              for name in {s for o in self.objectives for s in o.streams}}
-            context = StepContext(self.model, batch, output, stream_batches, progress)
+            context = StepContext(embeddings, stream_batches, progress)
             for objective in self.objectives:
                 weight = objective.weight(progress)
                 value = objective.compute(context)
@@ -140,9 +219,9 @@ class TrainingLoop:
         )
         self.state.selection_seconds += time.perf_counter() - start
         score = sum(r.metrics["macro_f1"] for r in report.languages.values()) / len(report.languages)
+        accuracy = sum(r.metrics["accuracy"] for r in report.languages.values()) / len(report.languages)
         record = {"epoch": epoch + 1, "step": self.state.global_step, "selection_macro_f1": score,
-                  "selection_accuracy": sum(r.metrics["accuracy"] for r in report.languages.values())
-                  / len(report.languages)}
+                  "selection_accuracy": accuracy, "selection_languages": sorted(report.languages)}
         self.state.history.append(record)
         self._log(record)
         if self.state.best_score is None or score > self.state.best_score:
@@ -153,33 +232,36 @@ class TrainingLoop:
         """Train for the configured epochs; afterwards the model holds the selected weights."""
         accelerator, config = self.accelerator, self.config
         self.model.train()
-        bar = tqdm(total=self.state.total_steps, desc="train", disable=not self.progress, unit="step",
-                   dynamic_ncols=True)
+        bar = tqdm(total=self.state.total_steps, initial=self.state.global_step, desc="train",
+                   disable=not self.progress, unit="step", dynamic_ncols=True)
         pending: list[dict[str, float]] = []
-        batches_done = 0
-        for epoch in range(self.num_epochs):
-            self.state.epoch = epoch
+        start_epoch, start_batch = self.state.epoch, self.state.batch_in_epoch
+        for epoch in range(start_epoch, self.num_epochs):
             epoch_start = time.perf_counter()
-            for indices in self._epoch_batches(epoch):
-                if batches_done >= self.total_batches:
+            batches = self._epoch_batches(epoch)
+            for position, indices in enumerate(batches):
+                if epoch == start_epoch and position < start_batch:
+                    continue
+                if self.state.batches_done >= self.total_batches:
                     break
                 ids = [self.train_data.input_ids[i] for i in indices]
                 batch = collate(ids, self.train_data.pad_token_id, [self.train_data.labels[i] for i in indices])
                 batch = {k: v.to(accelerator.device) for k, v in batch.items()}
-                progress = batches_done / self.total_batches
+                progress = self.state.batches_done / self.total_batches
                 with accelerator.accumulate(self.model):
                     loss, terms = self._step_loss(batch, progress)
                     if not math.isfinite(terms["total"]):
+                        kept = f"; the last good state is in {self.state_dir}" if self.state_dir else ""
                         raise TrainingDivergedError(
                             f"the training loss became {terms['total']} at step {self.state.global_step + 1} "
-                            f"(epoch {epoch + 1}); lower training.learning_rate or check the data"
+                            f"(epoch {epoch + 1}); lower training.learning_rate or check the data{kept}"
                         )
                     accelerator.backward(loss)
                     if accelerator.sync_gradients and config.max_grad_norm:
                         accelerator.clip_grad_norm_(self.model.parameters(), config.max_grad_norm)
                     self.optimizer.step()
                     self.optimizer.zero_grad(set_to_none=True)
-                batches_done += 1
+                self.state.batches_done += 1
                 self.state.samples += len(ids)
                 self.state.tokens += sum(len(x) for x in ids)
                 self.state.padded_tokens += batch["input_ids"].numel()
@@ -188,30 +270,40 @@ class TrainingLoop:
                     self.scheduler.step()
                     self.state.global_step += 1
                     bar.update(1)
-                    if self.state.global_step % config.logging_steps == 0 or batches_done == self.total_batches:
+                    if (self.state.global_step % config.logging_steps == 0
+                            or self.state.batches_done == self.total_batches):
                         record = {key: sum(t[key] for t in pending) / len(pending) for key in pending[0]}
-                        record.update(step=self.state.global_step, epoch=round(batches_done / self.batches_per_epoch, 4),
+                        record.update(step=self.state.global_step,
+                                      epoch=round(self.state.batches_done / self.batches_per_epoch, 4),
                                       lr=self.scheduler.get_last_lr()[0])
                         self._log(record)
                         bar.set_postfix(loss=f"{record['task']:.4f}")
                         pending = []
+                    if config.checkpoint_steps and self.state.global_step % config.checkpoint_steps == 0:
+                        self.state.epoch, self.state.batch_in_epoch = epoch, position + 1
+                        self.state.train_seconds += time.perf_counter() - epoch_start
+                        self.save()
+                        epoch_start = time.perf_counter()
             self.state.train_seconds += time.perf_counter() - epoch_start
             if config.select_best_on != "last" and (config.eval_every_epoch or epoch == self.num_epochs - 1):
                 self._select(epoch)
                 self.model.train()
+            self.state.epoch, self.state.batch_in_epoch = epoch + 1, 0
+            self.save()
         bar.close()
         if config.select_best_on != "last" and self.best_weights is not None:
             self.unwrapped.load_state_dict(self.best_weights, strict=False)
-        world = accelerator.num_processes
-        self.state.samples *= world
-        self.state.tokens *= world
-        self.state.padded_tokens *= world
         return self.state
 
     def summary(self) -> dict:
+        """Training record for results.json, with throughput over all processes."""
         state = asdict(self.state)
+        world = self.accelerator.num_processes
+        for key in ("samples", "tokens", "padded_tokens", "auxiliary_samples"):
+            state[key] = getattr(self.state, key) * world
         seconds = max(self.state.train_seconds, 1e-9)
-        state["train_samples_per_second"] = self.state.samples / seconds
-        state["train_tokens_per_second"] = self.state.tokens / seconds
+        state["train_samples_per_second"] = state["samples"] / seconds
+        state["train_tokens_per_second"] = state["tokens"] / seconds
         state["padding_fraction"] = 1 - self.state.tokens / max(self.state.padded_tokens, 1)
+        state["batches_per_epoch"] = self.batches_per_epoch * world
         return state

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 from transformers import get_linear_schedule_with_warmup
@@ -11,8 +13,10 @@ from ..config import TrainingConfig
 NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
 
 
-def build_optimizer(model: nn.Module, config: TrainingConfig) -> torch.optim.Optimizer:
-    """AdamW over trainable parameters; the head may use its own learning rate."""
+def build_optimizer(model: nn.Module, config: TrainingConfig, objectives: Sequence[nn.Module] = ()
+                    ) -> torch.optim.Optimizer:
+    """AdamW over trainable parameters; the head (and objectives' own modules, such as a
+    domain discriminator) may use their own learning rate."""
     head_lr = config.head_learning_rate or config.learning_rate
     groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
     for name, parameter in model.named_parameters():
@@ -26,9 +30,14 @@ def build_optimizer(model: nn.Module, config: TrainingConfig) -> torch.optim.Opt
          "weight_decay": config.weight_decay if decay else 0.0}
         for (is_head, decay), params in sorted(groups.items())
     ]
+    for objective in objectives:
+        params = [p for p in objective.parameters() if p.requires_grad]
+        if params:
+            lr = getattr(getattr(objective, "config", None), "discriminator_learning_rate", None) or head_lr
+            param_groups.append({"params": params, "lr": lr, "weight_decay": config.weight_decay})
     return torch.optim.AdamW(param_groups, lr=config.learning_rate)
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, config: TrainingConfig, total_steps: int):
-    warmup = int(round(config.warmup_ratio * total_steps))
+    warmup = round(config.warmup_ratio * total_steps)
     return get_linear_schedule_with_warmup(optimizer, warmup, max(total_steps, 1))

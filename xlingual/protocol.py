@@ -1,0 +1,46 @@
+"""The evaluation protocol: which target-side resources a run used, and guards against leaks.
+
+results.json records ``target_resources`` — ``zero-shot`` (none), ``unlabeled-target``,
+``parallel``, ``self-training`` — with the exact files, and how the model was selected
+(``source-dev`` by default, ``oracle-target-dev`` only when a recipe asks for it), so
+`xlingual compare` can refuse or flag comparisons across protocols.
+"""
+
+from __future__ import annotations
+
+from .config import RecipeConfig
+from .errors import ConfigError
+
+SELECTION_NAMES = {"source-dev": "source-dev", "target-dev": "oracle-target-dev", "last": "last-epoch"}
+
+
+class ProtocolError(ConfigError):
+    """A recipe would let target-language labels (or test text) into training or model selection."""
+
+
+def check_protocol(recipe: RecipeConfig) -> None:
+    """Refuse recipes whose data would put target labels or target test text into training."""
+    data = recipe.data
+    if data.source_language in data.target_languages:
+        raise ProtocolError(f"data.source_language '{data.source_language}' is also a target language: its labels "
+                            "would be used in training")
+    unlabeled = recipe.alignment.unlabeled_target
+    if unlabeled is not None and unlabeled.root is None and unlabeled.split in (data.test_split, "test"):
+        raise ProtocolError(f"alignment.unlabeled_target.split: '{unlabeled.split}' is the test split; training on "
+                            "test text, even without labels, would leak it")
+    if data.format not in ("umsab", "hub") and "{language}" not in data.root and data.language_column is None:
+        raise ProtocolError("data.root: one file for every language needs data.language_column, or target-language "
+                            "rows (with their labels) would be read as source training data")
+
+
+def target_resources(recipe: RecipeConfig) -> list[str]:
+    """What target-side data the recipe trains with (``zero-shot`` when none)."""
+    used = {loss.name for loss in recipe.alignment.losses}
+    resources = []
+    if used & {"coral", "mmd", "dann"}:
+        resources.append("unlabeled-target")
+    if "contrastive" in used:
+        resources.append("parallel")
+    if recipe.self_training is not None:
+        resources.append("self-training")
+    return resources or ["zero-shot"]

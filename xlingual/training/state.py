@@ -1,0 +1,102 @@
+"""Resumable training state, stored without pickle: tensors in safetensors, the rest in JSON.
+
+``<run>/state/`` holds the trainable weights, the optimiser moments, the scheduler,
+the RNG states, the data position and the best weights so far. It is replaced
+atomically (written beside, then renamed), so a run killed mid-save keeps the previous
+state.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+
+def _flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    tensors: dict[str, torch.Tensor] = {}
+    meta: dict[str, Any] = {"param_groups": state["param_groups"], "state": {}}
+    for index, values in state["state"].items():
+        meta["state"][str(index)] = {}
+        for key, value in values.items():
+            if torch.is_tensor(value):
+                tensors[f"{index}.{key}"] = value.detach().contiguous().cpu()
+                meta["state"][str(index)][key] = "tensor"
+            else:
+                meta["state"][str(index)][key] = value
+    return tensors, meta
+
+
+def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> dict[str, Any]:
+    state = {}
+    for index, values in meta["state"].items():
+        state[int(index)] = {key: tensors[f"{index}.{key}"] if value == "tensor" else value
+                             for key, value in values.items()}
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def _save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(path))
+
+
+def save_training_state(folder: Path, *, model_state: dict[str, torch.Tensor], optimizer, scheduler,
+                        objective_state: dict[str, torch.Tensor], best_state: dict[str, torch.Tensor] | None,
+                        progress: dict[str, Any], streams: dict[str, Any]) -> None:
+    """Write everything needed to continue exactly where training stopped."""
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    _save_tensors(model_state, tmp / "trainable.safetensors")
+    if best_state is not None:
+        _save_tensors(best_state, tmp / "best.safetensors")
+    if objective_state:
+        _save_tensors(objective_state, tmp / "objectives.safetensors")
+    optimizer_tensors, optimizer_meta = _flatten_optimizer(optimizer.state_dict())
+    _save_tensors(optimizer_tensors, tmp / "optimizer.safetensors")
+    rng = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        rng.update({f"cuda{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())})
+    _save_tensors(rng, tmp / "rng.safetensors")
+    meta = {"optimizer": optimizer_meta, "scheduler": scheduler.state_dict(), "progress": progress,
+            "streams": streams, "python_random": random.getstate()}
+    (tmp / "state.json").write_text(json.dumps(meta, default=list), encoding="utf-8")
+    old = folder.with_name(folder.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if folder.exists():
+        folder.rename(old)
+    tmp.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def load_training_state(folder: Path) -> dict[str, Any]:
+    """Read a state folder written by :func:`save_training_state` (tensors on the CPU)."""
+    meta = json.loads((folder / "state.json").read_text(encoding="utf-8"))
+    optimizer = _unflatten_optimizer(load_file(str(folder / "optimizer.safetensors")), meta["optimizer"])
+    rng = load_file(str(folder / "rng.safetensors"))
+    return {
+        "model": load_file(str(folder / "trainable.safetensors")),
+        "best": load_file(str(folder / "best.safetensors")) if (folder / "best.safetensors").is_file() else None,
+        "objectives": (load_file(str(folder / "objectives.safetensors"))
+                       if (folder / "objectives.safetensors").is_file() else {}),
+        "optimizer": optimizer,
+        "scheduler": meta["scheduler"],
+        "progress": meta["progress"],
+        "streams": meta["streams"],
+        "rng": rng,
+        "python_random": meta["python_random"],
+    }
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["rng"]["torch"])
+    if torch.cuda.is_available():
+        cuda = [state["rng"][k] for k in sorted(state["rng"]) if k.startswith("cuda")]
+        if cuda:
+            torch.cuda.set_rng_state_all(cuda)
+    version, internal, gauss = state["python_random"]
+    random.setstate((version, tuple(internal), gauss))
