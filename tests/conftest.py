@@ -170,3 +170,25 @@ def umsab_real() -> Path:
     if not (root / "english" / "train_text.txt").is_file():
         pytest.skip(f"real-data test: {root} not found (../shared is not beside the checkout)")
     return root
+
+
+def write_pairs(root: Path, n: int = 40) -> Path:
+    """Toy Tatoeba-style translation pairs (``tatoeba.spa-eng.{spa,eng}``, ``tatoeba.deu-eng.{deu,eng}``)."""
+    root.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(7)
+    for language, code in (("spanish", "spa"), ("german", "deu")):
+        english, other = [], []
+        for _ in range(n):
+            label = rng.choice(LABELS)
+            k = rng.randrange(4)
+            f = rng.randrange(5)
+            english.append(f"{FILLER['english'][f]} {WORDS['english'][label][k]}")
+            other.append(f"{FILLER[language][f]} {WORDS[language][label][k]}")
+        (root / f"tatoeba.{code}-eng.eng").write_text("\n".join(english), encoding="utf-8")
+        (root / f"tatoeba.{code}-eng.{code}").write_text("\n".join(other), encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="session")
+def toy_pairs(tmp_path_factory) -> Path:
+    return write_pairs(tmp_path_factory.mktemp("data") / "tatoeba")

@@ -200,8 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sweep)
 
     from .reports.compare import register as register_compare
+    from .reports.diagnostics import register as register_diagnose
 
     register_compare(sub)
+    register_diagnose(sub)
     return parser
 
 

@@ -1,0 +1,38 @@
+"""Every shipped recipe runs end to end (tiny model of the recipe's architecture, toy data)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import xlingual
+from conftest import REPO, tiny_recipe_overrides
+
+RECIPES = sorted(p.name for p in (REPO / "recipes").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_recipe_runs_on_tiny_model(name, tiny_bert, tiny_xlmr, toy_umsab, toy_pairs, tmp_path):
+    model = tiny_xlmr if "xlmr" in name else tiny_bert
+    extra = {"training.epochs": 1, "data.max_train_examples": 48, "data.max_eval_examples": 12}
+    recipe = xlingual.load_recipe(REPO / "recipes" / name)
+    if recipe.alignment.pairs is not None:
+        extra["alignment.pairs.root"] = str(toy_pairs)
+    overrides = tiny_recipe_overrides(model, toy_umsab, tmp_path / "run", **extra)
+    run = xlingual.train(REPO / "recipes" / name, overrides, progress=False)
+    results = json.loads((run / "results.json").read_text())
+    assert results["status"] == "complete"
+    assert set(results["splits"]["test"]["languages"]) == {"english", "spanish", "german"}
+    expected = {"zero-shot"} if not recipe.alignment.losses and recipe.self_training is None else set()
+    if expected:
+        assert results["protocol"]["target_resources"] == ["zero-shot"]
+    log = [json.loads(line) for line in Path(run / "logs" / "train_log.jsonl").read_text().splitlines()]
+    for loss in recipe.alignment.losses:
+        assert any(loss.name in record for record in log), f"{loss.name} is not logged"
+    if recipe.self_training is not None:
+        rounds = results["training"]["self_training"]
+        assert rounds and set(rounds[0]["languages"]) == {"spanish", "german"}
+        assert results["protocol"]["target_resources"] == ["unlabeled-target", "self-training"] or \
+            "self-training" in results["protocol"]["target_resources"]
