@@ -95,7 +95,7 @@ def test_protocol_records_resources_and_refuses_leaks(tmp_path):
     one_file = load_recipe(None, ["data.format=csv", f"data.root={tmp_path}/all.csv"])
     with pytest.raises(ProtocolError, match="language_column"):
         check_protocol(one_file)
-    with pytest.raises(ConfigError, match="needs alignment.pairs"):
+    with pytest.raises(ConfigError, match=r"needs alignment.pairs"):
         load_recipe(None, ["alignment.losses=[{name: contrastive}]"])
 
 

@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO, tiny_recipe_overrides
+
 from xlingual.cli import main
 
 

@@ -55,7 +55,8 @@ def write_run(folder: Path, recipe: str, seed: int, right: dict[str, int], n: in
         metrics = classification_metrics(gold, pred, names)
         metrics["role"] = "source" if language == source else "target"
         languages[language] = metrics
-        lines = [json.dumps({"index": i, "text": f"text {i}", "label": names[g], "prediction": names[p],
+        prefix = (test_files or {}).get(language, "text")  # another test file means other texts
+        lines = [json.dumps({"index": i, "text": f"{prefix} {i}", "label": names[g], "prediction": names[p],
                              "probabilities": [1.0 if c == p else 0.0 for c in range(len(names))]})
                  for i, (g, p) in enumerate(zip(gold, pred, strict=True))]
         atomic_write_text(folder / "predictions" / f"{language}.test.jsonl", "\n".join(lines) + "\n")
@@ -301,10 +302,21 @@ def test_flags_resources_oracle_and_test_files(sweep):
     flags = " | ".join(table["flags"])
     assert "target-side resources" in flags and "unlabeled-target (selftrain)" in flags
     assert "oracle model selection" in flags and "selftrain" in flags
-    assert "different test files for spanish" in flags
+    assert "different test examples for spanish" in flags and "other/spanish/test.txt" in flags
     markdown = table_markdown(table)
     assert "- **warning:** different target-side resources" in markdown
     assert table["recipes"]["selftrain"]["columns"]["english"]["accuracy"]["std"] is None  # one seed
+
+
+def test_same_test_content_under_another_path_is_not_flagged(sweep):
+    """A run that named the data folder ``../shared/...`` and one that named it by absolute path
+    scored the same examples: the content fingerprint from the predictions says so."""
+    folder = write_run(sweep / "relative" / "seed1", "relative", 1, {"english": 9, "spanish": 8})
+    results = json.loads((folder / "results.json").read_text())
+    results["splits"]["test"]["test_files"]["spanish"] = "../elsewhere/spanish/test.txt"
+    atomic_write_json(folder / "results.json", results)
+    flags = " | ".join(comparison_table(load_runs([sweep]), n_resamples=0)["flags"])
+    assert "different test examples" not in flags
 
 
 def test_compare_recipes_significance(sweep):

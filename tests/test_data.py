@@ -27,7 +27,7 @@ def test_umsab_reader(toy_umsab):
 
 
 def test_umsab_reader_names_missing_language_and_split(toy_umsab, tmp_path):
-    with pytest.raises(DataError, match="no folder for language 'french'.*found: english, german, spanish"):
+    with pytest.raises(DataError, match=r"no folder for language 'french'.*found: english, german, spanish"):
         load_examples(data_config(root=str(toy_umsab)), "french", "test")
     with pytest.raises(DataError, match="split 'dev' not found"):
         load_examples(data_config(root=str(toy_umsab), dev_split="dev"), "english", "dev")
@@ -40,7 +40,7 @@ def test_umsab_length_mismatch_and_bad_label(tmp_path):
     folder.mkdir()
     (folder / "train_text.txt").write_text("a\nb\nc")
     (folder / "train_labels.txt").write_text("0\n1")
-    with pytest.raises(DataError, match="has 3 lines but .*train_labels.txt has 2"):
+    with pytest.raises(DataError, match=r"has 3 lines but .*train_labels.txt has 2"):
         load_examples(data_config(root=str(tmp_path)), "english", "train")
     (folder / "train_labels.txt").write_text("0\n1\n7")
     with pytest.raises(DataError, match=r"train_labels\.txt:3: label '7' is not in label scheme 'sentiment3'"):
@@ -104,11 +104,12 @@ def test_hub_offline_error_is_clear(monkeypatch):
     import datasets
 
     def offline(*args, **kwargs):
-        raise ConnectionError("Couldn't reach 'cardiffnlp/tweet_sentiment_multilingual' on the Hub (LocalEntryNotFound)")
+        raise ConnectionError(
+            "Couldn't reach 'cardiffnlp/tweet_sentiment_multilingual' on the Hub (LocalEntryNotFound)")
 
     monkeypatch.setattr(datasets, "load_dataset", offline)
     config = data_config(format="hub", root="cardiffnlp/tweet_sentiment_multilingual", dev_split="validation")
-    with pytest.raises(DataError, match="could not load hub dataset 'cardiffnlp/tweet_sentiment_multilingual' "
+    with pytest.raises(DataError, match=r"could not load hub dataset 'cardiffnlp/tweet_sentiment_multilingual' "
                                         "config 'spanish' split 'test'.*local files"):
         load_examples(config, "spanish", "test")
 

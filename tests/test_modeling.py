@@ -42,7 +42,7 @@ def test_freezing_embeddings_layers_and_probe(tiny_bert):
     assert not any(".layer.0." in n for n in trainable) and any(".layer.1." in n for n in trainable)
     probe, _ = build_model(recipe(tiny_bert, "freeze.encoder=true"), SCHEME)
     assert {n for n, p in probe.named_parameters() if p.requires_grad} == {"classifier.weight", "classifier.bias"}
-    with pytest.raises(ConfigError, match="freeze.layers: 5 is more than the model's 2 layers"):
+    with pytest.raises(ConfigError, match=r"freeze.layers: 5 is more than the model's 2 layers"):
         build_model(recipe(tiny_bert, "freeze.layers=5"), SCHEME)
 
 
@@ -54,12 +54,12 @@ def test_lora_trains_only_adapters_and_head(tiny_bert):
 
 
 def test_lora_unknown_target_module(tiny_bert):
-    with pytest.raises(ConfigError, match="lora.target_modules: 'qeury' is not a module.*did you mean 'query'"):
+    with pytest.raises(ConfigError, match=r"lora.target_modules: 'qeury' is not a module.*did you mean 'query'"):
         build_model(recipe(tiny_bert, "lora.target_modules=[qeury]"), SCHEME)
 
 
 def test_max_length_over_model_limit(tiny_bert):
-    with pytest.raises(ConfigError, match="model.max_length: 512 is over"):
+    with pytest.raises(ConfigError, match=r"model.max_length: 512 is over"):
         build_model(recipe(tiny_bert, "model.max_length=512"), SCHEME)
 
 
@@ -67,13 +67,13 @@ def test_missing_model_folder_and_config(tmp_path):
     with pytest.raises(CheckpointError, match="model folder not found"):
         build_model(recipe(tmp_path / "none"), SCHEME)
     (tmp_path / "empty").mkdir()
-    with pytest.raises(CheckpointError, match="no config.json"):
+    with pytest.raises(CheckpointError, match=r"no config.json"):
         build_model(recipe(tmp_path / "empty"), SCHEME)
 
 
 def _perturb(model):
     with torch.no_grad():
-        for name, p in model.named_parameters():
+        for _name, p in model.named_parameters():
             if p.requires_grad:
                 p.add_(torch.randn_like(p) * 0.05)
 
@@ -123,10 +123,10 @@ def test_broken_checkpoints_are_named(tiny_bert, tmp_path):
     model, tokenizer = build_model(recipe(tiny_bert, "lora.r=4"), SCHEME)
     save_checkpoint(model, tokenizer, tmp_path / "ckpt")
     (tmp_path / "ckpt" / "head.safetensors").unlink()
-    with pytest.raises(CheckpointError, match="LoRA checkpoint is missing head.safetensors"):
+    with pytest.raises(CheckpointError, match=r"LoRA checkpoint is missing head.safetensors"):
         load_checkpoint(tmp_path / "ckpt")
     with pytest.raises(CheckpointError, match="checkpoint not found"):
         load_checkpoint(tmp_path / "nowhere")
     (tmp_path / "plain").mkdir()
-    with pytest.raises(CheckpointError, match="no config.json"):
+    with pytest.raises(CheckpointError, match=r"no config.json"):
         load_checkpoint(tmp_path / "plain")

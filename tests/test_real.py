@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import REPO
 
 import xlingual
-from conftest import REPO
 
 pytestmark = pytest.mark.real
 

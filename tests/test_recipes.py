@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import REPO, tiny_recipe_overrides
 
 import xlingual
-from conftest import REPO, tiny_recipe_overrides
 
 RECIPES = sorted(p.name for p in (REPO / "recipes").glob("*.yaml"))
 

@@ -22,6 +22,7 @@ import shutil
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .errors import CheckpointError
@@ -79,11 +80,8 @@ def resolve_checkpoint(path: str | Path) -> Path:
     return path
 
 
-def load_checkpoint(path: str | Path, base_model: str | None = None, device: str | torch.device = "cpu"):
-    """Load ``(model, tokenizer)`` from a checkpoint or run folder.
-
-    ``base_model`` overrides where a LoRA checkpoint finds its encoder (if it moved).
-    """
+def load_checkpoint_config(path: str | Path) -> tuple[Path, XlingualConfig]:
+    """The checkpoint folder and its config (classes, base model, pooling) without loading any weights."""
     folder = resolve_checkpoint(path)
     try:
         config = XlingualConfig.from_pretrained(folder)
@@ -91,6 +89,22 @@ def load_checkpoint(path: str | Path, base_model: str | None = None, device: str
         raise CheckpointError(f"{folder}/config.json: not an xlingual classifier config ({exc})") from None
     if getattr(config, "model_type", None) != "xlingual" or config.encoder is None:
         raise CheckpointError(f"{folder}/config.json: not an xlingual classifier config")
+    return folder, config
+
+
+def _load_weights(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(f"{path}: unreadable weights file ({exc}); the checkpoint is damaged") from None
+
+
+def load_checkpoint(path: str | Path, base_model: str | None = None, device: str | torch.device = "cpu"):
+    """Load ``(model, tokenizer)`` from a checkpoint or run folder.
+
+    ``base_model`` overrides where a LoRA checkpoint finds its encoder (if it moved).
+    """
+    folder, config = load_checkpoint_config(path)
     if (folder / ADAPTER_CONFIG).is_file():
         for name in (ADAPTER_WEIGHTS, HEAD_WEIGHTS):
             if not (folder / name).is_file():
@@ -98,10 +112,18 @@ def load_checkpoint(path: str | Path, base_model: str | None = None, device: str
         from peft import PeftModel
 
         base_name = base_model or config.base_model
-        encoder = load_encoder(base_name)
-        encoder = PeftModel.from_pretrained(encoder, str(folder))
+        try:
+            encoder = load_encoder(base_name)
+        except CheckpointError as exc:
+            hint = "check --base-model" if base_model else "pass --base-model (base_model= in Python) if it moved"
+            raise CheckpointError(f"{folder}: the LoRA checkpoint's base encoder: {exc}; {hint}") from None
+        try:
+            encoder = PeftModel.from_pretrained(encoder, str(folder))
+        except (SafetensorError, OSError, ValueError, KeyError, TypeError) as exc:
+            raise CheckpointError(f"{folder}: could not load the LoRA adapter ({type(exc).__name__}: {exc}); "
+                                  f"{ADAPTER_CONFIG} or {ADAPTER_WEIGHTS} is damaged") from None
         model = XlingualForSequenceClassification(config, encoder=encoder)
-        head = load_file(str(folder / HEAD_WEIGHTS))
+        head = _load_weights(folder / HEAD_WEIGHTS)
         expected = set(model.head_state_dict())
         if set(head) != expected:
             raise CheckpointError(
@@ -112,7 +134,7 @@ def load_checkpoint(path: str | Path, base_model: str | None = None, device: str
         if not (folder / FULL_WEIGHTS).is_file():
             raise CheckpointError(f"{folder}: missing {FULL_WEIGHTS} (and no LoRA adapter files)")
         model = XlingualForSequenceClassification(config)
-        state = load_file(str(folder / FULL_WEIGHTS))
+        state = _load_weights(folder / FULL_WEIGHTS)
         missing, unexpected = model.load_state_dict(state, strict=False)
         if missing or unexpected:
             raise CheckpointError(
@@ -126,6 +148,13 @@ def load_checkpoint(path: str | Path, base_model: str | None = None, device: str
 
 def merge_and_export(path: str | Path, out: str | Path, base_model: str | None = None) -> Path:
     """Write a standalone folder: LoRA merged into the encoder (or a full checkpoint copied)."""
+    target = Path(out)
+    if target.exists() and not target.is_dir():
+        raise CheckpointError(f"export folder {target} exists and is not a folder")
+    if target.is_dir() and any(target.iterdir()) and not (target / "xlingual_export.json").is_file():
+        # save_checkpoint replaces the folder: never let that delete something that is not an earlier export
+        raise CheckpointError(f"export folder {target} already exists and is not an xlingual export; "
+                              "choose a new folder")
     model, tokenizer = load_checkpoint(path, base_model=base_model)
     was_lora = is_lora(model)
     if was_lora:

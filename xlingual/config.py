@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import string
 import types
 import typing
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from typing import Any, Literal
 
 import yaml
 
+from .data.labels import LabelScheme
 from .errors import ConfigError, did_you_mean
 from .languages import normalize_language
 
@@ -122,7 +124,8 @@ class DataConfig:
         self.source_language = normalize_language(self.source_language, field="data.source_language")
         if not self.target_languages:
             raise ConfigError("data.target_languages: the list is empty; name at least one language to evaluate")
-        self.target_languages = [normalize_language(lang, field="data.target_languages") for lang in self.target_languages]
+        self.target_languages = [normalize_language(lang, field="data.target_languages")
+                                 for lang in self.target_languages]
         if len(set(self.target_languages)) != len(self.target_languages):
             raise ConfigError(f"data.target_languages: a language is listed twice: {self.target_languages}")
         if self.source_language in self.target_languages:
@@ -132,10 +135,19 @@ class DataConfig:
             )
         if not self.root:
             raise ConfigError("data.root: must name a data folder, file template or hub id")
+        if self.format in ("csv", "tsv", "jsonl"):
+            check_template(self.root, "data.root", ("language", "split"))
+        if self.format == "hub" and self.hub_config:
+            check_template(self.hub_config, "data.hub_config", ("language", "iso"))
         for name in ("max_train_examples", "max_eval_examples"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"data.{name}: must be a positive integer or null, got {value}")
+        if self.train_split == self.test_split:
+            raise ConfigError(f"data.train_split: '{self.train_split}' is also data.test_split; training on the "
+                              "test split would leak it")
+        # unknown scheme, custom without names, label_map to a class the scheme lacks: caught before any data is read
+        LabelScheme.build(self.label_scheme, self.label_names, self.label_map, self.drop_labels)
 
     @property
     def languages(self) -> list[str]:
@@ -189,6 +201,10 @@ class TrainingConfig:
             raise ConfigError(f"training.logging_steps: must be at least 1, got {self.logging_steps}")
         if self.checkpoint_steps < 0:
             raise ConfigError(f"training.checkpoint_steps: must be >= 0, got {self.checkpoint_steps}")
+        if self.max_grad_norm < 0:
+            raise ConfigError(f"training.max_grad_norm: must be >= 0 (0 turns clipping off), got {self.max_grad_norm}")
+        if not 0 <= self.seed < 2**32:
+            raise ConfigError(f"training.seed: must be in [0, 2**32), got {self.seed}")
 
 
 @dataclass
@@ -221,6 +237,14 @@ class UnlabeledTargetConfig:
     batch_size: int | None = None
     """Default: ``training.batch_size``."""
 
+    def validate(self) -> None:
+        where = "alignment.unlabeled_target"
+        if self.languages:
+            self.languages = [normalize_language(lang, field=f"{where}.languages") for lang in self.languages]
+        if self.root is not None:
+            check_template(self.root, f"{where}.root", ("language",))
+        _check_positive(self, where, ("max_examples", "batch_size"))
+
 
 @dataclass
 class PairsConfig:
@@ -232,6 +256,16 @@ class PairsConfig:
     """Default: ``data.target_languages`` that have pairs."""
     max_pairs: int | None = None
     batch_size: int | None = None
+
+    def validate(self) -> None:
+        where = "alignment.pairs"
+        if not self.root:
+            raise ConfigError(f"{where}.root: must name a pair folder, TSV file or template")
+        if self.languages:
+            self.languages = [normalize_language(lang, field=f"{where}.languages") for lang in self.languages]
+        if "{language}" in self.root or "{iso3}" in self.root:
+            check_template(self.root, f"{where}.root", ("language", "iso3"))
+        _check_positive(self, where, ("max_pairs", "batch_size"))
 
 
 @dataclass
@@ -263,6 +297,12 @@ class LossConfig:
             raise ConfigError(f"{where}.kernel_multipliers: must be positive numbers")
         if not 0.0 <= self.warmup_ratio <= 1.0:
             raise ConfigError(f"{where}.warmup_ratio: must be in [0, 1], got {self.warmup_ratio}")
+        if self.discriminator_hidden < 1:
+            raise ConfigError(f"{where}.discriminator_hidden: must be at least 1, got {self.discriminator_hidden}")
+        if self.discriminator_learning_rate is not None and self.discriminator_learning_rate <= 0:
+            raise ConfigError(
+                f"{where}.discriminator_learning_rate: must be positive or null, got {self.discriminator_learning_rate}"
+            )
 
 
 @dataclass
@@ -283,6 +323,7 @@ class SelfTrainingConfig:
             raise ConfigError(f"self_training.threshold: must be in (0, 1), got {self.threshold}")
         if self.epochs <= 0:
             raise ConfigError(f"self_training.epochs: must be positive, got {self.epochs}")
+        _check_positive(self, "self_training", ("max_per_class",))
 
 
 @dataclass
@@ -294,6 +335,9 @@ class AlignmentConfig:
     losses: list[LossConfig] = field(default_factory=list)
 
     def validate(self) -> None:
+        for stream in (self.unlabeled_target, self.pairs):
+            if stream is not None:
+                stream.validate()
         names = [loss.name for loss in self.losses]
         if len(set(names)) != len(names):
             raise ConfigError(f"alignment.losses: a loss is listed twice: {names}")
@@ -332,6 +376,7 @@ class RecipeConfig:
             raise ConfigError("freeze: with lora the encoder is already frozen; remove freeze.layers/freeze.encoder")
         if not self.output_dir:
             raise ConfigError("output_dir: must name a folder")
+        check_template(self.output_dir, "output_dir", ("name", "seed"))
         if self.self_training is not None and self.alignment.unlabeled_target is None:
             raise ConfigError("self_training: needs alignment.unlabeled_target (the text to pseudo-label)")
         if self.alignment.unlabeled_target and self.alignment.unlabeled_target.split == self.data.test_split:
@@ -362,6 +407,33 @@ class RecipeConfig:
     def from_dict(cls, data: dict[str, Any]) -> RecipeConfig:
         """Build and validate a recipe from plain data (as parsed from YAML or JSON)."""
         return _convert(cls, data, "").validate()
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def check_template(template: str, key: str, fields: tuple[str, ...]) -> None:
+    """Refuse a path template with unbalanced braces or a ``{placeholder}`` other than ``fields``."""
+    allowed = ", ".join("{" + name + "}" for name in fields)
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise ConfigError(f"{key}: invalid template {template!r} ({exc}); placeholders allowed: {allowed}") from None
+    for _, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if name not in fields or spec or conversion:
+            raise ConfigError(
+                f"{key}: unknown placeholder {{{name}}} in {template!r}{did_you_mean(name, fields)}; "
+                f"placeholders allowed: {allowed} (write {{{{ and }}}} for literal braces)"
+            )
+
+
+def _check_positive(section: Any, where: str, names: tuple[str, ...]) -> None:
+    for name in names:
+        value = getattr(section, name)
+        if value is not None and value < 1:
+            raise ConfigError(f"{where}.{name}: must be a positive integer or null, got {value}")
 
 
 # --------------------------------------------------------------------------- parsing
@@ -443,7 +515,7 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
             raise ConfigError(f"{where}: expected a number, got {type(value).__name__} {value!r}")
         try:
             result = float(value)
-        except ValueError:
+        except (ValueError, OverflowError):
             raise ConfigError(f"{where}: expected a number, got {value!r}") from None
         if result != result or result in (float("inf"), float("-inf")):
             raise ConfigError(f"{where}: expected a finite number, got {value!r}")
@@ -453,6 +525,11 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
             raise ConfigError(f"{where}: expected a string, got {type(value).__name__} {value!r}")
         return str(value)
     raise TypeError(f"unsupported config type {tp!r} at {where}")  # a bug in xlingual, not user input
+
+
+# What PyYAML (and json) raise, besides YAMLError, for well-formed text with an impossible value: a date such as
+# 2020-13-45, ``!!bool maybe``, ``!!int``, an integer of 5000 digits, nesting too deep to parse.
+_YAML_VALUE_ERRORS = (ValueError, LookupError, TypeError, ArithmeticError, RecursionError)
 
 
 def apply_override(data: dict[str, Any], assignment: str) -> None:
@@ -465,7 +542,7 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
         raise ConfigError(f"--set {assignment!r}: the key is empty")
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
+    except (yaml.YAMLError, *_YAML_VALUE_ERRORS):  # e.g. 2020-13-45, a YAML date with no such month: keep the text
         value = raw
     node = data
     for part in parts[:-1]:
@@ -491,9 +568,11 @@ def load_recipe_dict(path: str | Path | None, overrides: list[str] | tuple[str, 
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise ConfigError(f"{path}:{where} invalid YAML: {getattr(exc, 'problem', exc)}") from None
+            raise ConfigError(f"{path}:{where} invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{path}: line {exc.lineno} invalid JSON: {exc.msg}") from None
+        except _YAML_VALUE_ERRORS as exc:
+            raise ConfigError(f"{path}: invalid value in the recipe ({type(exc).__name__}: {exc})") from None
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):

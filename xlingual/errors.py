@@ -11,9 +11,15 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+_LINE_BREAKS = str.maketrans({c: repr(c)[1:-1] for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"})
+
 
 class XlingualError(Exception):
     """Base class for every error caused by user input rather than by a bug."""
+
+    def __str__(self) -> str:
+        # Always one line, even when the message quotes user text with line breaks: the CLI prints one 'error:' line.
+        return super().__str__().translate(_LINE_BREAKS)
 
 
 class ConfigError(XlingualError, ValueError):

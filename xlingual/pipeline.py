@@ -8,14 +8,15 @@ import sys
 import time
 from pathlib import Path
 
+import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
 
 from . import run_folder as rf
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, load_checkpoint_config, save_checkpoint
 from .config import RecipeConfig, load_recipe, load_recipe_dict
 from .data.batching import TokenizedExamples, tokenize_examples
-from .data.examples import Examples, check_text
+from .data.examples import Examples, check_text, content_fingerprint
 from .data.loading import label_scheme, load_examples
 from .data.pairs import TranslationPairs, load_pairs
 from .data.textfile import read_lines
@@ -243,6 +244,9 @@ def train(
                                     recipe.evaluation.batch_size, accelerator.device, accelerator, progress)
         results["splits"][split] = report_json(report)
         results["splits"][split]["test_files"] = {lang: ex.origin for lang, ex in raw.items()}
+        results["splits"][split]["test_fingerprints"] = {
+            lang: content_fingerprint(ex.texts, [scheme.names[i] for i in ex.labels or []])
+            for lang, ex in raw.items() if ex.labels is not None}
         if accelerator.is_main_process and recipe.evaluation.save_predictions:
             write_predictions(out / rf.PREDICTIONS, report, data, list(scheme.names))
     results["wall_seconds"] = time.perf_counter() - started
@@ -279,18 +283,23 @@ def evaluate_run(
         wanted = [normalize_language(lang, field="--languages") for lang in languages]
     else:
         wanted = recipe.data.languages
+    # Check the classes first (config.json only), so a changed label scheme is named as such rather than
+    # reported as an unknown label somewhere in the data.
+    _, checkpoint_config = load_checkpoint_config(run)
+    classes = [checkpoint_config.id2label[i] for i in range(checkpoint_config.num_labels)]
+    scheme = label_scheme(recipe.data)
+    if list(scheme.names) != classes:
+        raise DataError(f"{run}: the checkpoint's classes {classes} differ from the data's label scheme "
+                        f"{list(scheme.names)}")
     raw_by_split = {split: {lang: load_examples(recipe.data, lang, split) for lang in wanted}
                     for split in (splits or recipe.evaluation.splits)}
-    model, tokenizer = load_checkpoint(run)
-    scheme = label_scheme(recipe.data)
-    if list(scheme.names) != [model.config.id2label[i] for i in range(model.config.num_labels)]:
-        raise DataError(f"{run}: the checkpoint's classes {list(model.config.id2label.values())} differ from the "
-                        f"data's label scheme {list(scheme.names)}")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model, tokenizer = load_checkpoint(run, device=device)
     out: dict = {"run": str(run), "splits": {}}
     for split, raw in raw_by_split.items():
         tokenized = _tokenize_all(raw, tokenizer, recipe)
         report = evaluate_languages(model, tokenized, list(scheme.names), split, recipe.data.source_language,
-                                    recipe.evaluation.batch_size, "cpu", None, progress)
+                                    recipe.evaluation.batch_size, device, None, progress)
         out["splits"][split] = report_json(report)
     saved = read_json(run / rf.RESULTS) if (run / rf.RESULTS).is_file() else None
     if saved:

@@ -49,8 +49,9 @@ def prepare_run_folder(folder: Path, overwrite: bool = False, resume: bool = Fal
     has_content = folder.is_dir() and any(folder.iterdir())
     if overwrite and has_content:
         shutil.rmtree(folder)
-    elif is_complete(folder) and not resume:
-        raise RunFolderError(f"{folder} already holds a finished run; pass --overwrite to replace it "
+    elif is_complete(folder):
+        hint = " (there is nothing left to resume)" if resume else ""
+        raise RunFolderError(f"{folder} already holds a finished run{hint}; pass --overwrite to replace it "
                              "or choose another output_dir")
     elif has_content and not resume:
         raise RunFolderError(f"{folder} already holds an unfinished run; pass --resume to continue it or "

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import DataError
@@ -37,6 +39,21 @@ class Examples:
     def without_labels(self) -> Examples:
         """Drop the labels, so unlabeled-target streams cannot leak them into training."""
         return Examples(list(self.texts), None, self.language, self.split, self.origin)
+
+
+def content_fingerprint(texts: Sequence[str], label_names: Sequence[str]) -> str:
+    """SHA-256 over the ordered (text, label name) pairs: identifies a test set by content, not by path.
+
+    ``compare`` uses it to tell whether two runs were scored on the same examples even when one
+    run named the folder ``../shared/data`` and another an absolute path.
+    """
+    digest = hashlib.sha256()
+    for text, label in zip(texts, label_names, strict=True):
+        digest.update(text.encode("utf-8"))
+        digest.update(b"\t")
+        digest.update(label.encode("utf-8"))
+        digest.update(b"\n")
+    return "sha256:" + digest.hexdigest()
 
 
 def check_text(text: str, where: str) -> str:

@@ -6,7 +6,7 @@ point the recipe at local files instead.
 
 from __future__ import annotations
 
-from ..errors import DataError, did_you_mean
+from ..errors import ConfigError, DataError, did_you_mean
 from ..languages import iso639_1, normalize_language
 from .examples import Examples, check_text
 from .labels import LabelScheme
@@ -28,7 +28,11 @@ def read_hub(
 
     config_name = None
     if config_template:
-        config_name = config_template.format(language=language, iso=iso639_1(language))
+        try:
+            config_name = config_template.format(language=language, iso=iso639_1(language))
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ConfigError(f"data.hub_config: invalid template {config_template!r} ({type(exc).__name__}: "
+                              f"{exc}); placeholders allowed: {{language}}, {{iso}}") from None
     origin = f"hub dataset '{dataset_id}'" + (f" config '{config_name}'" if config_name else "") + f" split '{split}'"
     try:
         dataset = datasets.load_dataset(dataset_id, config_name, split=split, revision=revision)

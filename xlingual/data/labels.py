@@ -27,6 +27,15 @@ BUILTIN_SCHEMES: dict[str, tuple[tuple[str, ...], dict[str, str], tuple[str, ...
 }
 
 
+def _show(value: object, limit: int = 60) -> str:
+    """``repr`` of a raw value for an error message, shortened."""
+    try:
+        text = repr(value)
+    except ValueError:
+        return f"<{type(value).__name__} too long to print>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 @dataclass(frozen=True)
 class LabelScheme:
     """Class names plus the raw-label mapping; raw labels are matched case-insensitively."""
@@ -83,7 +92,10 @@ class LabelScheme:
 
     def encode(self, raw: object, where: str) -> int | None:
         """Class id of a raw label, ``None`` if the scheme drops it; DataError (naming ``where``) otherwise."""
-        key = str(raw).strip().lower()
+        try:
+            key = str(raw).strip().lower()
+        except ValueError:  # an integer too long to convert to text: certainly no label
+            key = ""
         if isinstance(raw, float) and raw.is_integer():
             key = str(int(raw))
         if key in self.drop:
@@ -92,7 +104,7 @@ class LabelScheme:
             return self.mapping[key]
         known = sorted(self.mapping)
         raise DataError(
-            f"{where}: label {raw!r} is not in label scheme '{self.name}' (known raw labels: {', '.join(known)})"
+            f"{where}: label {_show(raw)} is not in label scheme '{self.name}' (known raw labels: {', '.join(known)})"
             f"{did_you_mean(key, known)}; map it with data.label_map or skip it with data.drop_labels"
         )
 

@@ -6,14 +6,12 @@ found from a folder and the language), a two-column TSV (English first), or a hu
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..languages import iso639_3, normalize_language
-from .textfile import read_lines
+from .textfile import decode_utf8, read_lines
 
 
 @dataclass
@@ -44,6 +42,8 @@ def read_aligned(source_path: Path, target_path: Path, language: str) -> Transla
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 raise DataError(f"{path}:{number}: empty line in a translation-pair file")
+    if not source:
+        raise DataError(f"{target_path}: no translation pairs (the files are empty)")
     return TranslationPairs(source, target, language, f"{target_path.with_suffix('')}.{{eng,{target_path.suffix[1:]}}}")
 
 
@@ -52,14 +52,17 @@ def read_tsv_pairs(path: Path, language: str) -> TranslationPairs:
     if not path.is_file():
         raise DataError(f"translation-pair file not found: {path}")
     source, target = [], []
-    text = path.read_bytes().decode("utf-8", errors="strict")
-    for number, row in enumerate(csv.reader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE), start=1):
-        if not row:
+    text = decode_utf8(path.read_bytes(), path)
+    for number, line in enumerate(text.split("\n"), start=1):
+        row = line.rstrip("\r").split("\t")
+        if not line.strip():
             continue
         if len(row) < 2 or not row[0].strip() or not row[1].strip():
             raise DataError(f"{path}:{number}: expected two non-empty tab-separated columns (English, translation)")
         source.append(row[0])
         target.append(row[1])
+    if not source:
+        raise DataError(f"{path}: no translation pairs (the file is empty)")
     return TranslationPairs(source, target, language, str(path))
 
 
@@ -69,7 +72,11 @@ def load_pairs(root: str | Path, language: str, source_language: str = "english"
     src3, tgt3 = iso639_3(source_language), iso639_3(language)
     text = str(root)
     if "{language}" in text or "{iso3}" in text:
-        path = Path(text.format(language=language, iso3=tgt3))
+        try:
+            path = Path(text.format(language=language, iso3=tgt3))
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ConfigError(f"alignment.pairs.root: invalid template {text!r} ({type(exc).__name__}: {exc}); "
+                              "placeholders allowed: {language}, {iso3}") from None
         return read_tsv_pairs(path, language)
     path = Path(root)
     if path.is_file():

@@ -21,10 +21,14 @@ from .labels import LabelScheme
 
 def resolve_template(template: str, language: str, split: str) -> Path:
     """Fill ``{language}`` (trying ``spanish``, ``es``, ``spa``) and ``{split}`` in a path template."""
-    if "{language}" not in template:
-        return Path(template.format(split=split))
-    candidates = [Path(template.format(language=name, split=split))
-                  for name in (language, iso639_1(language), iso639_3(language))]
+    try:
+        if "{language}" not in template:
+            return Path(template.format(split=split))
+        candidates = [Path(template.format(language=name, split=split))
+                      for name in (language, iso639_1(language), iso639_3(language))]
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ConfigError(f"data.root: invalid path template {template!r} ({type(exc).__name__}: {exc}); "
+                          "placeholders allowed: {language}, {split}") from None
     for path in candidates:
         if path.is_file():
             return path
@@ -53,6 +57,8 @@ def iter_rows(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any]]]:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise DataError(f"{path}:{number}: invalid JSON ({exc.msg})") from None
+            except (ValueError, RecursionError) as exc:  # an integer of 5000 digits, nesting too deep
+                raise DataError(f"{path}:{number}: invalid JSON ({exc})") from None
             if not isinstance(row, dict):
                 raise DataError(f"{path}:{number}: expected a JSON object per line, got {type(row).__name__}")
             yield number, row
@@ -65,6 +71,9 @@ def iter_rows(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any]]]:
         for row in reader:
             if None in row:
                 raise DataError(f"{path}:{reader.line_num}: more fields than the header has")
+            if None in row.values():
+                raise DataError(f"{path}:{reader.line_num}: fewer fields than the header has "
+                                f"({sum(v is not None for v in row.values())} of {len(row)})")
             yield reader.line_num, row
     except csv.Error as exc:
         raise DataError(f"{path}:{reader.line_num}: malformed {fmt.upper()} ({exc})") from None

@@ -7,19 +7,21 @@ from pathlib import Path
 from ..errors import DataError
 
 
-def read_lines(path: Path) -> list[str]:
-    """Lines of a UTF-8 file without line endings; a missing final newline is fine."""
-    if not path.is_file():
-        raise DataError(f"file not found: {path}")
-    raw = path.read_bytes()
+def decode_utf8(raw: bytes, path: Path) -> str:
+    """UTF-8 text without a byte-order mark; a DataError names the file and line of the first bad byte."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise DataError(f"{path}:{line}: not valid UTF-8 ({exc.reason}); re-encode the file as UTF-8") from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    lines = text.split("\n")
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def read_lines(path: Path) -> list[str]:
+    """Lines of a UTF-8 file without line endings; a missing final newline is fine."""
+    if not path.is_file():
+        raise DataError(f"file not found: {path}")
+    lines = decode_utf8(path.read_bytes(), path).split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     return [line[:-1] if line.endswith("\r") else line for line in lines]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from safetensors import SafetensorError
 from torch import nn
 from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerBase
 
@@ -29,7 +30,9 @@ def _check_source(name: str) -> None:
 
 
 def _hub_error(what: str, name: str, exc: Exception) -> CheckpointError:
-    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    first_line = str(exc).strip().splitlines()[0].rstrip(".") if str(exc).strip() else type(exc).__name__
+    if _looks_local(name):
+        return CheckpointError(f"could not load the {what} in {name}: {first_line}")
     return CheckpointError(
         f"could not load {what} '{name}': {first_line}. Without hub access, set model.name to a local folder "
         "(e.g. one built by shared/models/build-e5-small)"
@@ -45,7 +48,7 @@ def load_encoder(name: str, revision: str | None = None, trust_remote_code: bool
             return AutoModel.from_pretrained(name, add_pooling_layer=False, **kwargs)
         except TypeError:
             return AutoModel.from_pretrained(name, **kwargs)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, SafetensorError) as exc:  # SafetensorError: a truncated or corrupt weights file
         raise _hub_error("model", name, exc) from None
 
 

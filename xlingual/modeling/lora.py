@@ -29,7 +29,12 @@ def add_lora(encoder: nn.Module, config: LoraConfig) -> nn.Module:
     if config.target_modules is not None:
         leaves = module_leaf_names(encoder)
         for target in config.target_modules:
-            if target not in leaves and not any(re.fullmatch(target, name) for name, _ in encoder.named_modules()):
+            try:
+                matches = target in leaves or any(re.fullmatch(target, name) for name, _ in encoder.named_modules())
+            except re.error as exc:
+                raise ConfigError(f"lora.target_modules: '{target}' is neither a module name nor a valid regular "
+                                  f"expression ({exc})") from None
+            if not matches:
                 raise ConfigError(
                     f"lora.target_modules: '{target}' is not a module of {type(encoder).__name__}"
                     f"{did_you_mean(target, leaves)}; modules that can take adapters: {', '.join(leaves)}"

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from ..data.examples import content_fingerprint
 from ..errors import XlingualError, did_you_mean
 from ..evaluation.metrics import transfer_summary
 from ..io import atomic_write_json, atomic_write_text, read_json
@@ -117,6 +118,22 @@ class Run:
 
     def test_file(self, language: str, split: str) -> str | None:
         return ((self.split(split) or {}).get("test_files") or {}).get(language)
+
+    def test_identity(self, language: str, split: str) -> str | None:
+        """What the test set *is*: its content fingerprint (from results.json or, for runs written before
+        fingerprints were recorded, from the predictions file), else the file description."""
+        recorded = ((self.split(split) or {}).get("test_fingerprints") or {}).get(language)
+        if recorded:
+            return str(recorded)
+        path = self.path / PREDICTIONS / f"{language}.{split}.jsonl"
+        if path.is_file():
+            try:
+                records = sorted((int(r.get("index", n)), r["text"], r["label"]) for n, r in enumerate(
+                    json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()))
+                return content_fingerprint([r[1] for r in records], [r[2] for r in records])
+            except (ValueError, KeyError, TypeError, AttributeError):
+                pass
+        return self.test_file(language, split)
 
     def predictions(self, language: str, split: str) -> tuple[np.ndarray, np.ndarray] | None:
         """Gold and predicted label indices from predictions/<language>.<split>.jsonl (None if absent)."""
@@ -260,10 +277,12 @@ def check_comparability(runs: Sequence[Run], split: str = "test") -> list[str]:
         flags.append(f"different model selection: {_listing(selections)}")
     languages = sorted({lang for run in runs for lang in run.language_metrics(split)})
     for language in languages:
-        files = _by_value([r for r in runs if language in r.language_metrics(split)],
-                          lambda r, lang=language: r.test_file(lang, split) or "unknown")
-        if len(files) > 1:
-            flags.append(f"different {split} files for {language}: {_listing(files)}")
+        scored = [r for r in runs if language in r.language_metrics(split)]
+        identities = _by_value(scored, lambda r, lang=language: r.test_identity(lang, split) or "unknown")
+        if len(identities) > 1:
+            files = _by_value(scored, lambda r, lang=language: r.test_file(lang, split) or "unknown")
+            shown = files if len(files) > 1 else identities
+            flags.append(f"different {split} examples for {language}: {_listing(shown)}")
         sizes = _by_value([r for r in runs if language in r.language_metrics(split)],
                           lambda r, lang=language: r.language_metrics(split)[lang].get("n"))
         if len(sizes) > 1:
