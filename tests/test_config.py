@@ -34,6 +34,15 @@ def test_overrides_are_typed():
     assert recipe.freeze.embeddings is True
 
 
+def test_override_text_that_looks_like_a_mapping_stays_text():
+    """e5's prefix "query: " is YAML for {query: None}; on the command line it means the text."""
+    recipe = load_recipe(None, ["model.text_prefix=query: ", "alignment.losses=[{name: coral}]",
+                                "alignment.unlabeled_target={split: train}"])
+    assert recipe.model.text_prefix == "query: "
+    assert recipe.alignment.losses[0].name == "coral"  # flow mappings in braces still parse
+    assert recipe.alignment.unlabeled_target is not None and recipe.alignment.unlabeled_target.split == "train"
+
+
 def test_misspelt_key_suggests_the_right_one():
     with pytest.raises(ConfigError, match=r"training\.lerning_rate.*did you mean 'training\.learning_rate'"):
         load_recipe(None, ["training.lerning_rate=2e-5"])

@@ -3,10 +3,12 @@
 A checkpoint is a folder::
 
     config.json              XlingualConfig: encoder config, base model, pooling, labels, max length
+    -- full fine-tuning (and merged exports) --
+    model.safetensors        every weight (encoder and head)
     tokenizer files          as written by the tokenizer's save_pretrained
-    model.safetensors        full fine-tuning: every weight (encoder and head)
     -- or, for LoRA --
-    adapter_config.json      peft's adapter config; base_model_name_or_path names the encoder
+    adapter_config.json      peft's adapter config; base_model_name_or_path names the encoder, whose
+                             weights and tokenizer the checkpoint uses without copying them
     adapter_model.safetensors  the LoRA weights only (a few MB, no copy of the encoder)
     head.safetensors         pooling/classifier weights outside the encoder
 
@@ -47,14 +49,16 @@ def save_checkpoint(model: XlingualForSequenceClassification, tokenizer, folder:
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     model.config.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
     if is_lora(model):
+        # The tokenizer belongs to the base model the adapter refers to: not copied (17 MB for XLM-R's
+        # vocabulary, three times the adapter), loaded from the base model like the encoder weights.
         model.encoder.save_pretrained(tmp)
         for name in ("README.md",):  # peft writes a model card stub; the run folder has its own
             (tmp / name).unlink(missing_ok=True)
         head = {k: v.detach().contiguous().cpu() for k, v in model.head_state_dict().items()}
         save_file(head, str(tmp / HEAD_WEIGHTS), metadata={"format": "pt"})
     else:
+        tokenizer.save_pretrained(tmp)
         state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
         save_file(state, str(tmp / FULL_WEIGHTS), metadata={"format": "pt"})
     if folder.exists():
@@ -130,6 +134,8 @@ def load_checkpoint(path: str | Path, base_model: str | None = None, device: str
                 f"{folder / HEAD_WEIGHTS}: head weights {sorted(head)} do not match the model's {sorted(expected)}"
             )
         model.load_state_dict(head, strict=False)
+        # checkpoints written before the tokenizer was left with the base model still carry a copy
+        tokenizer_source = str(folder) if (folder / "tokenizer_config.json").is_file() else base_name
     else:
         if not (folder / FULL_WEIGHTS).is_file():
             raise CheckpointError(f"{folder}: missing {FULL_WEIGHTS} (and no LoRA adapter files)")
@@ -141,7 +147,8 @@ def load_checkpoint(path: str | Path, base_model: str | None = None, device: str
                 f"{folder / FULL_WEIGHTS}: weights do not match the config (missing {missing[:3]}, "
                 f"unexpected {unexpected[:3]})"
             )
-    tokenizer = load_tokenizer(str(folder))
+        tokenizer_source = str(folder)
+    tokenizer = load_tokenizer(tokenizer_source)
     model.to(device).eval()
     return model, tokenizer
 

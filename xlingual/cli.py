@@ -20,9 +20,9 @@ and use or export the checkpoint."""
 
 EPILOG = """examples:
   xlingual train recipes/umsab_e5small.yaml --set data.root=../shared/data/umsab --set model.name=/tmp/e5-small
-  xlingual evaluate runs/umsab_e5small-seed42 --languages spanish,german
-  xlingual predict runs/umsab_e5small-seed42 "Me encanta esta película" "Odio los lunes"
-  xlingual export runs/umsab_e5small_lora-seed42 exported/ --merge
+  xlingual evaluate runs/umsab_e5small-seed1 --languages spanish,german
+  xlingual predict runs/umsab_e5small-seed1 "Me encanta esta película" "Odio los lunes"
+  xlingual export runs/umsab_e5small_lora-seed1 exported/ --merge
 """
 
 

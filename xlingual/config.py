@@ -544,6 +544,10 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except (yaml.YAMLError, *_YAML_VALUE_ERRORS):  # e.g. 2020-13-45, a YAML date with no such month: keep the text
         value = raw
+    if isinstance(value, dict) and not raw.lstrip().startswith("{"):
+        # "query: " parses as the mapping {query: None}; a mapping on the command line needs braces,
+        # so this was meant as text (e5's text_prefix) and is kept verbatim, trailing space included
+        value = raw
     node = data
     for part in parts[:-1]:
         if not isinstance(node.get(part), dict):

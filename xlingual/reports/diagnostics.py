@@ -551,7 +551,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                     "to the shared space.",
         epilog="examples:\n"
                "  xlingual diagnose /tmp/e5-small --pairs ../shared/data/tatoeba --text-prefix 'query: '\n"
-               "  xlingual diagnose runs/umsab_e5small-seed42 --pairs ../shared/data/tatoeba "
+               "  xlingual diagnose runs/umsab_e5small-seed1 --pairs ../shared/data/tatoeba "
                "--data ../shared/data/umsab",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", metavar="RUN_OR_MODEL",
