@@ -30,6 +30,7 @@ from safetensors.torch import load_file, save_file
 from .errors import CheckpointError
 from .modeling.build import load_encoder, load_tokenizer
 from .modeling.classifier import XlingualConfig, XlingualForSequenceClassification
+from .modeling.lora import quiet_peft
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
@@ -122,7 +123,8 @@ def load_checkpoint(path: str | Path, base_model: str | None = None, device: str
             hint = "check --base-model" if base_model else "pass --base-model (base_model= in Python) if it moved"
             raise CheckpointError(f"{folder}: the LoRA checkpoint's base encoder: {exc}; {hint}") from None
         try:
-            encoder = PeftModel.from_pretrained(encoder, str(folder))
+            with quiet_peft():
+                encoder = PeftModel.from_pretrained(encoder, str(folder))
         except (SafetensorError, OSError, ValueError, KeyError, TypeError) as exc:
             raise CheckpointError(f"{folder}: could not load the LoRA adapter ({type(exc).__name__}: {exc}); "
                                   f"{ADAPTER_CONFIG} or {ADAPTER_WEIGHTS} is damaged") from None

@@ -8,6 +8,9 @@ peft's ``modules_to_save`` — the usual way heads get lost or re-initialised on
 from __future__ import annotations
 
 import re
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from torch import nn
 
@@ -47,6 +50,16 @@ def add_lora(encoder: nn.Module, config: LoraConfig) -> nn.Module:
         bias=config.bias,
     )
     try:
-        return get_peft_model(encoder, peft_config)
+        with quiet_peft():
+            return get_peft_model(encoder, peft_config)
     except ValueError as exc:
         raise ConfigError(f"lora: peft could not add adapters: {exc}") from None
+
+
+@contextmanager
+def quiet_peft() -> Iterator[None]:
+    """Silence the FutureWarning peft triggers by probing ``is_gradient_checkpointing`` (transformers 5):
+    it is not the user's to act on and repeats on every LoRA load."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        yield
