@@ -176,3 +176,34 @@ def test_collate_pads_right_and_masks():
     assert batch["input_ids"].tolist() == [[5, 6, 7], [8, 1, 1]]
     assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
     assert batch["labels"].tolist() == [2, 0]
+
+
+def test_hub_translation_pairs(monkeypatch):
+    """Pairs from a hub dataset: the hub's ``translation`` convention, or one column per language."""
+    import datasets
+
+    from xlingual.data.pairs import load_pairs
+
+    fake = {
+        ("opus/like", "en-es"): datasets.Dataset.from_dict(
+            {"translation": [{"en": "good", "es": "bueno"}, {"en": "bad", "es": "malo"}]}),
+        ("cols/like", None): datasets.Dataset.from_dict({"eng": ["hello"], "deu": ["hallo"]}),
+    }
+    seen = []
+
+    def load_dataset(name, config, split):
+        seen.append((name, config, split))
+        if (name, config) not in fake:
+            raise ConnectionError(f"Couldn't reach '{name}' on the Hub")
+        return fake[(name, config)]
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    pairs = load_pairs("opus/like", "es", format="hub", hub_config="en-{iso}")
+    assert (pairs.source, pairs.target, pairs.language) == (["good", "bad"], ["bueno", "malo"], "spanish")
+    assert seen[-1] == ("opus/like", "en-es", "train")
+    pairs = load_pairs("cols/like", "german", format="hub", split="test")
+    assert (pairs.source, pairs.target) == (["hello"], ["hallo"]) and seen[-1][2] == "test"
+    with pytest.raises(DataError, match=r"columns named en and fr; columns: \['eng', 'deu'\]"):
+        load_pairs("cols/like", "french", format="hub")
+    with pytest.raises(DataError, match=r"could not load translation pairs from hub dataset 'x/y'.*Tatoeba-style"):
+        load_pairs("x/y", "es", format="hub")

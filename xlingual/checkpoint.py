@@ -14,7 +14,7 @@ A checkpoint is a folder::
 
 Weights are safetensors only: nothing is unpickled on load. A full checkpoint (or a
 merged LoRA export) also loads with ``AutoModelForSequenceClassification`` after
-``import xlingual``.
+``import xlingual.modeling`` (which registers the classes with the Auto classes).
 """
 
 from __future__ import annotations

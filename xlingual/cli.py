@@ -70,7 +70,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .pipeline import evaluate_run
 
     result = evaluate_run(args.run, _split_list(args.languages), _split_list(args.splits), args.set or [],
-                          progress=not args.no_progress)
+                          progress=not args.no_progress, base_model=args.base_model)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -113,7 +113,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     if not args.merge and (resolve_checkpoint(args.run) / "adapter_config.json").is_file():
         raise CheckpointError(f"{args.run} is a LoRA run: pass --merge to fold the adapter into the encoder")
     out = merge_and_export(args.run, args.out, base_model=args.base_model)
-    print(f"wrote {out} (load it with xlingual.load, or AutoModelForSequenceClassification after 'import xlingual')")
+    print(f"wrote {out} (load it with xlingual.load, or AutoModelForSequenceClassification after "
+          "'import xlingual.modeling'; outside xlingual.load add the text prefix and max length from its config.json)")
     return 0
 
 
@@ -165,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--splits", help="comma-separated splits, e.g. test,dev (default: the recipe's)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override data settings, e.g. data.root=...")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    p.add_argument("--base-model", help="where a LoRA checkpoint's encoder is, if it moved")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_evaluate)
 
@@ -182,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Write a self-contained checkpoint: a LoRA adapter is merged into its encoder "
                                    "(--merge), so the folder no longer needs the base model. The result loads with "
                                    "xlingual.load and with transformers' AutoModelForSequenceClassification and "
-                                   "pipeline('text-classification') after 'import xlingual'.")
+                                   "pipeline('text-classification') after 'import xlingual.modeling'.")
     p.add_argument("run", help="run folder or checkpoint folder")
     p.add_argument("out", help="folder to write")
     p.add_argument("--merge", action="store_true", help="merge LoRA adapters into the encoder weights")

@@ -251,7 +251,14 @@ class PairsConfig:
     """Translation pairs (English ↔ target) for contrastive alignment."""
 
     root: str = "../shared/data/tatoeba"
-    """A Tatoeba-style folder (``tatoeba.spa-eng.{spa,eng}``), a TSV file, or a TSV template with ``{language}``."""
+    """A Tatoeba-style folder (``tatoeba.spa-eng.{spa,eng}``), a TSV file, a TSV template with
+    ``{language}``, or with ``format: hub`` a hub dataset id."""
+    format: str = "auto"
+    """``auto`` (folder, TSV file or template, from ``root``) or ``hub``."""
+    hub_config: str | None = None
+    """Hub only: config name template, e.g. ``eng-{iso3}`` (placeholders {language}, {iso}, {iso3})."""
+    split: str = "train"
+    """Hub only: the split to read."""
     languages: list[str] | None = None
     """Default: ``data.target_languages`` that have pairs."""
     max_pairs: int | None = None
@@ -260,11 +267,16 @@ class PairsConfig:
     def validate(self) -> None:
         where = "alignment.pairs"
         if not self.root:
-            raise ConfigError(f"{where}.root: must name a pair folder, TSV file or template")
+            raise ConfigError(f"{where}.root: must name a pair folder, TSV file, template or hub dataset id")
+        if self.format not in ("auto", "hub"):
+            raise ConfigError(f"{where}.format: '{self.format}' is not one of auto, hub"
+                              f"{did_you_mean(self.format, ['auto', 'hub'])}")
         if self.languages:
             self.languages = [normalize_language(lang, field=f"{where}.languages") for lang in self.languages]
-        if "{language}" in self.root or "{iso3}" in self.root:
+        if self.format == "auto" and ("{language}" in self.root or "{iso3}" in self.root):
             check_template(self.root, f"{where}.root", ("language", "iso3"))
+        if self.hub_config:
+            check_template(self.hub_config, f"{where}.hub_config", ("language", "iso", "iso3"))
         _check_positive(self, where, ("max_pairs", "batch_size"))
 
 

@@ -88,16 +88,19 @@ def load_streams_data(recipe: RecipeConfig) -> tuple[dict[str, Examples], dict[s
     if alignment.pairs is not None:
         config = alignment.pairs
         explicit = config.languages is not None
+        problems = []
         for language in config.languages or data.target_languages:
             try:
-                pairs[normalize_language(language)] = load_pairs(config.root, language,
-                                                                 data.source_language).head(config.max_pairs)
-            except DataError:
+                pairs[normalize_language(language)] = load_pairs(
+                    config.root, language, data.source_language, config.format, config.hub_config,
+                    config.split).head(config.max_pairs)
+            except DataError as exc:
                 if explicit:
                     raise
+                problems.append(str(exc))
         if not pairs:
             raise DataError(f"alignment.pairs: no translation pairs found in {config.root} for "
-                            f"{', '.join(data.target_languages)}")
+                            f"{', '.join(data.target_languages)} (first problem: {problems[0] if problems else '-'})")
     return unlabeled, pairs
 
 
@@ -269,8 +272,11 @@ def evaluate_run(
     splits: list[str] | None = None,
     overrides: list[str] | tuple[str, ...] = (),
     progress: bool = True,
+    base_model: str | None = None,
 ) -> dict:
-    """Re-evaluate a saved run's checkpoint on its data (or ``--set`` changed data settings)."""
+    """Re-evaluate a saved run's checkpoint on its data (or ``--set`` changed data settings).
+
+    ``base_model`` says where a LoRA checkpoint's encoder is if it moved."""
     run = Path(run)
     config_path = run / rf.CONFIG
     if not config_path.is_file():
@@ -294,7 +300,7 @@ def evaluate_run(
     raw_by_split = {split: {lang: load_examples(recipe.data, lang, split) for lang in wanted}
                     for split in (splits or recipe.evaluation.splits)}
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    model, tokenizer = load_checkpoint(run, device=device)
+    model, tokenizer = load_checkpoint(run, base_model=base_model, device=device)
     out: dict = {"run": str(run), "splits": {}}
     for split, raw in raw_by_split.items():
         tokenized = _tokenize_all(raw, tokenizer, recipe)

@@ -20,6 +20,10 @@ from .run_folder import is_complete
 
 def plan(recipes: list[str], seeds: list[int], out: Path, overrides: list[str]) -> list[tuple[str, int, Path]]:
     """Check every recipe loads (with the overrides) and list the runs, before anything starts."""
+    for assignment in overrides:
+        key = assignment.split("=", 1)[0].strip()
+        if key in ("training.seed", "output_dir"):
+            raise ConfigError(f"--set {key}: a sweep sets it for every run (use --seeds and --out instead)")
     runs = []
     names: dict[str, str] = {}
     for recipe in recipes:

@@ -1,7 +1,9 @@
 """Translation pairs for contrastive alignment and diagnostics.
 
 Layouts: line-aligned files (Tatoeba: ``tatoeba.spa-eng.spa`` / ``tatoeba.spa-eng.eng``,
-found from a folder and the language), a two-column TSV (English first), or a hub dataset.
+found from a folder and the language), a two-column TSV (English first), or a hub dataset
+(``format="hub"``: a ``translation`` column of ``{code: text}`` as in the hub's translation
+datasets, or one column per language named by ISO code or name).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError, DataError
-from ..languages import iso639_3, normalize_language
+from ..languages import iso639_1, iso639_3, normalize_language
 from .textfile import decode_utf8, read_lines
 
 
@@ -66,9 +68,60 @@ def read_tsv_pairs(path: Path, language: str) -> TranslationPairs:
     return TranslationPairs(source, target, language, str(path))
 
 
-def load_pairs(root: str | Path, language: str, source_language: str = "english") -> TranslationPairs:
-    """Pairs for ``language`` from a Tatoeba-style folder, a TSV file, or a ``{language}`` path template."""
+def read_hub_pairs(dataset_id: str, language: str, source_language: str = "english",
+                   config_template: str | None = None, split: str = "train") -> TranslationPairs:
+    """Pairs from a hub dataset; offline, a one-line error that says to use local files instead."""
+    import datasets
+
+    codes = {"language": language, "iso": iso639_1(language), "iso3": iso639_3(language)}
+    try:
+        config_name = config_template.format(**codes) if config_template else None
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ConfigError(f"alignment.pairs.hub_config: invalid template {config_template!r} ({exc}); "
+                          "placeholders allowed: {language}, {iso}, {iso3}") from None
+    origin = f"hub dataset '{dataset_id}'" + (f" config '{config_name}'" if config_name else "") + f" split '{split}'"
+    try:
+        dataset = datasets.load_dataset(dataset_id, config_name, split=split)
+    except Exception as exc:  # noqa: BLE001 - datasets raises many types; all become one clear message
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"could not load translation pairs from {origin}: {first_line}. Without hub access, "
+                        "point alignment.pairs.root at a Tatoeba-style folder or a TSV file") from None
+    columns = dataset.column_names
+    src_keys = (iso639_1(source_language), iso639_3(source_language), normalize_language(source_language))
+    tgt_keys = (codes["iso"], codes["iso3"], language)
+
+    def pick(keys: tuple[str, ...], available) -> str | None:
+        return next((key for key in keys if key in available), None)
+
+    if "translation" in columns:
+        rows = dataset["translation"]
+        first = rows[0] if len(rows) else {}
+        src, tgt = pick(src_keys, first), pick(tgt_keys, first)
+        if src is None or tgt is None:
+            raise DataError(f"{origin}: its 'translation' entries have keys {sorted(first)}, not {src_keys[0]} and "
+                            f"{tgt_keys[0]}")
+        source, target = [row[src] for row in rows], [row[tgt] for row in rows]
+    else:
+        src, tgt = pick(src_keys, columns), pick(tgt_keys, columns)
+        if src is None or tgt is None:
+            raise DataError(f"{origin}: needs a 'translation' column or columns named {src_keys[0]} and "
+                            f"{tgt_keys[0]}; columns: {columns}")
+        source, target = list(dataset[src]), list(dataset[tgt])
+    for number, (a, b) in enumerate(zip(source, target, strict=True), start=1):
+        if not isinstance(a, str) or not isinstance(b, str) or not a.strip() or not b.strip():
+            raise DataError(f"{origin} row {number - 1}: empty or missing text in a translation pair")
+    if not source:
+        raise DataError(f"{origin}: no translation pairs")
+    return TranslationPairs(source, target, language, origin)
+
+
+def load_pairs(root: str | Path, language: str, source_language: str = "english", format: str = "auto",
+               hub_config: str | None = None, split: str = "train") -> TranslationPairs:
+    """Pairs for ``language`` from a Tatoeba-style folder, a TSV file, a ``{language}`` path template,
+    or (``format="hub"``) a hub dataset id."""
     language = normalize_language(language)
+    if format == "hub":
+        return read_hub_pairs(str(root), language, source_language, hub_config, split)
     src3, tgt3 = iso639_3(source_language), iso639_3(language)
     text = str(root)
     if "{language}" in text or "{iso3}" in text:

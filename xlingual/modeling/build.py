@@ -83,7 +83,8 @@ def build_model(recipe: RecipeConfig, scheme: LabelScheme) -> tuple[XlingualForS
         raise ConfigError(f"model.max_length: {model_config.max_length} is over {model_config.name}'s limit of {limit}")
     config = XlingualConfig(
         encoder=encoder.config,
-        base_model=model_config.name,
+        # a local folder is recorded absolute, so a LoRA checkpoint finds its encoder from any directory
+        base_model=str(Path(model_config.name).resolve()) if Path(model_config.name).is_dir() else model_config.name,
         pooling=model_config.pooling,
         head_dropout=model_config.head_dropout,
         max_seq_length=model_config.max_length,
