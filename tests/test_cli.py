@@ -84,3 +84,17 @@ def test_torchrun_two_processes_count_each_example_once(tiny_bert, toy_umsab, tm
     for language, metrics in results["splits"]["test"]["languages"].items():
         rows = [json.loads(line) for line in (run / "predictions" / f"{language}.test.jsonl").read_text().splitlines()]
         assert metrics["n"] == 36 and sorted(r["index"] for r in rows) == list(range(36))
+
+
+def test_torchrun_two_processes_with_an_alignment_loss(tiny_bert, toy_umsab, tmp_path):
+    """Under DDP the source and target batches share one forward (one forward per backward)."""
+    run = tmp_path / "ddp-coral"
+    overrides = tiny_recipe_overrides(tiny_bert, toy_umsab, run, **{"training.epochs": 1})
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "xlingual", "train",
+               str(REPO / "recipes" / "umsab_e5small_coral.yaml"), "--no-progress", *sets(overrides)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    results = json.loads((run / "results.json").read_text())
+    assert results["processes"] == 2 and results["training"]["auxiliary_samples"] > 0
+    log = [json.loads(line) for line in (run / "logs" / "train_log.jsonl").read_text().splitlines()]
+    assert any("coral" in record for record in log)

@@ -3,9 +3,10 @@
 The training step computes ``task loss + Σ weight_i(progress) · loss_i``. Every batch of a
 step (the labelled source batch and one batch per stream an objective names: ``target``
 for unlabeled target-language text, ``pairs``/``pairs_translation`` for the two sides of
-translation pairs) goes through the encoder in *one* forward pass; an objective then reads
-the pooled embeddings of the parts it needs from :class:`StepContext`. One pass is faster
-than one per stream, and it keeps DistributedDataParallel to one forward per backward.
+translation pairs) goes through the encoder; an objective then reads the pooled embeddings
+of the parts it needs from :class:`StepContext`. In one process each part has its own forward
+pass (padding only to its own longest row); under DistributedDataParallel the parts share one
+concatenated forward, as DDP expects one forward per backward.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from typing import Protocol
 
 import torch
 
-from ..data.batching import TokenizedExamples, collate
+from ..data.batching import MEGABATCH_FACTOR, TokenizedExamples, collate
 
 
 class Stream(Protocol):
@@ -31,26 +31,37 @@ def _rng_state(value) -> tuple:
 
 
 class _ShuffledIndex:
-    def __init__(self, size: int, batch_size: int, seed: int) -> None:
-        self.size = size
-        self.batch_size = min(batch_size, size)
+    """Endless seeded batches of indices, length-grouped like the source batches: each pass shuffles,
+    sorts chunks of ``MEGABATCH_FACTOR`` batches by length, cuts them into batches and shuffles the
+    batch order. Tweets vary a lot in length; a random batch pads to its longest member."""
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int) -> None:
+        self.lengths = lengths
+        self.batch_size = min(batch_size, len(lengths))
         self.rng = random.Random(seed)
-        self.order: list[int] = []
+        self.batches: list[list[int]] = []
+
+    def _refill(self) -> None:
+        order = list(range(len(self.lengths)))
+        self.rng.shuffle(order)
+        chunk = self.batch_size * MEGABATCH_FACTOR
+        order = [i for start in range(0, len(order), chunk)
+                 for i in sorted(order[start:start + chunk], key=lambda i: -self.lengths[i])]
+        batches = [order[start:start + self.batch_size] for start in range(0, len(order), self.batch_size)]
+        self.rng.shuffle(batches)
+        self.batches.extend(batch for batch in batches if len(batch) == self.batch_size)
 
     def take(self) -> list[int]:
-        if len(self.order) < self.batch_size:
-            fresh = list(range(self.size))
-            self.rng.shuffle(fresh)
-            self.order.extend(fresh)
-        taken, self.order = self.order[: self.batch_size], self.order[self.batch_size:]
-        return taken
+        if not self.batches:
+            self._refill()
+        return self.batches.pop(0)
 
     def state_dict(self) -> dict:
-        return {"rng": self.rng.getstate(), "order": list(self.order)}
+        return {"rng": self.rng.getstate(), "batches": [list(batch) for batch in self.batches]}
 
     def load_state_dict(self, state: dict) -> None:
         self.rng.setstate(_rng_state(state["rng"]))
-        self.order = list(state["order"])
+        self.batches = [list(batch) for batch in state["batches"]]
 
 
 class TextStream:
@@ -66,7 +77,7 @@ class TextStream:
         self.language_ids = [index for index, part in enumerate(parts) for _ in part.input_ids]
         self.languages = [part.language for part in parts]
         self.pad_token_id = parts[0].pad_token_id
-        self.index = _ShuffledIndex(len(self.input_ids), batch_size, seed)
+        self.index = _ShuffledIndex([len(ids) for ids in self.input_ids], batch_size, seed)
 
     def next_batch(self) -> dict[str, torch.Tensor]:
         indices = self.index.take()
@@ -91,7 +102,8 @@ class PairStream:
         if not self.source or len(self.source) != len(self.translation):
             raise ValueError("a pair stream needs aligned, non-empty sides")
         self.pad_token_id = sources[0].pad_token_id
-        self.index = _ShuffledIndex(len(self.source), batch_size, seed)
+        self.index = _ShuffledIndex([max(len(a), len(b)) for a, b in zip(self.source, self.translation, strict=True)],
+                                    batch_size, seed)
 
     def next_batch(self) -> dict[str, torch.Tensor]:
         indices = self.index.take()
