@@ -42,6 +42,12 @@ TATOEBA = SHARED / "data" / "tatoeba"
 UMSAB_LANGUAGES = ["english", "arabic", "french", "german", "hindi", "italian", "portuguese", "spanish"]
 TOY_LANGUAGES = ["english", "spanish", "german"]
 
+def _write_atomically(path: Path, text: str) -> None:
+    from xlingual.io import atomic_write_text  # imported late: the parent process stays light
+
+    atomic_write_text(path, text)
+
+
 Measure = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
 
 
@@ -513,27 +519,13 @@ def markdown_header(results: dict[str, Any], title: str) -> str:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    _atomic_write(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    _write_atomically(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def write_results(out: Path, results: dict[str, Any], markdown: str) -> None:
     """Write ``results.json`` and ``results.md`` atomically and print the Markdown."""
     _write_json(out / "results.json", results)
-    _atomic_write(out / "results.md", markdown)
+    _write_atomically(out / "results.md", markdown)
     print(markdown)
     print(f"wrote {out / 'results.json'} and {out / 'results.md'}", file=sys.stderr)
 

@@ -16,12 +16,14 @@ alignment
     steps and batch size. A plain step with as many source rows as the aligned step has
     (source + target rows) separates the extra forward/backward from the loss term itself.
 memory
-    Peak RSS of full fine-tuning (all weights; recipe default), LoRA, and LoRA + each loss.
+    Peak RSS (and s/step) of full fine-tuning (all weights; recipe default), LoRA, each with and
+    without gradient checkpointing, and LoRA + each loss.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -197,7 +199,11 @@ def plan(env: dict[str, Any], s: dict[str, Any], with_dynamic_stock: bool) -> li
     if "memory" in s["sections"]:
         row = [xlingual_config(env, "full_ft", common.FULL_RECIPE, s, **{"freeze.embeddings": "false"}),
                xlingual_config(env, "full_ft_recipe_default", common.FULL_RECIPE, s),
-               xlingual_config(env, "lora", common.LORA_RECIPE, s)]
+               xlingual_config(env, "lora", common.LORA_RECIPE, s),
+               xlingual_config(env, "full_ft+checkpointing", common.FULL_RECIPE, s,
+                               **{"freeze.embeddings": "false", "training.gradient_checkpointing": "true"}),
+               xlingual_config(env, "lora+checkpointing", common.LORA_RECIPE, s,
+                               **{"training.gradient_checkpointing": "true"})]
         row += [xlingual_config(env, f"lora+{loss}", common.LORA_RECIPE, s,
                                 **alignment_overrides(env, loss, s["target_languages"])) for loss in s["losses"]]
         configs += [{**c, "section": "memory", "repeat": 0} for c in row]
@@ -341,12 +347,14 @@ def summarise_memory(results: list[dict[str, Any]]) -> tuple[dict[str, Any], str
         row = {"peak_rss_mb": peak[name], "ratio_vs_full_ft": peak[name] / full if full else None,
                "ratio_vs_recipe_default": peak[name] / default if default else None,
                "trainable_parameters": runs[0]["parameters"]["trainable"],
+               "seconds_per_step": statistics.median(step_time(r) for r in runs),
                "rss_isolated": all(r["rss_isolated"] for r in runs), "rss_note": runs[0]["rss_note"]}
         section["rows"][name] = row
         table.append([name, fmt(row["peak_rss_mb"], 0), fmt(row["ratio_vs_full_ft"]),
-                      fmt(row["ratio_vs_recipe_default"]), f"{row['trainable_parameters']:,}", row["rss_note"]])
+                      fmt(row["ratio_vs_recipe_default"]), f"{row['trainable_parameters']:,}",
+                      fmt(row["seconds_per_step"]), row["rss_note"]])
     markdown = markdown_table(["configuration", "peak RSS MiB", "× full FT", "× full FT (frozen embeddings)",
-                               "trainable params", "measured in"], table)
+                               "trainable params", "s/step", "measured in"], table)
     return section, markdown + "\n"
 
 
@@ -362,6 +370,10 @@ def goals(sections: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
         value = memory["lora"]["ratio_vs_full_ft"]
         rows.append({"goal": f"LoRA peak RSS ≤ {GOAL_LORA_RSS}× full fine-tuning", "measured": f"{fmt(value)}×",
                      "met": value <= GOAL_LORA_RSS})
+        if "lora+checkpointing" in memory:
+            value = memory["lora+checkpointing"]["ratio_vs_full_ft"]
+            rows.append({"goal": f"LoRA with gradient checkpointing: peak RSS ≤ {GOAL_LORA_RSS}× full fine-tuning "
+                                 "(without it)", "measured": f"{fmt(value)}×", "met": value <= GOAL_LORA_RSS})
     for loss, row in sections.get("alignment", {}).get("rows", {}).items():
         value = row["loss_term_overhead"]["median"]
         extra = row["extra_forward_overhead"]["median"]

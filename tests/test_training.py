@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import REPO, tiny_recipe_overrides
 
 import xlingual
+from xlingual.config import load_recipe
+from xlingual.data.labels import LabelScheme
 from xlingual.io import read_json
+from xlingual.modeling.build import build_model
 
 LANGS = ["english", "spanish", "german"]
 
@@ -91,3 +95,23 @@ def test_finished_run_is_not_overwritten(train_tiny, tmp_path):
     run = train_tiny(out=tmp_path / "once")
     with pytest.raises(RunFolderError, match="already holds a finished run; pass --overwrite"):
         train_tiny(out=run)
+
+
+def test_gradient_checkpointing_trains_the_same_model(train_tiny, tmp_path):
+    """Recomputing activations in the backward pass must not change what is learned (same dropout masks)."""
+    plain = train_tiny(out=tmp_path / "plain", **{"training.epochs": 1})
+    recomputed = train_tiny(out=tmp_path / "recomputed", **{"training.epochs": 1,
+                                                           "training.gradient_checkpointing": "true"})
+    for lang in LANGS:
+        ours = [json.loads(x) for x in (plain / f"predictions/{lang}.test.jsonl").read_text().splitlines()]
+        theirs = [json.loads(x) for x in (recomputed / f"predictions/{lang}.test.jsonl").read_text().splitlines()]
+        assert [r["prediction"] for r in ours] == [r["prediction"] for r in theirs]
+        for a, b in zip(ours, theirs):
+            assert a["probabilities"] == pytest.approx(b["probabilities"], abs=1e-5)
+
+
+def test_gradient_checkpointing_is_switched_on_for_lora(tiny_bert, toy_umsab, tmp_path):
+    overrides = tiny_recipe_overrides(tiny_bert, toy_umsab, tmp_path, **{"training.gradient_checkpointing": "true"})
+    recipe = load_recipe(REPO / "recipes/umsab_e5small_lora.yaml", overrides)
+    model, _ = build_model(recipe, LabelScheme.build("sentiment3"))
+    assert model.encoder.get_base_model().is_activation_checkpointing

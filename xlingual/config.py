@@ -169,6 +169,9 @@ class TrainingConfig:
     max_grad_norm: float = 1.0
     gradient_accumulation_steps: int = 1
     mixed_precision: Literal["no", "fp16", "bf16"] = "no"
+    gradient_checkpointing: bool = False
+    """Recompute the encoder's layer activations in the backward pass instead of storing them: less
+    memory (activations dominate on CPU, LoRA included) for about one extra forward per step."""
     seed: int = 42
     group_by_length: bool = True
     """Batch tweets of similar length together to cut padding (shuffled at the batch level)."""

@@ -72,6 +72,14 @@ def position_limit(encoder_config) -> int | None:
     return limit
 
 
+def enable_gradient_checkpointing(encoder: nn.Module, name: str) -> None:
+    """Non-reentrant checkpointing: works with frozen embeddings and LoRA without forcing input gradients."""
+    base = encoder.get_base_model() if hasattr(encoder, "get_base_model") else encoder
+    if not getattr(base, "supports_gradient_checkpointing", False):
+        raise ConfigError(f"training.gradient_checkpointing: {name} ({type(base).__name__}) does not support it")
+    base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+
 def build_model(recipe: RecipeConfig, scheme: LabelScheme) -> tuple[XlingualForSequenceClassification,
                                                                     PreTrainedTokenizerBase]:
     """A fresh classifier (pretrained encoder, new head) prepared as the recipe says."""
@@ -98,4 +106,6 @@ def build_model(recipe: RecipeConfig, scheme: LabelScheme) -> tuple[XlingualForS
         encoder = add_lora(encoder, recipe.lora)
     else:
         apply_freezing(encoder, recipe.freeze)
+    if recipe.training.gradient_checkpointing:
+        enable_gradient_checkpointing(encoder, model_config.name)
     return XlingualForSequenceClassification(config, encoder=encoder), tokenizer
