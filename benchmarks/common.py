@@ -235,6 +235,14 @@ def steady_step(marks: Sequence[float]) -> float | None:
     return (marks[-1] - marks[0]) / (len(marks) - 1) if len(marks) >= 2 else None
 
 
+def synchronize() -> None:
+    """Wait for queued GPU work, so a wall-clock time covers it (no-op on CPU)."""
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
 def train_xlingual(env: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     """Train with xlingual's :class:`TrainingLoop` exactly as ``xlingual train`` assembles it; time ``run()``.
 
@@ -268,6 +276,7 @@ def train_xlingual(env: dict[str, Any], config: dict[str, Any]) -> dict[str, Any
     marks = step_marks(loop.scheduler)
     start = time.perf_counter()
     loop.run()
+    synchronize()
     seconds = time.perf_counter() - start
     summary = loop.summary()
     steps = summary["global_step"]
@@ -315,8 +324,11 @@ def child_main(payload: str, measure: Measure) -> int:
 
     results = []
     shared = len(configs) > 1
+    cuda = torch.cuda.is_available()
     for config in configs:
         reset = reset_peak_rss() if shared else False
+        if cuda:
+            torch.cuda.reset_peak_memory_stats()
         before = peak_rss_mb()
         start = time.perf_counter()
         try:
@@ -330,6 +342,8 @@ def child_main(payload: str, measure: Measure) -> int:
                                                           else "shared process, peak NOT reset (cumulative)"),
             torch_threads=torch.get_num_threads(), torch_version=torch.__version__,
             transformers_version=transformers.__version__,
+            gpu=torch.cuda.get_device_name(0) if cuda else None,
+            peak_gpu_mb=torch.cuda.max_memory_allocated() / 2**20 if cuda else None,
         )
         results.append(result)
         _write_json(Path(request["result_file"]), results)
@@ -348,9 +362,17 @@ def _reset_accelerate() -> None:
         pass
 
 
+PARTIAL = "partial_results.json"
+
+
 def run_configs(script: str, env: dict[str, Any], configs: list[dict[str, Any]], isolate: bool,
-                verbose: bool = False) -> list[dict[str, Any]]:
-    """Run ``configs`` in child processes (one each, or all in one) and return their results in order."""
+                verbose: bool = False, out: Path | None = None) -> list[dict[str, Any]]:
+    """Run ``configs`` in child processes (one each, or all in one) and return their results in order.
+
+    With ``out``, the raw results so far are rewritten to ``out/partial_results.json`` after every
+    child, so a benchmark stopped part-way (a time limit, a lost machine) keeps what it measured;
+    :func:`write_results` removes the file once the tables are written.
+    """
     groups = [[c] for c in configs] if isolate else [configs]
     results: list[dict[str, Any]] = []
     workdir = Path(env["workdir"])
@@ -374,6 +396,8 @@ def run_configs(script: str, env: dict[str, Any], configs: list[dict[str, Any]],
         result_file.unlink()
         print(f"      done in {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
         results.extend(part)
+        if out is not None:
+            _write_json(out / PARTIAL, {"configs": configs[:len(results)], "results": results})
     return results
 
 
@@ -487,6 +511,7 @@ def finish_header(results: dict[str, Any], children: Sequence[dict[str, Any]], s
         machine["torch_threads"] = children[0].get("torch_threads")
         machine["torch"] = children[0].get("torch_version")
         machine["transformers"] = children[0].get("transformers_version")
+        machine["gpu"] = children[0].get("gpu")
     if hasattr(os, "getloadavg"):
         machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     results["wall_seconds"] = round(time.perf_counter() - started, 2)
@@ -502,7 +527,8 @@ def markdown_header(results: dict[str, Any], title: str) -> str:
         f"{' (dirty)' if results['git'].get('dirty') else ''}",
         f"- machine: {machine['platform']}, {machine['cpu_count']} CPUs"
         f" ({machine.get('cpus_usable', '?')} usable), torch threads {machine.get('torch_threads', '?')}, "
-        f"torch {machine.get('torch', '?')}, transformers {machine.get('transformers', '?')}",
+        f"torch {machine.get('torch', '?')}, transformers {machine.get('transformers', '?')}"
+        + (f", GPU {machine['gpu']}" if machine.get("gpu") else ", no GPU"),
         f"- load average at start / end: {machine.get('load_average_at_start')} / {machine.get('load_average_at_end')}",
         f"- inputs: model {results['inputs']['model']} ({results['inputs']['model_kind']}), "
         f"data {results['inputs']['data']} ({results['inputs']['data_kind']})",
@@ -526,6 +552,7 @@ def write_results(out: Path, results: dict[str, Any], markdown: str) -> None:
     """Write ``results.json`` and ``results.md`` atomically and print the Markdown."""
     _write_json(out / "results.json", results)
     _write_atomically(out / "results.md", markdown)
+    (out / PARTIAL).unlink(missing_ok=True)
     print(markdown)
     print(f"wrote {out / 'results.json'} and {out / 'results.md'}", file=sys.stderr)
 

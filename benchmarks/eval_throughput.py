@@ -289,7 +289,7 @@ def run(args: argparse.Namespace) -> int:
         env = common.resolve_inputs(args, Path(tmp), toy_sizes={"train": 96, "val": 30, "test": 50})
         s = settings(args, env)
         configs = plan(env, s)
-        children = common.run_configs(SCRIPT, env, configs, args.isolate, args.verbose)
+        children = common.run_configs(SCRIPT, env, configs, args.isolate, args.verbose, out=Path(args.out))
     for config, child in zip(configs, children):
         child["section"] = config["section"]
     common.finish_header(results, children, started)

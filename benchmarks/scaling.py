@@ -145,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
         env = common.resolve_inputs(args, Path(tmp))
         s = settings(args, env)
         configs = plan(env, s)
-        children = common.run_configs(SCRIPT, env, configs, args.isolate, args.verbose)
+        children = common.run_configs(SCRIPT, env, configs, args.isolate, args.verbose, out=Path(args.out))
     for config, child in zip(configs, children):
         child.update(sweep=config["sweep"], examples_wanted=config["examples"])
     skipped = sorted({f"{c['name']}: {c['skipped']}" for c in children if "skipped" in c})

@@ -43,6 +43,15 @@ def test_override_text_that_looks_like_a_mapping_stays_text():
     assert recipe.alignment.unlabeled_target is not None and recipe.alignment.unlabeled_target.split == "train"
 
 
+def test_yaml_no_is_the_word_where_a_choice_expects_it():
+    """YAML 1.1 reads ``no`` as False; ``mixed_precision=no`` must still mean the choice "no"."""
+    recipe = load_recipe(None, ["training.mixed_precision=no"])
+    assert recipe.training.mixed_precision == "no"
+    assert RecipeConfig.from_dict(yaml.safe_load(recipe.to_yaml())).training.mixed_precision == "no"
+    with pytest.raises(ConfigError, match="training.group_by_length"):
+        load_recipe(None, ["training.group_by_length=maybe"])
+
+
 def test_misspelt_key_suggests_the_right_one():
     with pytest.raises(ConfigError, match=r"training\.lerning_rate.*did you mean 'training\.learning_rate'"):
         load_recipe(None, ["training.lerning_rate=2e-5"])

@@ -492,6 +492,9 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
         return tp(**kwargs)
     if origin is Literal:
         allowed = typing.get_args(tp)
+        if isinstance(value, bool):  # YAML 1.1 reads a bare no/off/yes/on as a bool: take the word back
+            words = [w for w in (("no", "off", "false") if not value else ("yes", "on", "true")) if w in allowed]
+            value = words[0] if words else value
         if value not in allowed:
             raise ConfigError(
                 f"{where}: '{value}' is not one of {', '.join(map(str, allowed))}{did_you_mean(value, allowed)}"
