@@ -48,7 +48,7 @@ def test_yaml_no_is_the_word_where_a_choice_expects_it():
     recipe = load_recipe(None, ["training.mixed_precision=no"])
     assert recipe.training.mixed_precision == "no"
     assert RecipeConfig.from_dict(yaml.safe_load(recipe.to_yaml())).training.mixed_precision == "no"
-    with pytest.raises(ConfigError, match="training.group_by_length"):
+    with pytest.raises(ConfigError, match=r"training\.group_by_length"):
         load_recipe(None, ["training.group_by_length=maybe"])
 
 
