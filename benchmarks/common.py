@@ -327,7 +327,11 @@ def child_main(payload: str, measure: Measure) -> int:
     cuda = torch.cuda.is_available()
     for config in configs:
         reset = reset_peak_rss() if shared else False
-        if cuda:
+        if cuda:  # the previous configuration's cached blocks must not count in this one's peak
+            import gc
+
+            gc.collect()
+            torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats()
         before = peak_rss_mb()
         start = time.perf_counter()
@@ -375,6 +379,8 @@ def run_configs(script: str, env: dict[str, Any], configs: list[dict[str, Any]],
     """
     groups = [[c] for c in configs] if isolate else [configs]
     results: list[dict[str, Any]] = []
+    if out is not None:
+        (out / PARTIAL).unlink(missing_ok=True)  # an earlier run's leftovers
     workdir = Path(env["workdir"])
     total = len(configs)
     for index, group in enumerate(groups):

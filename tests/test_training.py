@@ -97,11 +97,23 @@ def test_finished_run_is_not_overwritten(train_tiny, tmp_path):
         train_tiny(out=run)
 
 
-def test_gradient_checkpointing_trains_the_same_model(train_tiny, tmp_path):
+def test_gradient_checkpointing_trains_the_same_model(train_tiny, tmp_path, monkeypatch):
     """Recomputing activations in the backward pass must not change what is learned (same dropout masks)."""
+    import transformers.modeling_utils as modeling_utils
+
+    calls = []
+    real = modeling_utils.checkpoint
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get("use_reentrant"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(modeling_utils, "checkpoint", counting)
     plain = train_tiny(out=tmp_path / "plain", **{"training.epochs": 1})
+    assert calls == []
     recomputed = train_tiny(out=tmp_path / "recomputed", **{"training.epochs": 1,
                                                            "training.gradient_checkpointing": "true"})
+    assert calls and set(calls) == {False}  # every layer went through non-reentrant checkpointing
     for lang in LANGS:
         ours = [json.loads(x) for x in (plain / f"predictions/{lang}.test.jsonl").read_text().splitlines()]
         theirs = [json.loads(x) for x in (recomputed / f"predictions/{lang}.test.jsonl").read_text().splitlines()]
@@ -110,8 +122,18 @@ def test_gradient_checkpointing_trains_the_same_model(train_tiny, tmp_path):
             assert a["probabilities"] == pytest.approx(b["probabilities"], abs=1e-5)
 
 
-def test_gradient_checkpointing_is_switched_on_for_lora(tiny_bert, toy_umsab, tmp_path):
+def test_gradient_checkpointing_with_lora_still_trains_the_adapters(tiny_bert, toy_umsab, tmp_path):
+    import torch
+
     overrides = tiny_recipe_overrides(tiny_bert, toy_umsab, tmp_path, **{"training.gradient_checkpointing": "true"})
     recipe = load_recipe(REPO / "recipes/umsab_e5small_lora.yaml", overrides)
-    model, _ = build_model(recipe, LabelScheme.build("sentiment3"))
-    assert model.encoder.get_base_model().is_activation_checkpointing
+    model, tokenizer = build_model(recipe, LabelScheme.build("sentiment3"))
+    base = model.encoder.get_base_model()
+    assert any(getattr(m, "gradient_checkpointing", False) for m in base.modules())
+    model.train()
+    batch = tokenizer(["uno dos tres", "cuatro cinco"], padding=True, return_tensors="pt")
+    model(**batch, labels=torch.tensor([0, 2])).loss.backward()
+    lora = {n: p for n, p in model.named_parameters() if "lora_" in n}
+    assert lora and all(p.grad is not None for p in lora.values())
+    # B starts at zero, so only B's gradients are non-zero after the first backward
+    assert all(p.grad.abs().sum() > 0 for n, p in lora.items() if "lora_B" in n)

@@ -73,11 +73,19 @@ def position_limit(encoder_config) -> int | None:
 
 
 def enable_gradient_checkpointing(encoder: nn.Module, name: str) -> None:
-    """Non-reentrant checkpointing: works with frozen embeddings and LoRA without forcing input gradients."""
+    """Recompute each layer in the backward pass (non-reentrant ``torch.utils.checkpoint``).
+
+    transformers also makes the embedding output require grad, so gradients reach LoRA
+    adapters and unfrozen layers above frozen embeddings.
+    """
     base = encoder.get_base_model() if hasattr(encoder, "get_base_model") else encoder
     if not getattr(base, "supports_gradient_checkpointing", False):
         raise ConfigError(f"training.gradient_checkpointing: {name} ({type(base).__name__}) does not support it")
-    base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    kwargs = {"use_reentrant": False}
+    if hasattr(base, "activation_checkpointing_enable"):  # transformers ≥ 5.x; the old name warns there
+        base.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+    else:
+        base.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
 
 
 def build_model(recipe: RecipeConfig, scheme: LabelScheme) -> tuple[XlingualForSequenceClassification,
