@@ -747,7 +747,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     markdown = table_markdown(table, args.metric)
     if significance is not None:
         markdown += "\n" + significance_markdown(significance)
-    print(markdown)
+    # files first, then stdout: `xlingual compare … | head` must not lose the files to a closed pipe
     out = Path(args.out) if args.out else default_out_dir(args.paths)
     written = [
         atomic_write_text(out / "table.md", markdown),
@@ -770,6 +770,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                     written.append(plot_training_curves(run.path, out / "training_curves" / f"{run.name}.png"))
                 except ComparisonError as exc:
                     print(f"warning: {exc}", file=sys.stderr)
+    print(markdown)
     for path in written:
         print(f"wrote {path}")
     return 0
