@@ -36,3 +36,14 @@ def test_recipe_runs_on_tiny_model(name, tiny_bert, tiny_xlmr, toy_umsab, toy_pa
         assert rounds and set(rounds[0]["languages"]) == {"spanish", "german"}
         assert results["protocol"]["target_resources"] == ["unlabeled-target", "self-training"] or \
             "self-training" in results["protocol"]["target_resources"]
+
+
+def test_self_training_that_selects_nothing_says_so(tiny_bert, toy_umsab, tmp_path, capsys):
+    """A threshold above every confidence must not pass silently as 'self-training'."""
+    extra = {"training.epochs": 1, "data.max_train_examples": 48, "data.max_eval_examples": 12,
+             "self_training.threshold": 0.9999}
+    overrides = tiny_recipe_overrides(tiny_bert, toy_umsab, tmp_path / "run", **extra)
+    run = xlingual.train(REPO / "recipes" / "umsab_e5small_selftrain.yaml", overrides, progress=False)
+    assert "selected no pseudo-labels for spanish, german" in capsys.readouterr().err
+    languages = json.loads((run / "results.json").read_text())["training"]["self_training"][0]["languages"]
+    assert all(c["selected"] == 0 and c["confidence_max"] < 0.9999 for c in languages.values())

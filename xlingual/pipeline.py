@@ -156,9 +156,21 @@ def self_train(recipe, model, tokenizer, accelerator, train_data: TokenizedExamp
                                                    config.class_balanced)
             input_ids += [data.input_ids[i] for i in indices]
             labels += pseudo
+            confidence = probabilities.float().max(dim=1).values if len(data) else None
             counts[language] = {"selected": len(indices), "candidates": len(data),
-                                "per_class": {name: pseudo.count(c) for c, name in enumerate(scheme.names)}}
+                                "per_class": {name: pseudo.count(c) for c, name in enumerate(scheme.names)},
+                                "confidence_median": round(confidence.median().item(), 4) if confidence is not None
+                                else None,
+                                "confidence_max": round(confidence.max().item(), 4) if confidence is not None
+                                else None}
         records.append({"round": round_number, "languages": counts})
+        empty = [lang for lang, c in counts.items() if c["selected"] == 0]
+        if empty and accelerator.is_main_process:
+            highest = max((counts[lang]["confidence_max"] or 0.0) for lang in empty)
+            print(f"warning: self-training round {round_number} selected no pseudo-labels for "
+                  f"{', '.join(empty)} (self_training.threshold {config.threshold}; the highest confidence there "
+                  f"was {highest:.3f}): this round trains on the source data only. Lower the threshold.",
+                  file=sys.stderr)
         combined = Tokenized(input_ids, labels, "source+pseudo", train_data.pad_token_id)
         loop = TrainingLoop(model, recipe, combined, selection, scheme.names, accelerator, log_path=log_path,
                             objectives=objectives, streams=streams, progress=progress, epochs=config.epochs)
