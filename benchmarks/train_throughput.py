@@ -174,7 +174,7 @@ def xlingual_config(env: dict[str, Any], name: str, recipe: Path, s: dict[str, A
     batch = batch or s["batch_size"]
     overrides = common.recipe_overrides(env, **{"training.batch_size": batch, "training.epochs": 1,
                                                 "model.max_length": s["max_length"],
-                                                "training.mixed_precision": s.get("mixed_precision", "no"), **extra})
+                                                "training.mixed_precision": s["mixed_precision"], **extra})
     common.load_recipe(recipe, overrides)  # a bad override fails here, before any child starts
     return {"kind": "xlingual", "name": name, "recipe": str(recipe), "overrides": overrides,
             "examples": s["steps"] * batch}

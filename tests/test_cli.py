@@ -72,14 +72,19 @@ def test_console_script_runs_as_a_module():
     assert result.returncode == 0 and result.stdout.startswith("xlingual ")
 
 
-def test_torchrun_two_processes_count_each_example_once(tiny_bert, toy_umsab, tmp_path):
-    run = tmp_path / "ddp"
+def torchrun_train(recipe: str, run, tiny_bert, toy_umsab, cwd) -> dict:
+    """Train ``recipe`` on the tiny model with two torchrun processes; returns its results.json."""
     overrides = tiny_recipe_overrides(tiny_bert, toy_umsab, run, **{"training.epochs": 1})
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "xlingual", "train",
-               str(REPO / "recipes" / "umsab_e5small.yaml"), "--no-progress", *sets(overrides)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+               str(REPO / "recipes" / recipe), "--no-progress", *sets(overrides)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=cwd)
     assert result.returncode == 0, result.stderr[-2000:]
-    results = json.loads((run / "results.json").read_text())
+    return json.loads((run / "results.json").read_text())
+
+
+def test_torchrun_two_processes_count_each_example_once(tiny_bert, toy_umsab, tmp_path):
+    run = tmp_path / "ddp"
+    results = torchrun_train("umsab_e5small.yaml", run, tiny_bert, toy_umsab, tmp_path)
     assert results["processes"] == 2
     for language, metrics in results["splits"]["test"]["languages"].items():
         rows = [json.loads(line) for line in (run / "predictions" / f"{language}.test.jsonl").read_text().splitlines()]
@@ -89,12 +94,7 @@ def test_torchrun_two_processes_count_each_example_once(tiny_bert, toy_umsab, tm
 def test_torchrun_two_processes_with_an_alignment_loss(tiny_bert, toy_umsab, tmp_path):
     """Under DDP the source and target batches share one forward (one forward per backward)."""
     run = tmp_path / "ddp-coral"
-    overrides = tiny_recipe_overrides(tiny_bert, toy_umsab, run, **{"training.epochs": 1})
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "xlingual", "train",
-               str(REPO / "recipes" / "umsab_e5small_coral.yaml"), "--no-progress", *sets(overrides)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-2000:]
-    results = json.loads((run / "results.json").read_text())
+    results = torchrun_train("umsab_e5small_coral.yaml", run, tiny_bert, toy_umsab, tmp_path)
     assert results["processes"] == 2 and results["training"]["auxiliary_samples"] > 0
     log = [json.loads(line) for line in (run / "logs" / "train_log.jsonl").read_text().splitlines()]
     assert any("coral" in record for record in log)

@@ -156,13 +156,11 @@ def self_train(recipe, model, tokenizer, accelerator, train_data: TokenizedExamp
                                                    config.class_balanced)
             input_ids += [data.input_ids[i] for i in indices]
             labels += pseudo
-            confidence = probabilities.float().max(dim=1).values if len(data) else None
+            top = probabilities.float().max(dim=1).values if len(data) else None  # [0, 0] has no max
             counts[language] = {"selected": len(indices), "candidates": len(data),
                                 "per_class": {name: pseudo.count(c) for c, name in enumerate(scheme.names)},
-                                "confidence_median": round(confidence.median().item(), 4) if confidence is not None
-                                else None,
-                                "confidence_max": round(confidence.max().item(), 4) if confidence is not None
-                                else None}
+                                "confidence_median": None if top is None else round(top.median().item(), 4),
+                                "confidence_max": None if top is None else round(top.max().item(), 4)}
         records.append({"round": round_number, "languages": counts})
         empty = [lang for lang, c in counts.items() if c["selected"] == 0]
         if empty and accelerator.is_main_process:

@@ -61,6 +61,25 @@ def collate(
     return batch
 
 
+def shuffled_batches(lengths: Sequence[int], batch_size: int, rng: random.Random,
+                     group_by_length: bool = True) -> list[list[int]]:
+    """One shuffled pass over ``range(len(lengths))`` cut into batches (the last may be short).
+
+    With ``group_by_length``, chunks of ``MEGABATCH_FACTOR`` batches are sorted by length before
+    cutting and the batch order is shuffled, so batches pad little yet come in random order.
+    """
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    if group_by_length:
+        chunk = batch_size * MEGABATCH_FACTOR
+        order = [i for start in range(0, len(order), chunk)
+                 for i in sorted(order[start:start + chunk], key=lambda i: -lengths[i])]
+    batches = [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+    if group_by_length:
+        rng.shuffle(batches)
+    return batches
+
+
 def training_batches(
     lengths: Sequence[int],
     batch_size: int,
@@ -75,16 +94,7 @@ def training_batches(
     With several processes each takes every ``num_shards``-th batch; the batch count is
     cut to a multiple of ``num_shards`` so that all processes step together.
     """
-    rng = random.Random(seed * 100_003 + epoch)
-    order = list(range(len(lengths)))
-    rng.shuffle(order)
-    if group_by_length:
-        chunk = batch_size * MEGABATCH_FACTOR
-        order = [i for start in range(0, len(order), chunk)
-                 for i in sorted(order[start:start + chunk], key=lambda i: -lengths[i])]
-    batches = [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
-    if group_by_length:
-        rng.shuffle(batches)
+    batches = shuffled_batches(lengths, batch_size, random.Random(seed * 100_003 + epoch), group_by_length)
     usable = len(batches) - len(batches) % num_shards if num_shards > 1 else len(batches)
     return batches[shard:usable:num_shards]
 

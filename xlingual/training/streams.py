@@ -12,7 +12,7 @@ from typing import Protocol
 
 import torch
 
-from ..data.batching import MEGABATCH_FACTOR, TokenizedExamples, collate
+from ..data.batching import TokenizedExamples, collate, shuffled_batches
 
 
 class Stream(Protocol):
@@ -31,9 +31,9 @@ def _rng_state(value) -> tuple:
 
 
 class _ShuffledIndex:
-    """Endless seeded batches of indices, length-grouped like the source batches: each pass shuffles,
-    sorts chunks of ``MEGABATCH_FACTOR`` batches by length, cuts them into batches and shuffles the
-    batch order. Tweets vary a lot in length; a random batch pads to its longest member."""
+    """Endless seeded batches of indices, length-grouped like the source batches
+    (:func:`~xlingual.data.batching.shuffled_batches`): tweets vary a lot in length, and a random
+    batch pads to its longest member. ``batches`` holds the rest of the pass, next batch last (saved next-first)."""
 
     def __init__(self, lengths: list[int], batch_size: int, seed: int) -> None:
         self.lengths = lengths
@@ -41,27 +41,19 @@ class _ShuffledIndex:
         self.rng = random.Random(seed)
         self.batches: list[list[int]] = []
 
-    def _refill(self) -> None:
-        order = list(range(len(self.lengths)))
-        self.rng.shuffle(order)
-        chunk = self.batch_size * MEGABATCH_FACTOR
-        order = [i for start in range(0, len(order), chunk)
-                 for i in sorted(order[start:start + chunk], key=lambda i: -self.lengths[i])]
-        batches = [order[start:start + self.batch_size] for start in range(0, len(order), self.batch_size)]
-        self.rng.shuffle(batches)
-        self.batches.extend(batch for batch in batches if len(batch) == self.batch_size)
-
     def take(self) -> list[int]:
-        if not self.batches:
-            self._refill()
-        return self.batches.pop(0)
+        if not self.batches:  # a new pass; a short last batch is dropped so every batch is full
+            batches = shuffled_batches(self.lengths, self.batch_size, self.rng)
+            self.batches = [batch for batch in reversed(batches) if len(batch) == self.batch_size]
+        return self.batches.pop()
 
     def state_dict(self) -> dict:
-        return {"rng": self.rng.getstate(), "batches": [list(batch) for batch in self.batches]}
+        return {"rng": self.rng.getstate(), "batches": [list(batch) for batch in reversed(self.batches)]}
 
     def load_state_dict(self, state: dict) -> None:
         self.rng.setstate(_rng_state(state["rng"]))
-        self.batches = [list(batch) for batch in state["batches"]]
+        # a state saved before length grouping has a flat "order" instead: start a fresh pass
+        self.batches = [list(batch) for batch in reversed(state.get("batches", []))]
 
 
 class TextStream:
