@@ -47,3 +47,21 @@ def test_self_training_that_selects_nothing_says_so(tiny_bert, toy_umsab, tmp_pa
     assert "selected no pseudo-labels for spanish, german" in capsys.readouterr().err
     languages = json.loads((run / "results.json").read_text())["training"]["self_training"][0]["languages"]
     assert all(c["selected"] == 0 and c["confidence_max"] < 0.9999 for c in languages.values())
+
+
+@pytest.mark.parametrize("alignment", [True, False])
+def test_self_training_rounds_keep_or_drop_the_alignment_losses(alignment, tiny_bert, toy_umsab, tmp_path):
+    """``self_training.alignment: false`` trains the rounds on the task loss alone (no MMD term logged)."""
+    extra = {"training.epochs": 1, "data.max_train_examples": 48, "data.max_eval_examples": 12,
+             "training.logging_steps": 1, "self_training.threshold": 0.34,
+             "self_training.alignment": str(alignment).lower()}
+    overrides = tiny_recipe_overrides(tiny_bert, toy_umsab, tmp_path / "run", **extra)
+    run = xlingual.train(REPO / "recipes" / "umsab_e5small_best.yaml", overrides, progress=False)
+    log = [json.loads(line) for line in Path(run / "logs" / "train_log.jsonl").read_text().splitlines()]
+    english_end = next(i for i, record in enumerate(log) if "selection_macro_f1" in record)
+    english, rounds = log[:english_end], [r for r in log[english_end + 1:] if "task" in r]
+    assert english and rounds
+    assert all("mmd" in record for record in english)
+    assert all(("mmd" in record) == alignment for record in rounds)
+    summary = json.loads((run / "results.json").read_text())["training"]["self_training"][0]
+    assert summary["alignment_losses"] == (["mmd"] if alignment else [])

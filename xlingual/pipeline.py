@@ -145,6 +145,8 @@ def self_train(recipe, model, tokenizer, accelerator, train_data: TokenizedExamp
     config = recipe.self_training
     targets = {lang: tokenize_examples(ex, tokenizer, recipe.model.max_length, recipe.model.text_prefix)
                for lang, ex in unlabeled.items()}
+    if not config.alignment:
+        objectives, streams = [], None
     records = []
     for round_number in range(1, config.rounds + 1):
         input_ids, labels = list(train_data.input_ids), list(train_data.labels)
@@ -161,7 +163,8 @@ def self_train(recipe, model, tokenizer, accelerator, train_data: TokenizedExamp
                                 "per_class": {name: pseudo.count(c) for c, name in enumerate(scheme.names)},
                                 "confidence_median": None if top is None else round(top.median().item(), 4),
                                 "confidence_max": None if top is None else round(top.max().item(), 4)}
-        records.append({"round": round_number, "languages": counts})
+        records.append({"round": round_number, "languages": counts,
+                        "alignment_losses": [objective.name for objective in objectives]})
         empty = [lang for lang, c in counts.items() if c["selected"] == 0]
         if empty and accelerator.is_main_process:
             highest = max((counts[lang]["confidence_max"] or 0.0) for lang in empty)
