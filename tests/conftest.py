@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+import struct
 import subprocess
 from pathlib import Path
 
@@ -192,3 +193,14 @@ def write_pairs(root: Path, n: int = 40) -> Path:
 @pytest.fixture(scope="session")
 def toy_pairs(tmp_path_factory) -> Path:
     return write_pairs(tmp_path_factory.mktemp("data") / "tatoeba")
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """Width and height from the IHDR chunk, after checking the PNG signature."""
+    data = path.read_bytes()
+    assert data[:8] == PNG_SIGNATURE
+    assert data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])

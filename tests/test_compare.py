@@ -6,11 +6,11 @@ import argparse
 import json
 import math
 import statistics
-import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import png_size
 
 from xlingual.evaluation.metrics import classification_metrics, transfer_summary
 from xlingual.io import atomic_write_json, atomic_write_text
@@ -28,7 +28,6 @@ from xlingual.reports.compare import (
 from xlingual.reports.plots import plot_gap_heatmap, plot_language_bars, plot_training_curves
 
 LABELS = ["negative", "neutral", "positive"]
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -100,12 +99,6 @@ def sweep(tmp_path: Path) -> Path:
         write_run(root / "align" / f"seed{seed}", "align", seed, right, alignment=True)
     return root
 
-
-def png_size(path: Path) -> tuple[int, int]:
-    data = path.read_bytes()
-    assert data[:8] == PNG_SIGNATURE
-    assert data[12:16] == b"IHDR"
-    return struct.unpack(">II", data[16:24])
 
 
 # ----------------------------------------------------------------------------- stats

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from conftest import SHARED, toy_sentences
+from conftest import SHARED, png_size, toy_sentences
 
 from xlingual.errors import XlingualError
 from xlingual.reports.diagnostics import (
@@ -23,16 +22,6 @@ from xlingual.reports.diagnostics import (
     register,
     retrieval_accuracy,
 )
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def png_size(path: Path) -> tuple[int, int]:
-    """Width and height from the IHDR chunk, after checking the PNG signature."""
-    data = path.read_bytes()
-    assert data[:8] == PNG_SIGNATURE
-    assert data[12:16] == b"IHDR"
-    return struct.unpack(">II", data[16:24])
 
 
 def random_matrix(n: int, d: int, seed: int) -> torch.Tensor:

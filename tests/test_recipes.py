@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import REPO, tiny_recipe_overrides
+from conftest import REPO, png_size, tiny_recipe_overrides
 
 import xlingual
+from xlingual.reports.plots import read_train_log
 
 RECIPES = sorted(p.name for p in (REPO / "recipes").glob("*.yaml"))
 
@@ -61,6 +62,12 @@ def test_self_training_rounds_keep_or_drop_the_alignment_losses(alignment, tiny_
     english_end = next(i for i, record in enumerate(log) if "selection_macro_f1" in record)
     english, rounds = log[:english_end], [r for r in log[english_end + 1:] if "task" in r]
     assert english and rounds
+    assert all("round" not in r for r in english) and all(r["round"] == 1 for r in log[english_end + 1:])
+    # the round counts its steps from 1 again: the curves must keep both phases, the round after the English one
+    steps, selection = read_train_log(run)
+    assert len(steps) == len(english) + len(rounds) and len(selection) == 2
+    assert [r.get("round", 0) for r in steps] == sorted(r.get("round", 0) for r in steps)
+    assert png_size(run / "logs" / "training_curves.png")[0] >= 400
     assert all("mmd" in record for record in english)
     assert all(("mmd" in record) == alignment for record in rounds)
     summary = json.loads((run / "results.json").read_text())["training"]["self_training"][0]

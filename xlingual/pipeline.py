@@ -174,7 +174,8 @@ def self_train(recipe, model, tokenizer, accelerator, train_data: TokenizedExamp
                   file=sys.stderr)
         combined = Tokenized(input_ids, labels, "source+pseudo", train_data.pad_token_id)
         loop = TrainingLoop(model, recipe, combined, selection, scheme.names, accelerator, log_path=log_path,
-                            objectives=objectives, streams=streams, progress=progress, epochs=config.epochs)
+                            objectives=objectives, streams=streams, progress=progress, epochs=config.epochs,
+                            log_fields={"round": round_number})
         loop.run()
         model = loop.unwrapped
     return records
@@ -272,11 +273,25 @@ def train(
     if accelerator.is_main_process:
         from .reports.model_card import write_model_card
 
+        _plot_training_curves(out, f"{recipe.name}, seed {recipe.training.seed}")
         write_model_card(out, results, recipe)
         atomic_write_json(out / rf.RESULTS, results)
         shutil.rmtree(out / rf.STATE, ignore_errors=True)  # the run is complete: the resumable state is spent
     accelerator.wait_for_everyone()
     return out
+
+
+def _plot_training_curves(out: Path, title: str) -> None:
+    """logs/training_curves.png beside the log; a figure that cannot be drawn must not fail a finished run."""
+    if not (out / rf.TRAIN_LOG).is_file():
+        return
+    from .reports.compare import ComparisonError
+    from .reports.plots import plot_training_curves
+
+    try:
+        plot_training_curves(out, out / rf.TRAINING_CURVES, title)
+    except (ComparisonError, OSError, ValueError) as exc:
+        print(f"warning: no {rf.TRAINING_CURVES}: {exc}", file=sys.stderr)
 
 
 def evaluate_run(

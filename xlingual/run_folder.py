@@ -8,6 +8,7 @@
     predictions/        <language>.<split>.jsonl with text, gold, prediction, probabilities
     checkpoint/         the model (see xlingual.checkpoint for the format)
     logs/train_log.jsonl  loss terms and learning rate every logging step, selection scores
+    logs/training_curves.png  the same as a figure: each loss term over steps, selection macro-F1 per epoch
     README.md           model card
 """
 
@@ -28,6 +29,7 @@ COMMAND = "command.txt"
 CHECKPOINT = "checkpoint"
 PREDICTIONS = "predictions"
 TRAIN_LOG = "logs/train_log.jsonl"
+TRAINING_CURVES = "logs/training_curves.png"
 STATE = "state"
 
 

@@ -23,7 +23,7 @@ from .compare import ComparisonError
 from .stats import METRIC_LABELS
 
 DPI = 100
-STEP_KEYS = {"step", "epoch", "lr", "total"}
+STEP_KEYS = {"step", "epoch", "lr", "total", "round"}
 
 
 def _save(figure: Figure, path: str | Path) -> Path:
@@ -123,12 +123,16 @@ def plot_gap_heatmap(table: dict[str, Any], path: str | Path, metric: str = "mac
 
 
 def read_train_log(run_folder: str | Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Step records and selection records; a resumed run's repeated steps keep the last record."""
+    """Step records and selection records in training order; a resumed run's repeated steps keep the last record.
+
+    Self-training rounds count their steps and epochs from 1 again and carry ``"round"``; they sort
+    after the source phase (round 0).
+    """
     path = Path(run_folder) / TRAIN_LOG
     if not path.is_file():
         raise ComparisonError(f"{path}: no training log")
-    steps: dict[int, dict[str, Any]] = {}
-    selection: dict[int, dict[str, Any]] = {}
+    steps: dict[tuple[int, int], dict[str, Any]] = {}
+    selection: dict[tuple[int, int], dict[str, Any]] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.strip():
             continue
@@ -136,13 +140,26 @@ def read_train_log(run_folder: str | Path) -> tuple[list[dict[str, Any]], list[d
             record = json.loads(line)
         except ValueError:
             continue  # a line cut short by a killed run
+        phase = int(record.get("round", 0))
         if "selection_macro_f1" in record:
-            selection[int(record.get("epoch", len(selection) + 1))] = record
+            selection[phase, int(record.get("epoch", len(selection) + 1))] = record
         elif "task" in record and "step" in record:
-            steps[int(record["step"])] = record
+            steps[phase, int(record["step"])] = record
     if not steps and not selection:
         raise ComparisonError(f"{path}: no step or selection records")
     return [steps[k] for k in sorted(steps)], [selection[k] for k in sorted(selection)]
+
+
+def _phase_offsets(records: list[dict[str, Any]]) -> dict[int, int]:
+    """Where each phase starts on a common step axis: a self-training round follows the phase before it."""
+    ends: dict[int, int] = {}
+    for record in records:
+        phase = int(record.get("round", 0))
+        ends[phase] = max(ends.get(phase, 0), int(record.get("step", 0)))
+    offsets, total = {}, 0
+    for phase in sorted(ends):
+        offsets[phase], total = total, total + ends[phase]
+    return offsets
 
 
 def _weight_text(steps: list[dict[str, Any]], key: str) -> str:
@@ -154,20 +171,28 @@ def _weight_text(steps: list[dict[str, Any]], key: str) -> str:
     return f", weight {low:g}" if low == high else f", weight {low:g}–{high:g}"
 
 
-def plot_training_curves(run_folder: str | Path, path: str | Path) -> Path:
-    """Task and alignment losses over steps, and the selection macro-F1 after each epoch."""
+def plot_training_curves(run_folder: str | Path, path: str | Path, title: str | None = None) -> Path:
+    """Task and alignment losses over steps, and the selection macro-F1 after each epoch.
+
+    ``title`` defaults to the recipe and seed in results.json, else the folder name."""
     run_folder = Path(run_folder)
     steps, selection = read_train_log(run_folder)
-    title = run_folder.name
-    if (run_folder / RESULTS).is_file():
-        try:
-            results = read_json(run_folder / RESULTS)
-            title = f"{results.get('recipe', title)}, seed {results.get('seed', '?')}"
-        except (ValueError, OSError):
-            pass
+    if title is None:
+        title = run_folder.name
+        if (run_folder / RESULTS).is_file():
+            try:
+                results = read_json(run_folder / RESULTS)
+                title = f"{results.get('recipe', title)}, seed {results.get('seed', '?')}"
+            except (ValueError, OSError):
+                pass
     figure = Figure(figsize=(9.0, 7.0), dpi=DPI)
     loss_axes, score_axes = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
-    x = [record["step"] for record in steps]
+    offsets = _phase_offsets(steps + selection)
+
+    def position(record: dict[str, Any]) -> int:
+        return offsets[int(record.get("round", 0))] + int(record.get("step", record.get("epoch", 0)))
+
+    x = [position(record) for record in steps]
     marker = "o" if len(steps) < 30 else None
     terms = list(dict.fromkeys(key for record in steps for key in record
                                if key not in STEP_KEYS and not key.endswith("_weight")))
@@ -185,15 +210,26 @@ def plot_training_curves(run_folder: str | Path, path: str | Path) -> Path:
         loss_axes.legend(fontsize=8)
     else:
         loss_axes.text(0.5, 0.5, "no loss records", ha="center", va="center", transform=loss_axes.transAxes)
+    for phase, start in offsets.items():
+        if phase:
+            for axes in (loss_axes, score_axes):
+                axes.axvline(start, color="grey", linestyle=":", linewidth=1)
+            loss_axes.annotate(f"self-training round {phase}", (start, 1.0), xycoords=("data", "axes fraction"),
+                               xytext=(3, -12), textcoords="offset points", fontsize=7, color="grey")
     if selection:
-        sel_x = [record.get("step", record["epoch"]) for record in selection]
+        sel_x = [position(record) for record in selection]
         scores = [100 * record["selection_macro_f1"] for record in selection]
         score_axes.plot(sel_x, scores, marker="o", color="tab:green", label="selection macro-F1")
-        best = int(np.argmax(scores))
+        # each phase keeps its own best epoch: the source phase's labels the pseudo-labels, the last one is saved
+        last = max(offsets)
+        kept = [i for i, record in enumerate(selection) if int(record.get("round", 0)) == last]
+        best = max(kept, key=lambda i: scores[i])
         score_axes.plot([sel_x[best]], [scores[best]], marker="*", markersize=14, color="tab:red", linestyle="none",
-                        label=f"best: epoch {selection[best]['epoch']} ({scores[best]:.1f})")
+                        label=f"kept: {'' if not last else f'round {last}, '}epoch {selection[best]['epoch']} "
+                              f"({scores[best]:.1f})")
         for xs, ys, record in zip(sel_x, scores, selection, strict=True):
-            score_axes.annotate(f"epoch {record['epoch']}\n{ys:.1f}", (xs, ys), textcoords="offset points",
+            phase = f"round {record['round']}, " if record.get("round") else ""
+            score_axes.annotate(f"{phase}epoch {record['epoch']}\n{ys:.1f}", (xs, ys), textcoords="offset points",
                                 xytext=(0, 6), ha="center", fontsize=7)
         low, high = min(scores), max(scores)
         score_axes.set_ylim(max(0.0, low - 10), min(105.0, high + 12))

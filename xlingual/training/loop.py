@@ -62,6 +62,17 @@ def _pad_to(tensor: torch.Tensor, width: int, value: int) -> torch.Tensor:
     return F.pad(tensor, (0, width - tensor.shape[1]), value=value)
 
 
+def _log_records(path: Path) -> list[dict]:
+    """The records of a training log; a line cut short by a killed run is skipped."""
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            continue
+    return records
+
+
 class TrainingLoop:
     """Fine-tunes a classifier on labelled source data, optionally with alignment objectives."""
 
@@ -79,8 +90,11 @@ class TrainingLoop:
         progress: bool = True,
         state_dir: Path | None = None,
         epochs: float | None = None,
+        log_fields: dict | None = None,
     ) -> None:
         self.recipe = recipe
+        self.log_fields = dict(log_fields or {})
+        """Added to every log record, e.g. ``{"round": 1}`` for a self-training round (its steps count from 1 again)."""
         self.config = recipe.training
         self.train_data = train
         self.selection = selection or {}
@@ -127,7 +141,7 @@ class TrainingLoop:
         if self.log_path is not None and self.accelerator.is_main_process:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             with self.log_path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(record) + "\n")
+                handle.write(json.dumps({**record, **self.log_fields}) + "\n")
 
     # ------------------------------------------------------------------ checkpoints
     def save(self) -> None:
@@ -168,8 +182,9 @@ class TrainingLoop:
                 stream.load_state_dict(saved["streams"][name])
         restore_rng(saved)
         if self.log_path is not None and self.log_path.is_file() and self.accelerator.is_main_process:
-            kept = [line for line in self.log_path.read_text(encoding="utf-8").splitlines()
-                    if line.strip() and json.loads(line).get("step", 0) <= self.state.global_step]
+            # steps after the saved state are done again, and so are self-training rounds (they run after it)
+            kept = [json.dumps(r) for r in _log_records(self.log_path)
+                    if "round" not in r and r.get("step", 0) <= self.state.global_step]
             self.log_path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
         return True
 
