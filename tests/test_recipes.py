@@ -52,10 +52,10 @@ def test_self_training_that_selects_nothing_says_so(tiny_bert, toy_umsab, tmp_pa
 
 @pytest.mark.parametrize("alignment", [True, False])
 def test_self_training_rounds_keep_or_drop_the_alignment_losses(alignment, tiny_bert, toy_umsab, tmp_path):
-    """``self_training.alignment: false`` trains the rounds on the task loss alone (no MMD term logged)."""
+    """``self_training.keep_alignment_losses: false`` trains the rounds on the task loss alone (no MMD term logged)."""
     extra = {"training.epochs": 1, "data.max_train_examples": 48, "data.max_eval_examples": 12,
              "training.logging_steps": 1, "self_training.threshold": 0.34,
-             "self_training.alignment": str(alignment).lower()}
+             "self_training.keep_alignment_losses": str(alignment).lower()}
     overrides = tiny_recipe_overrides(tiny_bert, toy_umsab, tmp_path / "run", **extra)
     run = xlingual.train(REPO / "recipes" / "umsab_e5small_best.yaml", overrides, progress=False)
     log = [json.loads(line) for line in Path(run / "logs" / "train_log.jsonl").read_text().splitlines()]

@@ -330,9 +330,9 @@ class SelfTrainingConfig:
     max_per_class: int | None = None
     epochs: float = 1.0
     """Epochs over source + pseudo-labelled data in each round."""
-    alignment: bool = True
-    """Keep ``alignment.losses`` (and their extra forwards) on in the rounds; off, a round trains on
-    source + pseudo-labels with the task loss alone, which costs about half as much per step."""
+    keep_alignment_losses: bool = True
+    """Keep ``alignment.losses`` on in the rounds; off, a round trains on source + pseudo-labels with the
+    task loss alone and skips the losses' extra forward passes (one per stream they read)."""
 
     def validate(self) -> None:
         if self.rounds < 1:

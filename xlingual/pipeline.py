@@ -145,7 +145,7 @@ def self_train(recipe, model, tokenizer, accelerator, train_data: TokenizedExamp
     config = recipe.self_training
     targets = {lang: tokenize_examples(ex, tokenizer, recipe.model.max_length, recipe.model.text_prefix)
                for lang, ex in unlabeled.items()}
-    if not config.alignment:
+    if not config.keep_alignment_losses:
         objectives, streams = [], None
     records = []
     for round_number in range(1, config.rounds + 1):

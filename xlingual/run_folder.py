@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import json
 import platform
 import shutil
 import sys
@@ -76,3 +77,27 @@ def library_versions() -> dict[str, str]:
         "torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__,
         "accelerate": accelerate.__version__, "datasets": datasets.__version__,
     }
+
+
+def train_log_records(path: str | Path) -> list[dict]:
+    """The records of a training log in file order, each with its phase under ``"round"`` (0: source phase).
+
+    Self-training rounds count steps from 1 again and tag their records; logs written before the tag
+    existed get it from the step number going down. A line cut short by a killed run is skipped.
+    """
+    records, phase, last_step = [], 0, -1
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(record, dict):
+            continue
+        step = record.get("step", last_step)
+        if "round" in record:
+            phase = int(record["round"])
+        elif isinstance(step, int) and step < last_step:
+            phase += 1
+        last_step = step if isinstance(step, int) else last_step
+        records.append({**record, "round": phase})
+    return records

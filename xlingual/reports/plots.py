@@ -7,7 +7,6 @@ touched, so plotting works headless and beside other code that uses pyplot.
 from __future__ import annotations
 
 import io
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ..io import atomic_write_bytes, read_json
-from ..run_folder import RESULTS, TRAIN_LOG
+from ..run_folder import RESULTS, TRAIN_LOG, train_log_records
 from .compare import ComparisonError
 from .stats import METRIC_LABELS
 
@@ -125,26 +124,18 @@ def plot_gap_heatmap(table: dict[str, Any], path: str | Path, metric: str = "mac
 def read_train_log(run_folder: str | Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Step records and selection records in training order; a resumed run's repeated steps keep the last record.
 
-    Self-training rounds count their steps and epochs from 1 again and carry ``"round"``; they sort
-    after the source phase (round 0).
+    Every record carries its phase under ``"round"`` (0: source phase, then self-training rounds).
     """
     path = Path(run_folder) / TRAIN_LOG
     if not path.is_file():
         raise ComparisonError(f"{path}: no training log")
     steps: dict[tuple[int, int], dict[str, Any]] = {}
     selection: dict[tuple[int, int], dict[str, Any]] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue  # a line cut short by a killed run
-        phase = int(record.get("round", 0))
+    for record in train_log_records(path):
         if "selection_macro_f1" in record:
-            selection[phase, int(record.get("epoch", len(selection) + 1))] = record
+            selection[record["round"], int(record.get("epoch", len(selection) + 1))] = record
         elif "task" in record and "step" in record:
-            steps[phase, int(record["step"])] = record
+            steps[record["round"], int(record["step"])] = record
     if not steps and not selection:
         raise ComparisonError(f"{path}: no step or selection records")
     return [steps[k] for k in sorted(steps)], [selection[k] for k in sorted(selection)]
@@ -220,15 +211,14 @@ def plot_training_curves(run_folder: str | Path, path: str | Path, title: str | 
         sel_x = [position(record) for record in selection]
         scores = [100 * record["selection_macro_f1"] for record in selection]
         score_axes.plot(sel_x, scores, marker="o", color="tab:green", label="selection macro-F1")
-        # each phase keeps its own best epoch: the source phase's labels the pseudo-labels, the last one is saved
-        last = max(offsets)
-        kept = [i for i, record in enumerate(selection) if int(record.get("round", 0)) == last]
-        best = max(kept, key=lambda i: scores[i])
+        # each phase keeps its own best epoch: the source phase's pseudo-labels the target text, the last is saved
+        last = selection[-1]["round"]
+        best = max((i for i, record in enumerate(selection) if record["round"] == last), key=lambda i: scores[i])
         score_axes.plot([sel_x[best]], [scores[best]], marker="*", markersize=14, color="tab:red", linestyle="none",
-                        label=f"kept: {'' if not last else f'round {last}, '}epoch {selection[best]['epoch']} "
+                        label=f"kept: {f'round {last}, ' if last else ''}epoch {selection[best]['epoch']} "
                               f"({scores[best]:.1f})")
         for xs, ys, record in zip(sel_x, scores, selection, strict=True):
-            phase = f"round {record['round']}, " if record.get("round") else ""
+            phase = f"round {record['round']}, " if record["round"] else ""
             score_axes.annotate(f"{phase}epoch {record['epoch']}\n{ys:.1f}", (xs, ys), textcoords="offset points",
                                 xytext=(0, 6), ha="center", fontsize=7)
         low, high = min(scores), max(scores)

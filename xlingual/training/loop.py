@@ -28,6 +28,7 @@ from ..data.batching import TokenizedExamples, collate, training_batches
 from ..data.examples import Examples
 from ..errors import TrainingDivergedError
 from ..evaluation.zero_shot import evaluate_languages
+from ..run_folder import train_log_records
 from .objectives import Objective, StepContext
 from .optim import build_optimizer, build_scheduler
 from .state import load_training_state, restore_rng, save_training_state
@@ -60,17 +61,6 @@ def _pad_to(tensor: torch.Tensor, width: int, value: int) -> torch.Tensor:
     if tensor.shape[1] == width:
         return tensor
     return F.pad(tensor, (0, width - tensor.shape[1]), value=value)
-
-
-def _log_records(path: Path) -> list[dict]:
-    """The records of a training log; a line cut short by a killed run is skipped."""
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            continue
-    return records
 
 
 class TrainingLoop:
@@ -183,8 +173,9 @@ class TrainingLoop:
         restore_rng(saved)
         if self.log_path is not None and self.log_path.is_file() and self.accelerator.is_main_process:
             # steps after the saved state are done again, and so are self-training rounds (they run after it)
-            kept = [json.dumps(r) for r in _log_records(self.log_path)
-                    if "round" not in r and r.get("step", 0) <= self.state.global_step]
+            records = train_log_records(self.log_path)
+            kept = [json.dumps({k: v for k, v in r.items() if k != "round"}) for r in records
+                    if r["round"] == 0 and r.get("step", 0) <= self.state.global_step]
             self.log_path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
         return True
 
