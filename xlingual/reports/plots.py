@@ -159,7 +159,7 @@ def _weight_text(steps: list[dict[str, Any]], key: str) -> str:
     if not weights:
         return ""
     low, high = min(weights), max(weights)
-    return f", weight {low:g}" if low == high else f", weight {low:g}–{high:g}"
+    return f", weight {low:.3g}" if low == high else f", weight {low:.3g}–{high:.3g}"
 
 
 def plot_training_curves(run_folder: str | Path, path: str | Path, title: str | None = None) -> Path:
