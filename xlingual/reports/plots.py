@@ -145,7 +145,7 @@ def _phase_offsets(records: list[dict[str, Any]]) -> dict[int, int]:
     """Where each phase starts on a common step axis: a self-training round follows the phase before it."""
     ends: dict[int, int] = {}
     for record in records:
-        phase = int(record.get("round", 0))
+        phase = record["round"]
         ends[phase] = max(ends.get(phase, 0), int(record.get("step", 0)))
     offsets, total = {}, 0
     for phase in sorted(ends):
@@ -181,7 +181,7 @@ def plot_training_curves(run_folder: str | Path, path: str | Path, title: str | 
     offsets = _phase_offsets(steps + selection)
 
     def position(record: dict[str, Any]) -> int:
-        return offsets[int(record.get("round", 0))] + int(record.get("step", record.get("epoch", 0)))
+        return offsets[record["round"]] + int(record.get("step", record.get("epoch", 0)))
 
     x = [position(record) for record in steps]
     marker = "o" if len(steps) < 30 else None
