@@ -345,6 +345,28 @@ class SelfTrainingConfig:
 
 
 @dataclass
+class AveragingConfig:
+    """Checkpoint averaging inside a run (Schmidt, Vulić & Glavaš, ACL 2023): a uniform running
+    average of the trainable weights at snapshot points, scored on the selection split beside the
+    single checkpoints. LoRA runs average the adapters and the head (their trainable weights)."""
+
+    every_steps: int = 0
+    """Take a snapshot every N optimiser steps; 0: at the end of every epoch."""
+    start: float = 0.0
+    """Fraction of training before which snapshots are skipped (e.g. 0.1 to skip the warm-up)."""
+    save: Literal["averaged", "selected"] = "averaged"
+    """Which model the run saves and evaluates: the average, or the checkpoint ``select_best_on`` chose."""
+    keep_snapshots: bool = False
+    """Also write each snapshot's trainable weights to ``snapshots/`` (for soups and later analysis)."""
+
+    def validate(self) -> None:
+        if self.every_steps < 0:
+            raise ConfigError(f"averaging.every_steps: must be >= 0 (0: every epoch end), got {self.every_steps}")
+        if not 0.0 <= self.start < 1.0:
+            raise ConfigError(f"averaging.start: must be in [0, 1), got {self.start}")
+
+
+@dataclass
 class AlignmentConfig:
     """Embedding alignment: the extra data streams and the loss terms that use them."""
 
@@ -381,13 +403,15 @@ class RecipeConfig:
     alignment: AlignmentConfig = field(default_factory=AlignmentConfig)
     self_training: SelfTrainingConfig | None = None
     """Pseudo-label target text after the English phase (needs alignment.unlabeled_target)."""
+    averaging: AveragingConfig | None = None
+    """Checkpoint averaging inside the run; ``null`` (the default) keeps the selected checkpoint."""
     output_dir: str = "runs/{name}-seed{seed}"
     """Run folder; ``{name}`` and ``{seed}`` are filled in."""
 
     def validate(self) -> RecipeConfig:
         """Check every section's values; raises :class:`ConfigError`. Returns ``self``."""
         for section in (self.model, self.lora, self.freeze, self.data, self.training, self.evaluation,
-                        self.alignment, self.self_training):
+                        self.alignment, self.self_training, self.averaging):
             if section is not None:
                 section.validate()
         if self.lora is not None and (self.freeze.layers or self.freeze.encoder):

@@ -112,8 +112,12 @@ def protocol(recipe: RecipeConfig, train: Examples, selection: dict[str, Example
         files["unlabeled_target"] = {k: v.origin for k, v in unlabeled.items()}
     if pairs:
         files["pairs"] = {k: v.origin for k, v in pairs.items()}
-    return {"target_resources": target_resources(recipe),
-            "model_selection": SELECTION_NAMES[recipe.training.select_best_on], "files": files}
+    record = {"target_resources": target_resources(recipe),
+              "model_selection": SELECTION_NAMES[recipe.training.select_best_on], "files": files}
+    if recipe.averaging is not None:
+        record["checkpoint_averaging"] = {"every_steps": recipe.averaging.every_steps,
+                                          "start": recipe.averaging.start, "saved": recipe.averaging.save}
+    return record
 
 
 def build_streams(recipe: RecipeConfig, tokenizer, unlabeled: dict[str, Examples],
@@ -227,7 +231,7 @@ def train(
     objectives = build_objectives(recipe.alignment.losses, model.config.hidden_size, len(recipe.data.target_languages))
     loop = TrainingLoop(model, recipe, train_data, selection_data, scheme.names, accelerator,
                         log_path=out / rf.TRAIN_LOG, objectives=objectives, streams=streams, progress=progress,
-                        state_dir=out / rf.STATE)
+                        state_dir=out / rf.STATE, averaging=recipe.averaging, snapshot_dir=out / rf.SNAPSHOTS)
     if resume and loop.restore() and accelerator.is_main_process:
         print(f"resumed from step {loop.state.global_step} of {loop.state.total_steps}", file=sys.stderr)
     loop.run()
