@@ -190,6 +190,24 @@ def report_json(report: EvaluationReport) -> dict:
             "seconds": report.seconds, "samples_per_second": report.examples / max(report.seconds, 1e-9)}
 
 
+def evaluate_splits(model, tokenizer, recipe: RecipeConfig, scheme, eval_examples: dict[str, dict[str, Examples]],
+                    device, accelerator=None, progress: bool = True, out: Path | None = None) -> dict:
+    """Score every split and language; with ``out``, write the predictions there (if the recipe saves them)."""
+    splits: dict = {}
+    for split, raw in eval_examples.items():
+        data = _tokenize_all(raw, tokenizer, recipe)
+        report = evaluate_languages(model, data, list(scheme.names), split, recipe.data.source_language,
+                                    recipe.evaluation.batch_size, device, accelerator, progress)
+        splits[split] = report_json(report)
+        splits[split]["test_files"] = {lang: ex.origin for lang, ex in raw.items()}
+        splits[split]["test_fingerprints"] = {
+            lang: content_fingerprint(ex.texts, [scheme.names[i] for i in ex.labels or []])
+            for lang, ex in raw.items() if ex.labels is not None}
+        if out is not None and recipe.evaluation.save_predictions:
+            write_predictions(out / rf.PREDICTIONS, report, data, list(scheme.names))
+    return splits
+
+
 def train(
     recipe: RecipeConfig | str | Path,
     overrides: list[str] | tuple[str, ...] = (),
@@ -259,17 +277,8 @@ def train(
         "training": training_summary,
         "splits": {},
     }
-    for split, raw in eval_examples.items():
-        data = _tokenize_all(raw, tokenizer, recipe)
-        report = evaluate_languages(model, data, list(scheme.names), split, recipe.data.source_language,
-                                    recipe.evaluation.batch_size, accelerator.device, accelerator, progress)
-        results["splits"][split] = report_json(report)
-        results["splits"][split]["test_files"] = {lang: ex.origin for lang, ex in raw.items()}
-        results["splits"][split]["test_fingerprints"] = {
-            lang: content_fingerprint(ex.texts, [scheme.names[i] for i in ex.labels or []])
-            for lang, ex in raw.items() if ex.labels is not None}
-        if accelerator.is_main_process and recipe.evaluation.save_predictions:
-            write_predictions(out / rf.PREDICTIONS, report, data, list(scheme.names))
+    results["splits"] = evaluate_splits(model, tokenizer, recipe, scheme, eval_examples, accelerator.device,
+                                        accelerator, progress, out if accelerator.is_main_process else None)
     results["wall_seconds"] = time.perf_counter() - started
     results["processes"] = accelerator.num_processes
     results["versions"] = rf.library_versions()
