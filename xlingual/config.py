@@ -182,6 +182,9 @@ class TrainingConfig:
     logging_steps: int = 10
     checkpoint_steps: int = 0
     """Save a resumable checkpoint every N optimizer steps (0: only at epoch ends)."""
+    lp_ft: bool = False
+    """LP-FT (Kumar et al., ICLR 2022): fit the head as a linear probe on the frozen encoder's cached
+    source features first, then fine-tune from that head instead of a random one."""
 
     def validate(self) -> None:
         if self.epochs <= 0:
@@ -218,10 +221,16 @@ class EvaluationConfig:
     """Role names (``test``, ``dev``) or literal split names to evaluate in every language."""
     batch_size: int = 128
     save_predictions: bool = True
+    prior_correction: str | None = None
+    """Transductive label-prior correction (Saerens et al. 2002): the split of each target language whose
+    *text* (labels dropped) re-estimates the class priors by EM, e.g. ``train``; ``null``: off."""
 
     def validate(self) -> None:
         if self.batch_size < 1:
             raise ConfigError(f"evaluation.batch_size: must be at least 1, got {self.batch_size}")
+        if self.prior_correction is not None and self.prior_correction in ("test", *self.splits):
+            raise ConfigError(f"evaluation.prior_correction: '{self.prior_correction}' is an evaluated split; "
+                              "estimate priors on other target text, e.g. train")
         if not self.splits:
             raise ConfigError("evaluation.splits: name at least one split, e.g. [test]")
 
@@ -367,6 +376,21 @@ class AveragingConfig:
 
 
 @dataclass
+class InterpolationConfig:
+    """WiSE-FT after training (Wortsman et al., CVPR 2022): θ(α) = (1 − α)·θ_pretrained + α·θ_fine-tuned on the
+    encoder, α chosen on the selection split (1 is always a candidate). LoRA adapters are merged first, so the
+    saved checkpoint is a full one."""
+
+    alphas: list[float] = field(default_factory=lambda: [0.2, 0.4, 0.6, 0.8])
+    head: Literal["refit", "kept"] = "refit"
+    """refit: a linear probe on the source train features under each θ(α); kept: the fine-tuned head."""
+
+    def validate(self) -> None:
+        if not self.alphas or any(not 0.0 <= a <= 1.0 for a in self.alphas):
+            raise ConfigError(f"interpolation.alphas: must be values in [0, 1], got {self.alphas}")
+
+
+@dataclass
 class AlignmentConfig:
     """Embedding alignment: the extra data streams and the loss terms that use them."""
 
@@ -405,17 +429,21 @@ class RecipeConfig:
     """Pseudo-label target text after the English phase (needs alignment.unlabeled_target)."""
     averaging: AveragingConfig | None = None
     """Checkpoint averaging inside the run; ``null`` (the default) keeps the selected checkpoint."""
+    interpolation: InterpolationConfig | None = None
+    """Interpolate the trained encoder toward the pretrained one after training (WiSE-FT)."""
     output_dir: str = "runs/{name}-seed{seed}"
     """Run folder; ``{name}`` and ``{seed}`` are filled in."""
 
     def validate(self) -> RecipeConfig:
         """Check every section's values; raises :class:`ConfigError`. Returns ``self``."""
         for section in (self.model, self.lora, self.freeze, self.data, self.training, self.evaluation,
-                        self.alignment, self.self_training, self.averaging):
+                        self.alignment, self.self_training, self.averaging, self.interpolation):
             if section is not None:
                 section.validate()
         if self.lora is not None and (self.freeze.layers or self.freeze.encoder):
             raise ConfigError("freeze: with lora the encoder is already frozen; remove freeze.layers/freeze.encoder")
+        if self.interpolation is not None and self.training.select_best_on == "last":
+            raise ConfigError("interpolation: chooses α on the selection split; training.select_best_on is 'last'")
         if not self.output_dir:
             raise ConfigError("output_dir: must name a folder")
         check_template(self.output_dir, "output_dir", ("name", "seed"))

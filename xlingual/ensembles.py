@@ -220,7 +220,8 @@ def soup(paths: list[str | Path], out: str | Path, greedy: bool = False, name: s
 
 
 def interpolation_choice(model, pretrained: dict, fine_tuned: dict, alphas: list[float], head: str, scorer,
-                         train_data=None, batch_size: int = 128, progress: bool = False) -> tuple[float, dict]:
+                         train_data=None, batch_size: int = 128, progress: bool = False,
+                         device="cpu") -> tuple[float, dict]:
     """Score θ(α) on source dev for every α; leave the model at the best α (ties: larger α). Returns (α, scores)."""
     from .modeling.weight_space import set_interpolation
     from .training.linear_probe import refit_head
@@ -232,7 +233,7 @@ def interpolation_choice(model, pretrained: dict, fine_tuned: dict, alphas: list
         set_interpolation(model, pretrained, fine_tuned, alpha)
         model.classifier.load_state_dict(original_head)
         if head == "refit":
-            refit_head(model, train_data, batch_size, "cpu", progress=progress)
+            refit_head(model, train_data, batch_size, device, progress=progress)
         heads[alpha] = {k: v.clone() for k, v in model.classifier.state_dict().items()}
         scores[f"{alpha:g}"] = scorer(model)
     chosen = max(alphas, key=lambda a: (scores[f"{a:g}"], a))
@@ -392,3 +393,28 @@ def _print_summary(out: Path) -> None:
 
     _print_results(read_json(out / rf.RESULTS))
     print(f"run folder: {out}")
+
+
+def interpolate_in_run(model, recipe: RecipeConfig, train_data, selection_data: dict, scheme, accelerator,
+                       progress: bool = False) -> dict:
+    """The recipe's ``interpolation`` step after training: θ(α) with α chosen on the selection split."""
+    from .evaluation.zero_shot import evaluate_languages
+    from .modeling.weight_space import encoder_state, merge_lora, pretrained_encoder_state
+
+    config = recipe.interpolation
+    device = accelerator.device
+
+    def score(candidate) -> float:
+        report = evaluate_languages(candidate, selection_data, list(scheme.names), "selection",
+                                    recipe.data.source_language, recipe.evaluation.batch_size, device, accelerator,
+                                    progress=False)
+        return sum(r.metrics["macro_f1"] for r in report.languages.values()) / len(report.languages)
+
+    merge_lora(model)
+    fine_tuned = encoder_state(model)
+    pretrained = {k: v.to(device) for k, v in pretrained_encoder_state(model).items()}
+    alphas = sorted(set(config.alphas) | {1.0})
+    chosen, scores = interpolation_choice(model, pretrained, fine_tuned, alphas, config.head, score, train_data,
+                                          recipe.evaluation.batch_size, progress, device)
+    return {"alphas": alphas, "head": config.head, "selection_macro_f1": scores, "chosen_alpha": chosen,
+            "chosen_on": "selection split"}

@@ -114,6 +114,9 @@ def protocol(recipe: RecipeConfig, train: Examples, selection: dict[str, Example
         files["pairs"] = {k: v.origin for k, v in pairs.items()}
     record = {"target_resources": target_resources(recipe),
               "model_selection": SELECTION_NAMES[recipe.training.select_best_on], "files": files}
+    if recipe.evaluation.prior_correction is not None:
+        record["prior_correction"] = (f"transductive: class priors re-estimated by EM on unlabeled target "
+                                      f"'{recipe.evaluation.prior_correction}' text at prediction time")
     if recipe.averaging is not None:
         record["checkpoint_averaging"] = {"every_steps": recipe.averaging.every_steps,
                                           "start": recipe.averaging.start, "saved": recipe.averaging.save}
@@ -190,15 +193,46 @@ def report_json(report: EvaluationReport) -> dict:
             "seconds": report.seconds, "samples_per_second": report.examples / max(report.seconds, 1e-9)}
 
 
+def prior_adjustments(model, tokenizer, recipe: RecipeConfig, scheme, device, accelerator,
+                      languages: set[str]) -> tuple[dict, dict]:
+    """Per target language, the EM prior correction estimated on its unlabeled ``evaluation.prior_correction``
+    split (empty when off): ``(language → function on probabilities, language → record)``."""
+    from functools import partial
+
+    from .evaluation.inference import predict_probabilities
+    from .evaluation.prior_correction import adjust_priors, class_frequencies, em_priors
+
+    split = recipe.evaluation.prior_correction
+    if split is None:
+        return {}, {}
+    data = recipe.data
+    source = class_frequencies(load_examples(data, data.source_language, "train").labels, len(scheme.names))
+    adjust, records = {}, {}
+    for language in sorted(languages - {data.source_language}):
+        text = load_examples(data, language, split, labelled=False)
+        tokenized = tokenize_examples(text, tokenizer, recipe.model.max_length, recipe.model.text_prefix)
+        probabilities = predict_probabilities(model, tokenized, recipe.evaluation.batch_size, device, accelerator)
+        priors, iterations = em_priors(probabilities, source)
+        adjust[language] = partial(adjust_priors, source_priors=source, target_priors=priors)
+        records[language] = {"split": split, "texts": len(text.texts), "iterations": iterations,
+                             "source_priors": [round(p, 4) for p in source.tolist()],
+                             "target_priors": [round(p, 4) for p in priors.tolist()]}
+    return adjust, records
+
+
 def evaluate_splits(model, tokenizer, recipe: RecipeConfig, scheme, eval_examples: dict[str, dict[str, Examples]],
                     device, accelerator=None, progress: bool = True, out: Path | None = None) -> dict:
     """Score every split and language; with ``out``, write the predictions there (if the recipe saves them)."""
     splits: dict = {}
+    adjust, priors = prior_adjustments(model, tokenizer, recipe, scheme, device, accelerator,
+                                       {lang for raw in eval_examples.values() for lang in raw})
     for split, raw in eval_examples.items():
         data = _tokenize_all(raw, tokenizer, recipe)
         report = evaluate_languages(model, data, list(scheme.names), split, recipe.data.source_language,
-                                    recipe.evaluation.batch_size, device, accelerator, progress)
+                                    recipe.evaluation.batch_size, device, accelerator, progress, adjust)
         splits[split] = report_json(report)
+        if priors:
+            splits[split]["prior_correction"] = {lang: priors[lang] for lang in raw if lang in priors}
         splits[split]["test_files"] = {lang: ex.origin for lang, ex in raw.items()}
         splits[split]["test_fingerprints"] = {
             lang: content_fingerprint(ex.texts, [scheme.names[i] for i in ex.labels or []])
@@ -247,6 +281,11 @@ def train(
     selection_data = _tokenize_all(selection_examples, tokenizer, recipe)
     streams = build_streams(recipe, tokenizer, unlabeled, pairs)
     objectives = build_objectives(recipe.alignment.losses, model.config.hidden_size, len(recipe.data.target_languages))
+    lp_ft = None
+    if recipe.training.lp_ft:  # restored weights (with --resume) replace the probe's head anyway
+        from .training.linear_probe import refit_head
+
+        lp_ft = refit_head(model, train_data, recipe.evaluation.batch_size, accelerator.device, progress=progress)
     loop = TrainingLoop(model, recipe, train_data, selection_data, scheme.names, accelerator,
                         log_path=out / rf.TRAIN_LOG, objectives=objectives, streams=streams, progress=progress,
                         state_dir=out / rf.STATE, averaging=recipe.averaging, snapshot_dir=out / rf.SNAPSHOTS)
@@ -259,6 +298,13 @@ def train(
         training_summary["self_training"] = self_train(
             recipe, model, tokenizer, accelerator, train_data, selection_data, scheme, unlabeled, objectives,
             streams, out / rf.TRAIN_LOG, progress)
+    if lp_ft is not None:
+        training_summary["lp_ft"] = lp_ft
+    if recipe.interpolation is not None:
+        from .ensembles import interpolate_in_run
+
+        training_summary["interpolation"] = interpolate_in_run(model, recipe, train_data, selection_data, scheme,
+                                                               accelerator, progress)
     training_summary["parameters"] = count_parameters(model)
     if accelerator.is_main_process:
         save_checkpoint(model, tokenizer, out / rf.CHECKPOINT)
@@ -342,12 +388,8 @@ def evaluate_run(
                     for split in (splits or recipe.evaluation.splits)}
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model, tokenizer = load_checkpoint(run, base_model=base_model, device=device)
-    out: dict = {"run": str(run), "splits": {}}
-    for split, raw in raw_by_split.items():
-        tokenized = _tokenize_all(raw, tokenizer, recipe)
-        report = evaluate_languages(model, tokenized, list(scheme.names), split, recipe.data.source_language,
-                                    recipe.evaluation.batch_size, device, None, progress)
-        out["splits"][split] = report_json(report)
+    out: dict = {"run": str(run),
+                 "splits": evaluate_splits(model, tokenizer, recipe, scheme, raw_by_split, device, None, progress)}
     saved = read_json(run / rf.RESULTS) if (run / rf.RESULTS).is_file() else None
     if saved:
         out["matches_saved"] = {

@@ -43,4 +43,6 @@ def target_resources(recipe: RecipeConfig) -> list[str]:
         resources.append("parallel")
     if recipe.self_training is not None:
         resources.append("self-training")
+    if recipe.evaluation.prior_correction is not None:
+        resources.append("prior-correction")  # unlabeled target text at prediction time (transductive)
     return resources or ["zero-shot"]

@@ -66,10 +66,16 @@ def fit_linear_head(features: torch.Tensor, labels: list[int] | torch.Tensor, nu
 
 
 def refit_head(model, train: TokenizedExamples, batch_size: int = 128, device: torch.device | str = "cpu",
-               l2: float = DEFAULT_L2, progress: bool = False) -> None:
-    """Replace ``model.classifier`` by the linear probe fitted on ``train``'s features under the current encoder."""
+               l2: float = DEFAULT_L2, progress: bool = False) -> dict[str, float]:
+    """Replace ``model.classifier`` by the linear probe fitted on ``train``'s features under the current encoder.
+
+    Returns the probe's accuracy and cross-entropy on ``train`` (its fit, not a held-out score)."""
     features = pooled_features(model, train, batch_size, device, progress, description="probe features")
     weight, bias = fit_linear_head(features, train.labels, model.classifier.out_features, l2)
     with torch.no_grad():
         model.classifier.weight.copy_(weight.to(model.classifier.weight))
         model.classifier.bias.copy_(bias.to(model.classifier.bias))
+    logits = features @ weight.T + bias
+    labels = torch.as_tensor(train.labels, dtype=torch.long)
+    return {"train_accuracy": (logits.argmax(1) == labels).float().mean().item(),
+            "train_loss": torch.nn.functional.cross_entropy(logits, labels).item(), "l2": l2}
