@@ -6,6 +6,7 @@ import shlex
 import shutil
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -26,9 +27,9 @@ from .io import atomic_write_json, atomic_write_text, read_json
 from .languages import normalize_language
 from .modeling.build import build_model
 from .modeling.freezing import count_parameters
+from .objectives import Objective, SetupContext, build_objectives
 from .protocol import SELECTION_NAMES, check_protocol, target_resources
 from .training.loop import TrainingLoop
-from .training.objectives import build_objectives
 from .training.streams import PairStream, TextStream
 
 EvalData = dict[str, tuple[Examples, TokenizedExamples]]
@@ -105,14 +106,14 @@ def load_streams_data(recipe: RecipeConfig) -> tuple[dict[str, Examples], dict[s
 
 
 def protocol(recipe: RecipeConfig, train: Examples, selection: dict[str, Examples], unlabeled: dict[str, Examples],
-             pairs: dict[str, TranslationPairs]) -> dict:
+             pairs: dict[str, TranslationPairs], objectives: Sequence[Objective] = ()) -> dict:
     """Which target-side resources the run used (with the files), and how the model was selected."""
     files: dict = {"train": train.origin, "selection": {k: v.origin for k, v in selection.items()}}
     if unlabeled:
         files["unlabeled_target"] = {k: v.origin for k, v in unlabeled.items()}
     if pairs:
         files["pairs"] = {k: v.origin for k, v in pairs.items()}
-    return {"target_resources": target_resources(recipe),
+    return {"target_resources": target_resources(recipe, objectives),
             "model_selection": SELECTION_NAMES[recipe.training.select_best_on], "files": files}
 
 
@@ -181,6 +182,27 @@ def self_train(recipe, model, tokenizer, accelerator, train_data: TokenizedExamp
     return records
 
 
+def prepare_objectives(recipe: RecipeConfig, objectives: Sequence[Objective]) -> list[Objective]:
+    """Check objective instances given beside a recipe (declaration, streams, names) and copy them for this run."""
+    from .objectives.base import copy_objectives
+    from .objectives.registry import check_declaration, missing_stream_sections
+
+    taken = {loss.name for loss in recipe.alignment.losses}
+    for index, objective in enumerate(objectives):
+        where = f"objectives[{index}]"
+        if not isinstance(objective, Objective):
+            raise ConfigError(f"{where}: expected an xlingual Objective instance, got {type(objective).__name__}")
+        check_declaration(type(objective))
+        missing = missing_stream_sections(type(objective), recipe.alignment)
+        if missing:
+            raise ConfigError(f"{where}: '{objective.name}' needs alignment.{missing[0]} to be set")
+        if objective.name in taken:
+            raise ConfigError(f"{where}: '{objective.name}' is already trained (alignment.losses or an earlier "
+                              "instance); give each objective once")
+        taken.add(objective.name)
+    return copy_objectives(objectives)
+
+
 def report_json(report: EvaluationReport) -> dict:
     return {"languages": report.metrics(), "summary": report.summary(),
             "seconds": report.seconds, "samples_per_second": report.examples / max(report.seconds, 1e-9)}
@@ -193,14 +215,19 @@ def train(
     resume: bool = False,
     progress: bool = True,
     command: list[str] | None = None,
+    objectives: Sequence[Objective] = (),
 ) -> Path:
-    """Train ``recipe`` and evaluate it zero-shot; returns the run folder."""
+    """Train ``recipe`` and evaluate it zero-shot; returns the run folder.
+
+    ``objectives`` are :class:`~xlingual.objectives.Objective` instances trained beside the recipe's
+    ``alignment.losses`` (copies are trained; the instances passed stay as they are)."""
     recipe_path = None
     if not isinstance(recipe, RecipeConfig):
         recipe_path = Path(recipe)
         recipe = load_recipe(recipe_path, overrides)
     elif overrides:
         raise ConfigError("overrides apply to a recipe file; edit the RecipeConfig object instead")
+    extra = prepare_objectives(recipe, objectives)
     out = recipe.resolved_output_dir()
     accelerator = make_accelerator(recipe)
     if accelerator.is_main_process:
@@ -224,7 +251,8 @@ def train(
     train_data = tokenize_examples(train_examples, tokenizer, recipe.model.max_length, recipe.model.text_prefix)
     selection_data = _tokenize_all(selection_examples, tokenizer, recipe)
     streams = build_streams(recipe, tokenizer, unlabeled, pairs)
-    objectives = build_objectives(recipe.alignment.losses, model.config.hidden_size, len(recipe.data.target_languages))
+    objectives = build_objectives(recipe.alignment.losses,
+                                  SetupContext(model, model.config.hidden_size, recipe.data.target_languages), extra)
     loop = TrainingLoop(model, recipe, train_data, selection_data, scheme.names, accelerator,
                         log_path=out / rf.TRAIN_LOG, objectives=objectives, streams=streams, progress=progress,
                         state_dir=out / rf.STATE)
@@ -238,6 +266,7 @@ def train(
             recipe, model, tokenizer, accelerator, train_data, selection_data, scheme, unlabeled, objectives,
             streams, out / rf.TRAIN_LOG, progress)
     training_summary["parameters"] = count_parameters(model)
+    training_summary["objectives"] = [objective.describe() for objective in objectives]
     if accelerator.is_main_process:
         save_checkpoint(model, tokenizer, out / rf.CHECKPOINT)
 
@@ -250,7 +279,7 @@ def train(
         "source_language": recipe.data.source_language,
         "target_languages": recipe.data.target_languages,
         "label_scheme": scheme.to_dict(),
-        "protocol": protocol(recipe, train_examples, selection_examples, unlabeled, pairs),
+        "protocol": protocol(recipe, train_examples, selection_examples, unlabeled, pairs, extra),
         "trust_remote_code": recipe.model.trust_remote_code,
         "training": training_summary,
         "splits": {},

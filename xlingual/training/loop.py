@@ -28,8 +28,8 @@ from ..data.batching import TokenizedExamples, collate, training_batches
 from ..data.examples import Examples
 from ..errors import TrainingDivergedError
 from ..evaluation.zero_shot import evaluate_languages
+from ..objectives import Objective, StepContext
 from ..run_folder import train_log_records
-from .objectives import Objective, StepContext
 from .optim import build_optimizer, build_scheduler
 from .state import load_training_state, restore_rng, save_training_state
 from .streams import Stream
@@ -210,7 +210,7 @@ class TrainingLoop:
         loss = F.cross_entropy(logits.float(), batch["labels"])
         terms = {"task": loss.detach().float().item()}
         if self.objectives:
-            context = StepContext(embeddings, stream_batches, progress)
+            context = StepContext(embeddings, {"source": batch, **stream_batches}, progress, self.unwrapped)
             for objective in self.objectives:
                 weight = objective.weight(progress)
                 value = objective.compute(context)
@@ -218,6 +218,7 @@ class TrainingLoop:
                 terms[f"{objective.name}_weight"] = weight
                 if weight:
                     loss = loss + weight * value
+            terms.update(context.logs)
         terms["total"] = loss.detach().float().item()
         return loss, terms
 
