@@ -36,12 +36,23 @@ EvalData = dict[str, tuple[Examples, TokenizedExamples]]
 
 
 def make_accelerator(recipe: RecipeConfig) -> Accelerator:
-    """An Accelerator for this machine; under torchrun without GPUs, CPU processes with gloo."""
+    """An Accelerator for this machine; under torchrun without GPUs, CPU processes with gloo.
+
+    accelerate keeps one process-wide state: a second run in the same Python process (a notebook) with
+    another ``mixed_precision`` resets it when there is one process, and is refused under torchrun."""
     import os
 
     import torch
+    from accelerate.state import AcceleratorState
 
     multi_cpu = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
+    wanted = recipe.training.mixed_precision
+    if AcceleratorState._shared_state and str(AcceleratorState().mixed_precision) != wanted:
+        if AcceleratorState().num_processes > 1:
+            raise ConfigError(f"training.mixed_precision: this process already trained with "
+                              f"'{AcceleratorState().mixed_precision}', and accelerate cannot change it across "
+                              f"{AcceleratorState().num_processes} processes; start a new torchrun for '{wanted}'")
+        AcceleratorState._reset_state(reset_partial_state=True)
     return Accelerator(gradient_accumulation_steps=recipe.training.gradient_accumulation_steps,
                        mixed_precision=recipe.training.mixed_precision, cpu=multi_cpu)
 
@@ -182,6 +193,25 @@ def self_train(recipe, model, tokenizer, accelerator, train_data: TokenizedExamp
     return records
 
 
+def api_call(function: str, *args, **kwargs) -> str:
+    """How a run was started from Python, for the run folder (the CLI records its command line instead).
+
+    Arguments at their defaults are left out; a RecipeConfig is named, its full text is config.yaml beside."""
+    def show(value) -> str:
+        if isinstance(value, RecipeConfig):
+            return f"RecipeConfig(name={value.name!r}, ...)"
+        if isinstance(value, Path):
+            return repr(str(value))
+        if isinstance(value, list):
+            return "[" + ", ".join(show(item) for item in value) + "]"
+        if isinstance(value, Objective):
+            return f"{type(value).__name__}({value.name!r}, weight={value.config.weight})"
+        return repr(value)
+
+    shown = [show(a) for a in args] + [f"{k}={show(v)}" for k, v in kwargs.items() if v not in (False, [], None, ())]
+    return f"xlingual.{function}({', '.join(shown)})"
+
+
 def prepare_objectives(recipe: RecipeConfig, objectives: Sequence[Objective]) -> list[Objective]:
     """Check objective instances given beside a recipe (declaration, streams, names) and copy them for this run."""
     from .objectives.base import copy_objectives
@@ -222,11 +252,15 @@ def train(
     ``objectives`` are :class:`~xlingual.objectives.Objective` instances trained beside the recipe's
     ``alignment.losses`` (copies are trained; the instances passed stay as they are)."""
     recipe_path = None
+    call = None if command else api_call("train", recipe, overrides=list(overrides), overwrite=overwrite,
+                                          resume=resume, objectives=list(objectives))
     if not isinstance(recipe, RecipeConfig):
         recipe_path = Path(recipe)
         recipe = load_recipe(recipe_path, overrides)
     elif overrides:
         raise ConfigError("overrides apply to a recipe file; edit the RecipeConfig object instead")
+    else:
+        recipe = recipe.validate()  # a normalised copy: the caller's object is left as it was
     extra = prepare_objectives(recipe, objectives)
     out = recipe.resolved_output_dir()
     accelerator = make_accelerator(recipe)
@@ -241,7 +275,10 @@ def train(
         atomic_write_text(out / rf.CONFIG, recipe.to_yaml())
         if recipe_path is not None:
             atomic_write_text(out / rf.RECIPE, recipe_path.read_text(encoding="utf-8"))
-        atomic_write_text(out / rf.COMMAND, shlex.join(command or sys.argv) + "\n")
+        if command:
+            atomic_write_text(out / rf.COMMAND, shlex.join(command) + "\n")
+        else:
+            atomic_write_text(out / rf.CALL, call + "\n")
         if not resume:
             (out / rf.TRAIN_LOG).unlink(missing_ok=True)
 
