@@ -30,6 +30,22 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'xlingual' has no attribute {name!r}")
 
 
+def fit(recipe=None, **kwargs):
+    """Train on in-memory data (Datasets, DataFrames, lists); returns the trained classifier.
+
+    See :func:`xlingual.api.fit`."""
+    from .api import fit as _fit
+
+    return _fit(recipe, **kwargs)
+
+
+def evaluate(classifier, data, **kwargs):
+    """Score a classifier on in-memory labelled data. See :func:`xlingual.api.evaluate`."""
+    from .api import evaluate as _evaluate
+
+    return _evaluate(classifier, data, **kwargs)
+
+
 def load(path, base_model=None, device="cpu"):
     """Load a run or checkpoint folder as a :class:`~xlingual.inference.Classifier`."""
     from .inference import load as _load
@@ -48,6 +64,6 @@ def train(recipe, overrides=(), overwrite=False, resume=False, progress=True, ob
 
 __all__ = [
     "CheckpointError", "ConfigError", "DataError", "Objective", "RecipeConfig", "XlingualConfig",
-    "XlingualError", "XlingualForSequenceClassification", "__version__", "load", "load_recipe", "register_objective",
-    "registered_objectives", "train",
+    "XlingualError", "XlingualForSequenceClassification", "__version__", "evaluate", "fit", "load", "load_recipe",
+    "register_objective", "registered_objectives", "train",
 ]

@@ -7,6 +7,7 @@ import shutil
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -148,7 +149,8 @@ def build_streams(recipe: RecipeConfig, tokenizer, unlabeled: dict[str, Examples
 
 
 def self_train(recipe, model, tokenizer, accelerator, train_data: TokenizedExamples, selection, scheme,
-               unlabeled: dict[str, Examples], objectives, streams, log_path: Path, progress: bool) -> list[dict]:
+               unlabeled: dict[str, Examples], objectives, streams, log_path: Path, progress: bool,
+               callbacks: Sequence[object] = ()) -> list[dict]:
     """Rounds of pseudo-labelling target text with the current model and training on source + pseudo-labels."""
     from .data.batching import TokenizedExamples as Tokenized
     from .evaluation.inference import predict_probabilities
@@ -187,7 +189,7 @@ def self_train(recipe, model, tokenizer, accelerator, train_data: TokenizedExamp
         combined = Tokenized(input_ids, labels, "source+pseudo", train_data.pad_token_id)
         loop = TrainingLoop(model, recipe, combined, selection, scheme.names, accelerator, log_path=log_path,
                             objectives=objectives, streams=streams, progress=progress, epochs=config.epochs,
-                            log_fields={"round": round_number})
+                            log_fields={"round": round_number}, callbacks=callbacks)
         loop.run()
         model = loop.unwrapped
     return records
@@ -238,6 +240,34 @@ def report_json(report: EvaluationReport) -> dict:
             "seconds": report.seconds, "samples_per_second": report.examples / max(report.seconds, 1e-9)}
 
 
+@dataclass
+class RunData:
+    """Everything a run trains and evaluates on, read before any model loads (from files or from memory)."""
+
+    train: Examples
+    selection: dict[str, Examples]
+    evaluation: dict[str, dict[str, Examples]]
+    """split → language → examples."""
+    unlabeled: dict[str, Examples] = field(default_factory=dict)
+    pairs: dict[str, TranslationPairs] = field(default_factory=dict)
+
+    @classmethod
+    def from_recipe(cls, recipe: RecipeConfig, warn: bool = True) -> RunData:
+        train, selection, evaluation = load_run_data(recipe, warn=warn)
+        unlabeled, pairs = load_streams_data(recipe)
+        return cls(train, selection, evaluation, unlabeled, pairs)
+
+
+@dataclass
+class TrainedRun:
+    """What a finished run leaves in memory besides its folder."""
+
+    folder: Path
+    model: torch.nn.Module
+    tokenizer: object
+    results: dict
+
+
 def train(
     recipe: RecipeConfig | str | Path,
     overrides: list[str] | tuple[str, ...] = (),
@@ -251,9 +281,28 @@ def train(
 
     ``objectives`` are :class:`~xlingual.objectives.Objective` instances trained beside the recipe's
     ``alignment.losses`` (copies are trained; the instances passed stay as they are)."""
-    recipe_path = None
     call = None if command else api_call("train", recipe, overrides=list(overrides), overwrite=overwrite,
                                           resume=resume, objectives=list(objectives))
+    return run_training(recipe, overrides, overwrite=overwrite, resume=resume, progress=progress, command=command,
+                        call=call, objectives=objectives).folder
+
+
+def run_training(
+    recipe: RecipeConfig | str | Path,
+    overrides: list[str] | tuple[str, ...] = (),
+    *,
+    overwrite: bool = False,
+    resume: bool = False,
+    progress: bool = True,
+    command: list[str] | None = None,
+    call: str | None = None,
+    objectives: Sequence[Objective] = (),
+    data: RunData | None = None,
+    callbacks: Sequence[object] = (),
+) -> TrainedRun:
+    """The whole run: validate, prepare the folder, read the data (unless ``data`` is given), train, evaluate,
+    write results. ``command`` (CLI argv) or ``call`` (Python) is recorded in the folder."""
+    recipe_path = None
     if not isinstance(recipe, RecipeConfig):
         recipe_path = Path(recipe)
         recipe = load_recipe(recipe_path, overrides)
@@ -268,8 +317,10 @@ def train(
         rf.prepare_run_folder(out, overwrite=overwrite, resume=resume)
     accelerator.wait_for_everyone()
     check_protocol(recipe)
-    train_examples, selection_examples, eval_examples = load_run_data(recipe, warn=accelerator.is_main_process)
-    unlabeled, pairs = load_streams_data(recipe)
+    if data is None:
+        data = RunData.from_recipe(recipe, warn=accelerator.is_main_process)
+    train_examples, selection_examples, eval_examples = data.train, data.selection, data.evaluation
+    unlabeled, pairs = data.unlabeled, data.pairs
     scheme = label_scheme(recipe.data)
     if accelerator.is_main_process:
         atomic_write_text(out / rf.CONFIG, recipe.to_yaml())
@@ -278,7 +329,7 @@ def train(
         if command:
             atomic_write_text(out / rf.COMMAND, shlex.join(command) + "\n")
         else:
-            atomic_write_text(out / rf.CALL, call + "\n")
+            atomic_write_text(out / rf.CALL, (call or api_call("train", recipe)) + "\n")
         if not resume:
             (out / rf.TRAIN_LOG).unlink(missing_ok=True)
 
@@ -292,7 +343,7 @@ def train(
                                   SetupContext(model, model.config.hidden_size, recipe.data.target_languages), extra)
     loop = TrainingLoop(model, recipe, train_data, selection_data, scheme.names, accelerator,
                         log_path=out / rf.TRAIN_LOG, objectives=objectives, streams=streams, progress=progress,
-                        state_dir=out / rf.STATE)
+                        state_dir=out / rf.STATE, callbacks=callbacks)
     if resume and loop.restore() and accelerator.is_main_process:
         print(f"resumed from step {loop.state.global_step} of {loop.state.total_steps}", file=sys.stderr)
     loop.run()
@@ -301,7 +352,7 @@ def train(
     if recipe.self_training is not None:
         training_summary["self_training"] = self_train(
             recipe, model, tokenizer, accelerator, train_data, selection_data, scheme, unlabeled, objectives,
-            streams, out / rf.TRAIN_LOG, progress)
+            streams, out / rf.TRAIN_LOG, progress, callbacks)
     training_summary["parameters"] = count_parameters(model)
     training_summary["objectives"] = [objective.describe() for objective in objectives]
     if accelerator.is_main_process:
@@ -344,7 +395,7 @@ def train(
         atomic_write_json(out / rf.RESULTS, results)
         shutil.rmtree(out / rf.STATE, ignore_errors=True)  # the run is complete: the resumable state is spent
     accelerator.wait_for_everyone()
-    return out
+    return TrainedRun(out, model, tokenizer, results)
 
 
 def _plot_training_curves(out: Path, title: str) -> None:

@@ -81,11 +81,14 @@ class TrainingLoop:
         state_dir: Path | None = None,
         epochs: float | None = None,
         log_fields: dict | None = None,
+        callbacks: Sequence[object] = (),
     ) -> None:
         self.recipe = recipe
         self.log_fields = dict(log_fields or {})
         """Added to every log record, e.g. ``{"round": 1}`` for a self-training round (its steps count from 1 again)."""
         self.config = recipe.training
+        self.callbacks = list(callbacks)
+        """Objects with any of ``on_log(record)`` and ``on_epoch_end(record)`` (notebooks, experiment trackers)."""
         self.train_data = train
         self.selection = selection or {}
         self.label_names = list(label_names)
@@ -132,6 +135,16 @@ class TrainingLoop:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             with self.log_path.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps({**record, **self.log_fields}) + "\n")
+        self._notify("on_log", record)
+
+    def _notify(self, event: str, record: dict) -> None:
+        """Call ``event`` on every callback that has it (main process only)."""
+        if not self.accelerator.is_main_process:
+            return
+        for callback in self.callbacks:
+            handler = getattr(callback, event, None)
+            if handler is not None:
+                handler({**record, **self.log_fields})
 
     # ------------------------------------------------------------------ checkpoints
     def save(self) -> None:
@@ -304,6 +317,9 @@ class TrainingLoop:
                 self.model.train()
             self.state.epoch, self.state.batch_in_epoch = epoch + 1, 0
             self.save()
+            last = self.state.history[-1] if self.state.history else {}
+            self._notify("on_epoch_end", {**(last if last.get("epoch") == epoch + 1 else {}), "epoch": epoch + 1,
+                                          "step": self.state.global_step})
         bar.close()
         if config.select_best_on != "last" and self.best_weights is not None:
             self.unwrapped.load_state_dict(self.best_weights, strict=False)
