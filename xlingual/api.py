@@ -60,13 +60,14 @@ def fit(
     - ``unlabeled_target``: target-language texts (a mapping language → texts, or a table with a language column).
     - ``pairs``: translation pairs, a mapping language → [(english, translation), ...] or → a table with
       ``source`` and ``target`` columns.
+      Either, when not given, is read from the files of the recipe's ``alignment`` section if its losses need it.
 
     Each table may be a ``datasets.Dataset``, a pandas DataFrame, a mapping of columns, a list of rows,
     ``(texts, labels)``; several languages come from a ``language`` column or a mapping language → table.
     ``column_mapping`` renames columns to ``text``, ``label``, ``language`` (``source``/``target`` for pairs).
     ``callbacks`` are objects with ``on_log(record)`` and/or ``on_epoch_end(record)``.
     """
-    from .pipeline import RunData, api_call, run_training
+    from .pipeline import RunData, api_call, load_streams_data, run_training
 
     call = api_call("fit", recipe, output_dir=output_dir, objectives=list(objectives))
     recipe = load_recipe(recipe) if isinstance(recipe, (str, Path)) else copy.deepcopy(recipe or RecipeConfig())
@@ -75,7 +76,7 @@ def fit(
     if output_dir is not None:
         recipe.output_dir = str(output_dir)
     data = recipe.data
-    source = normalize_language(data.source_language, field="data.source_language")
+    source = data.source_language = normalize_language(data.source_language, field="data.source_language")
     scheme = label_scheme(data)
 
     by_language = examples_by_language(train, "train", scheme, column_mapping, source, "train")
@@ -90,11 +91,10 @@ def fit(
         if targets:
             data.target_languages = targets
     selection = _selection(recipe, dev, scheme, column_mapping, source)
-    unlabeled = {}
+    unlabeled, translation_pairs = load_streams_data(_file_streams(recipe, unlabeled_target, pairs))
     if unlabeled_target is not None:
         unlabeled = examples_by_language(unlabeled_target, "unlabeled", None, column_mapping, None, "unlabeled_target")
         recipe.alignment.unlabeled_target = recipe.alignment.unlabeled_target or UnlabeledTargetConfig()
-    translation_pairs = {}
     if pairs is not None:
         translation_pairs = pairs_by_language(pairs, column_mapping, "pairs")
         recipe.alignment.pairs = recipe.alignment.pairs or PairsConfig()
@@ -103,6 +103,16 @@ def fit(
                        progress=progress,
                        data=RunData(by_language[source], selection, evaluation, unlabeled, translation_pairs))
     return TrainedClassifier(run.model, run.tokenizer, run.results, run.folder, device=run.model.device)
+
+
+def _file_streams(recipe: RecipeConfig, unlabeled_target: Any, pairs: Any) -> RecipeConfig:
+    """The recipe with only the ``alignment`` streams that are to be read from files (those not given in memory)."""
+    from_files = copy.deepcopy(recipe)
+    if unlabeled_target is not None:
+        from_files.alignment.unlabeled_target = None
+    if pairs is not None:
+        from_files.alignment.pairs = None
+    return from_files
 
 
 def _selection(recipe: RecipeConfig, dev: Any, scheme: LabelScheme, column_mapping, source: str
