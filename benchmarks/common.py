@@ -217,17 +217,16 @@ def load_recipe(path: Path, overrides: Sequence[str]):
     return _load(path, list(overrides))
 
 
-def step_marks(scheduler) -> list[float]:
-    """Record the time of every ``scheduler.step()`` (once per optimizer step in the training loop)."""
-    marks: list[float] = []
-    original = scheduler.step
+class StepTimer:
+    """A training callback that notes the time of every logged step (run with ``training.logging_steps=1``)."""
 
-    def step(*args: Any, **kwargs: Any) -> Any:
-        marks.append(time.perf_counter())
-        return original(*args, **kwargs)
+    def __init__(self) -> None:
+        self.marks: list[float] = []
 
-    scheduler.step = step
-    return marks
+    def on_log(self, record: dict[str, Any]) -> None:
+        if "task" in record:  # a step record, not a selection score
+            synchronize()
+            self.marks.append(time.perf_counter())
 
 
 def steady_step(marks: Sequence[float]) -> float | None:
@@ -244,50 +243,33 @@ def synchronize() -> None:
 
 
 def train_xlingual(env: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    """Train with xlingual's :class:`TrainingLoop` exactly as ``xlingual train`` assembles it; time ``run()``.
+    """Train through ``xlingual.fit`` (the library's own entry point) and report the training loop's time.
 
     ``config``: ``recipe`` (path), ``overrides`` and ``examples`` (how many English training
-    examples, the first of :func:`english_pool`). No selection split, no checkpoints and no
-    log file, so ``run()`` is the training steps alone; ``training.epochs`` sets how many.
+    examples, the first of :func:`english_pool`). No selection and no test split, so the loop's
+    ``train_seconds`` is the training steps alone (state saves and the final checkpoint are timed apart);
+    ``training.epochs`` sets how many. Step times come from an ``on_log`` callback at every step.
     """
-    from accelerate.utils import set_seed
-
-    from xlingual.data.batching import tokenize_examples
+    import xlingual
     from xlingual.data.loading import label_scheme
-    from xlingual.modeling.build import build_model
-    from xlingual.modeling.freezing import count_parameters
-    from xlingual.pipeline import build_streams, load_streams_data, make_accelerator
-    from xlingual.training.loop import TrainingLoop
-    from xlingual.training.objectives import build_objectives
 
-    recipe = load_recipe(Path(config["recipe"]), config["overrides"])
+    recipe = load_recipe(Path(config["recipe"]), [*config["overrides"], "training.logging_steps=1"])
     scheme = label_scheme(recipe.data)
     examples = english_pool(env, config["examples"], scheme)
-    unlabeled, pairs = load_streams_data(recipe)
-    accelerator = make_accelerator(recipe)
-    set_seed(recipe.training.seed)
-    model, tokenizer = build_model(recipe, scheme)
-    train = tokenize_examples(examples, tokenizer, recipe.model.max_length, recipe.model.text_prefix)
-    streams = build_streams(recipe, tokenizer, unlabeled, pairs)
-    objectives = build_objectives(recipe.alignment.losses, model.config.hidden_size,
-                                  len(recipe.data.target_languages))
-    loop = TrainingLoop(model, recipe, train, None, scheme.names, accelerator, objectives=objectives,
-                        streams=streams, progress=False)
-    marks = step_marks(loop.scheduler)
-    start = time.perf_counter()
-    loop.run()
-    synchronize()
-    seconds = time.perf_counter() - start
-    summary = loop.summary()
-    steps = summary["global_step"]
+    timer = StepTimer()
+    with tempfile.TemporaryDirectory(prefix="xlingual-bench-") as folder:
+        classifier = xlingual.fit(recipe, train=(examples.texts, [scheme.names[i] for i in examples.labels]),
+                                  callbacks=[timer], output_dir=Path(folder) / "run", progress=False)
+    summary = classifier.report["training"]
+    seconds, steps = summary["train_seconds"], summary["global_step"]
     return {
         "seconds": seconds, "steps": steps, "seconds_per_step": seconds / max(steps, 1),
-        "steady_seconds_per_step": steady_step(marks),
+        "steady_seconds_per_step": steady_step(timer.marks),
         "samples": summary["samples"], "tokens": summary["tokens"], "padded_tokens": summary["padded_tokens"],
         "auxiliary_samples": summary["auxiliary_samples"], "loop_train_seconds": summary["train_seconds"],
         "batch_size": recipe.training.batch_size, "max_length": recipe.model.max_length,
         "rows_per_step": (summary["samples"] + summary["auxiliary_samples"]) / max(steps, 1),
-        "parameters": count_parameters(model), "method": recipe.method,
+        "parameters": summary["parameters"], "method": recipe.method,
         "losses": [loss.name for loss in recipe.alignment.losses],
     }
 

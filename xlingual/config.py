@@ -9,6 +9,7 @@ before any model or data is touched.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import string
@@ -294,39 +295,70 @@ class PairsConfig:
 
 @dataclass
 class LossConfig:
-    """One alignment loss term: ``weight(progress) · loss``."""
+    """One alignment loss term: ``weight(progress) · loss``; ``name`` picks a registered objective
+    (:mod:`xlingual.objectives`), whose own settings (``params``) are written beside ``name`` in a recipe."""
 
-    name: Literal["coral", "mmd", "dann", "contrastive"] = "coral"
+    name: str
     weight: float = 1.0
     schedule: Literal["constant", "linear", "dann"] = "constant"
     """constant; linear warm-up over ``warmup_ratio`` of training; or DANN's 2/(1+exp(-10p)) − 1."""
     warmup_ratio: float = 0.1
-    temperature: float = 0.05
-    """contrastive: InfoNCE temperature."""
-    kernel_multipliers: list[float] = field(default_factory=lambda: [0.25, 0.5, 1.0, 2.0, 4.0])
-    """mmd: Gaussian bandwidths as multiples of the median heuristic."""
-    unbiased: bool = False
-    """mmd: unbiased estimate (drops the diagonal terms)."""
-    domains: Literal["binary", "languages"] = "binary"
-    """dann: source vs target, or one class per language."""
-    discriminator_hidden: int = 256
-    discriminator_learning_rate: float | None = None
+    params: Any = None
+    """The objective's ``Params`` dataclass (a mapping or ``None`` for its defaults is converted)."""
 
-    def validate(self, where: str) -> None:
-        if self.weight < 0:
-            raise ConfigError(f"{where}.weight: must be >= 0, got {self.weight}")
-        if self.temperature <= 0:
-            raise ConfigError(f"{where}.temperature: must be positive, got {self.temperature}")
-        if not self.kernel_multipliers or any(m <= 0 for m in self.kernel_multipliers):
-            raise ConfigError(f"{where}.kernel_multipliers: must be positive numbers")
-        if not 0.0 <= self.warmup_ratio <= 1.0:
-            raise ConfigError(f"{where}.warmup_ratio: must be in [0, 1], got {self.warmup_ratio}")
-        if self.discriminator_hidden < 1:
-            raise ConfigError(f"{where}.discriminator_hidden: must be at least 1, got {self.discriminator_hidden}")
-        if self.discriminator_learning_rate is not None and self.discriminator_learning_rate <= 0:
-            raise ConfigError(
-                f"{where}.discriminator_learning_rate: must be positive or null, got {self.discriminator_learning_rate}"
-            )
+    def validate(self, where: str) -> LossConfig:
+        """Check the term and convert ``params`` to the objective's dataclass; returns a normalised copy."""
+        from .objectives.registry import get_objective
+
+        cls = get_objective(self.name, f"{where}.name")
+        if isinstance(self.params, cls.Params):
+            params = copy.deepcopy(self.params)
+        elif self.params is None or isinstance(self.params, dict):
+            params = _convert(cls.Params, dict(self.params or {}), where)
+        else:
+            raise ConfigError(f"{where}.params: expected {cls.Params.__name__} or a mapping of its settings, got "
+                              f"{type(self.params).__name__}")
+        checked = _convert(LossConfig, {"name": self.name, "weight": self.weight, "schedule": self.schedule,
+                                        "warmup_ratio": self.warmup_ratio}, where)
+        checked.params = params
+        if checked.weight < 0:
+            raise ConfigError(f"{where}.weight: must be >= 0, got {checked.weight}")
+        if not 0.0 <= checked.warmup_ratio <= 1.0:
+            raise ConfigError(f"{where}.warmup_ratio: must be in [0, 1], got {checked.warmup_ratio}")
+        cls.check(checked, where)
+        return checked
+
+    def to_dict(self) -> dict[str, Any]:
+        """Flat, as in a recipe: the common keys, then the objective's settings."""
+        params = self.params if not dataclasses.is_dataclass(self.params) else dataclasses.asdict(self.params)
+        return {"name": self.name, "weight": self.weight, "schedule": self.schedule,
+                "warmup_ratio": self.warmup_ratio, **(params or {})}
+
+
+def _convert_loss(value: Any, key: str) -> LossConfig:
+    """A recipe's loss mapping: the common keys, and the objective's settings flat beside them (or under ``params``)."""
+    from .objectives.registry import get_objective
+
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key}: expected a mapping such as {{name: coral, weight: 1.0}}, got "
+                          f"{type(value).__name__} {value!r}")
+    if "name" not in value:
+        raise ConfigError(f"{key}.name: missing; every loss names a registered objective")
+    cls = get_objective(value["name"], f"{key}.name")
+    common = [f.name for f in dataclasses.fields(LossConfig) if f.name != "params"]
+    own = [f.name for f in dataclasses.fields(cls.Params)]
+    nested = value.get("params")
+    if nested is not None and not isinstance(nested, dict):
+        raise ConfigError(f"{key}.params: expected a mapping, got {type(nested).__name__} {nested!r}")
+    for name in value:
+        if name not in (*common, *own, "params"):
+            raise ConfigError(f"unknown key '{key}.{name}'{did_you_mean(name, [*common, *own])}; valid keys for "
+                              f"'{cls.name}': {', '.join([*common, *own])}")
+    params = {**{k: v for k, v in value.items() if k in own}, **(nested or {})}
+    hints = typing.get_type_hints(LossConfig)
+    loss = LossConfig(**{k: _convert(hints[k], value[k], f"{key}.{k}") for k in common if k in value})
+    loss.params = _convert(cls.Params, params, key)
+    return loss
 
 
 @dataclass
@@ -405,11 +437,17 @@ class AlignmentConfig:
         names = [loss.name for loss in self.losses]
         if len(set(names)) != len(names):
             raise ConfigError(f"alignment.losses: a loss is listed twice: {names}")
+        self.losses = [loss.validate(f"alignment.losses[{index}]") for index, loss in enumerate(self.losses)]
         for index, loss in enumerate(self.losses):
-            loss.validate(f"alignment.losses[{index}]")
-            needs = "pairs" if loss.name == "contrastive" else "unlabeled_target"
-            if getattr(self, needs) is None:
-                raise ConfigError(f"alignment.losses[{index}]: '{loss.name}' needs alignment.{needs} to be set")
+            self.check_streams(loss.name, f"alignment.losses[{index}]")
+
+    def check_streams(self, name: str, where: str) -> None:
+        """Refuse an objective whose data streams the recipe does not load (the rule comes from its declaration)."""
+        from .objectives.registry import get_objective, missing_stream_sections
+
+        missing = missing_stream_sections(get_objective(name, f"{where}.name"), self)
+        if missing:
+            raise ConfigError(f"{where}: '{name}' needs alignment.{missing[0]} to be set")
 
 
 @dataclass
@@ -435,7 +473,13 @@ class RecipeConfig:
     """Run folder; ``{name}`` and ``{seed}`` are filled in."""
 
     def validate(self) -> RecipeConfig:
-        """Check every section's values; raises :class:`ConfigError`. Returns ``self``."""
+        """Check every value (types, ranges, names) and return a normalised copy (languages in their full
+        names, loss settings as their objective's dataclass); raises :class:`ConfigError`. ``self`` is not changed."""
+        recipe = _convert(RecipeConfig, _plain(self), "")
+        recipe._validate_in_place()
+        return recipe
+
+    def _validate_in_place(self) -> None:
         for section in (self.model, self.lora, self.freeze, self.data, self.training, self.evaluation,
                         self.alignment, self.self_training, self.averaging, self.interpolation):
             if section is not None:
@@ -452,7 +496,6 @@ class RecipeConfig:
         if self.alignment.unlabeled_target and self.alignment.unlabeled_target.split == self.data.test_split:
             raise ConfigError(f"alignment.unlabeled_target.split: '{self.data.test_split}' is the test split; "
                               "training on test text (even unlabeled) would leak it")
-        return self
 
     @property
     def method(self) -> str:
@@ -465,7 +508,7 @@ class RecipeConfig:
         return Path(self.output_dir.format(name=self.name, seed=self.training.seed))
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return _plain(self)
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
@@ -476,7 +519,9 @@ class RecipeConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RecipeConfig:
         """Build and validate a recipe from plain data (as parsed from YAML or JSON)."""
-        return _convert(cls, data, "").validate()
+        recipe = _convert(cls, data, "")
+        recipe._validate_in_place()
+        return recipe
 
 
 # --------------------------------------------------------------------------- checks
@@ -509,6 +554,19 @@ def _check_positive(section: Any, where: str, names: tuple[str, ...]) -> None:
 # --------------------------------------------------------------------------- parsing
 
 
+def _plain(value: Any) -> Any:
+    """A config object as plain data (what YAML holds): dataclasses as mappings, losses flat."""
+    if isinstance(value, LossConfig):
+        return _plain(value.to_dict())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
 def _convert(tp: Any, value: Any, key: str) -> Any:
     """Convert ``value`` to type ``tp`` or raise a ConfigError naming ``key``."""
     where = key or "recipe"
@@ -530,6 +588,8 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
         raise errors[0]
     if value is None:
         raise ConfigError(f"{where}: must not be null")
+    if tp is LossConfig and not isinstance(value, LossConfig):
+        return _convert_loss(value, where)
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a mapping of settings, got {type(value).__name__} {value!r}")

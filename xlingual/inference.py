@@ -61,8 +61,10 @@ class Classifier:
             out[torch.tensor(batch)] = self.model.embed(inputs["input_ids"], inputs["attention_mask"]).float().cpu()
         return out
 
-    def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[Prediction]:
-        """A :class:`Prediction` per text."""
+    def predict(self, texts: Sequence[str] | str, batch_size: int = 64) -> list[Prediction] | Prediction:
+        """A :class:`Prediction` per text; for one string, its :class:`Prediction`."""
+        if isinstance(texts, str):
+            return self.predict([texts], batch_size)[0]
         probabilities = self.predict_proba(texts, batch_size)
         results = []
         for row in probabilities.tolist():

@@ -6,6 +6,8 @@ import shlex
 import shutil
 import sys
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -26,21 +28,32 @@ from .io import atomic_write_json, atomic_write_text, read_json
 from .languages import normalize_language
 from .modeling.build import build_model
 from .modeling.freezing import count_parameters
+from .objectives import Objective, SetupContext, build_objectives
 from .protocol import SELECTION_NAMES, check_protocol, target_resources
 from .training.loop import TrainingLoop
-from .training.objectives import build_objectives
 from .training.streams import PairStream, TextStream
 
 EvalData = dict[str, tuple[Examples, TokenizedExamples]]
 
 
 def make_accelerator(recipe: RecipeConfig) -> Accelerator:
-    """An Accelerator for this machine; under torchrun without GPUs, CPU processes with gloo."""
+    """An Accelerator for this machine; under torchrun without GPUs, CPU processes with gloo.
+
+    accelerate keeps one process-wide state: a second run in the same Python process (a notebook) with
+    another ``mixed_precision`` resets it when there is one process, and is refused under torchrun."""
     import os
 
     import torch
+    from accelerate.state import AcceleratorState
 
     multi_cpu = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
+    wanted = recipe.training.mixed_precision
+    if AcceleratorState._shared_state and str(AcceleratorState().mixed_precision) != wanted:
+        if AcceleratorState().num_processes > 1:
+            raise ConfigError(f"training.mixed_precision: this process already trained with "
+                              f"'{AcceleratorState().mixed_precision}', and accelerate cannot change it across "
+                              f"{AcceleratorState().num_processes} processes; start a new torchrun for '{wanted}'")
+        AcceleratorState._reset_state(reset_partial_state=True)
     return Accelerator(gradient_accumulation_steps=recipe.training.gradient_accumulation_steps,
                        mixed_precision=recipe.training.mixed_precision, cpu=multi_cpu)
 
@@ -105,14 +118,14 @@ def load_streams_data(recipe: RecipeConfig) -> tuple[dict[str, Examples], dict[s
 
 
 def protocol(recipe: RecipeConfig, train: Examples, selection: dict[str, Examples], unlabeled: dict[str, Examples],
-             pairs: dict[str, TranslationPairs]) -> dict:
+             pairs: dict[str, TranslationPairs], objectives: Sequence[Objective] = ()) -> dict:
     """Which target-side resources the run used (with the files), and how the model was selected."""
     files: dict = {"train": train.origin, "selection": {k: v.origin for k, v in selection.items()}}
     if unlabeled:
         files["unlabeled_target"] = {k: v.origin for k, v in unlabeled.items()}
     if pairs:
         files["pairs"] = {k: v.origin for k, v in pairs.items()}
-    record = {"target_resources": target_resources(recipe),
+    record = {"target_resources": target_resources(recipe, objectives),
               "model_selection": SELECTION_NAMES[recipe.training.select_best_on], "files": files}
     if recipe.evaluation.prior_correction is not None:
         record["prior_correction"] = (f"transductive: class priors re-estimated by EM on unlabeled target "
@@ -143,7 +156,8 @@ def build_streams(recipe: RecipeConfig, tokenizer, unlabeled: dict[str, Examples
 
 
 def self_train(recipe, model, tokenizer, accelerator, train_data: TokenizedExamples, selection, scheme,
-               unlabeled: dict[str, Examples], objectives, streams, log_path: Path, progress: bool) -> list[dict]:
+               unlabeled: dict[str, Examples], objectives, streams, log_path: Path, progress: bool,
+               callbacks: Sequence[object] = ()) -> list[dict]:
     """Rounds of pseudo-labelling target text with the current model and training on source + pseudo-labels."""
     from .data.batching import TokenizedExamples as Tokenized
     from .evaluation.inference import predict_probabilities
@@ -182,10 +196,50 @@ def self_train(recipe, model, tokenizer, accelerator, train_data: TokenizedExamp
         combined = Tokenized(input_ids, labels, "source+pseudo", train_data.pad_token_id)
         loop = TrainingLoop(model, recipe, combined, selection, scheme.names, accelerator, log_path=log_path,
                             objectives=objectives, streams=streams, progress=progress, epochs=config.epochs,
-                            log_fields={"round": round_number})
+                            log_fields={"round": round_number}, callbacks=callbacks)
         loop.run()
         model = loop.unwrapped
     return records
+
+
+def api_call(function: str, *args, **kwargs) -> str:
+    """How a run was started from Python, for the run folder (the CLI records its command line instead).
+
+    Arguments at their defaults are left out; a RecipeConfig is named, its full text is config.yaml beside."""
+    def show(value) -> str:
+        if isinstance(value, RecipeConfig):
+            return f"RecipeConfig(name={value.name!r}, ...)"
+        if isinstance(value, Path):
+            return repr(str(value))
+        if isinstance(value, list):
+            return "[" + ", ".join(show(item) for item in value) + "]"
+        if isinstance(value, Objective):
+            return f"{type(value).__name__}({value.name!r}, weight={value.config.weight})"
+        return repr(value)
+
+    shown = [show(a) for a in args] + [f"{k}={show(v)}" for k, v in kwargs.items() if v not in (False, [], None, ())]
+    return f"xlingual.{function}({', '.join(shown)})"
+
+
+def prepare_objectives(recipe: RecipeConfig, objectives: Sequence[Objective]) -> list[Objective]:
+    """Check objective instances given beside a recipe (declaration, streams, names) and copy them for this run."""
+    from .objectives.base import copy_objectives
+    from .objectives.registry import check_declaration, missing_stream_sections
+
+    taken = {loss.name for loss in recipe.alignment.losses}
+    for index, objective in enumerate(objectives):
+        where = f"objectives[{index}]"
+        if not isinstance(objective, Objective):
+            raise ConfigError(f"{where}: expected an xlingual Objective instance, got {type(objective).__name__}")
+        check_declaration(type(objective))
+        missing = missing_stream_sections(type(objective), recipe.alignment)
+        if missing:
+            raise ConfigError(f"{where}: '{objective.name}' needs alignment.{missing[0]} to be set")
+        if objective.name in taken:
+            raise ConfigError(f"{where}: '{objective.name}' is already trained (alignment.losses or an earlier "
+                              "instance); give each objective once")
+        taken.add(objective.name)
+    return copy_objectives(objectives)
 
 
 def report_json(report: EvaluationReport) -> dict:
@@ -242,6 +296,34 @@ def evaluate_splits(model, tokenizer, recipe: RecipeConfig, scheme, eval_example
     return splits
 
 
+@dataclass
+class RunData:
+    """Everything a run trains and evaluates on, read before any model loads (from files or from memory)."""
+
+    train: Examples
+    selection: dict[str, Examples]
+    evaluation: dict[str, dict[str, Examples]]
+    """split → language → examples."""
+    unlabeled: dict[str, Examples] = field(default_factory=dict)
+    pairs: dict[str, TranslationPairs] = field(default_factory=dict)
+
+    @classmethod
+    def from_recipe(cls, recipe: RecipeConfig, warn: bool = True) -> RunData:
+        train, selection, evaluation = load_run_data(recipe, warn=warn)
+        unlabeled, pairs = load_streams_data(recipe)
+        return cls(train, selection, evaluation, unlabeled, pairs)
+
+
+@dataclass
+class TrainedRun:
+    """What a finished run leaves in memory besides its folder."""
+
+    folder: Path
+    model: torch.nn.Module
+    tokenizer: object
+    results: dict
+
+
 def train(
     recipe: RecipeConfig | str | Path,
     overrides: list[str] | tuple[str, ...] = (),
@@ -249,28 +331,61 @@ def train(
     resume: bool = False,
     progress: bool = True,
     command: list[str] | None = None,
+    objectives: Sequence[Objective] = (),
 ) -> Path:
-    """Train ``recipe`` and evaluate it zero-shot; returns the run folder."""
+    """Train ``recipe`` and evaluate it zero-shot; returns the run folder.
+
+    ``objectives`` are :class:`~xlingual.objectives.Objective` instances trained beside the recipe's
+    ``alignment.losses`` (copies are trained; the instances passed stay as they are)."""
+    call = None if command else api_call("train", recipe, overrides=list(overrides), overwrite=overwrite,
+                                          resume=resume, objectives=list(objectives))
+    return run_training(recipe, overrides, overwrite=overwrite, resume=resume, progress=progress, command=command,
+                        call=call, objectives=objectives).folder
+
+
+def run_training(
+    recipe: RecipeConfig | str | Path,
+    overrides: list[str] | tuple[str, ...] = (),
+    *,
+    overwrite: bool = False,
+    resume: bool = False,
+    progress: bool = True,
+    command: list[str] | None = None,
+    call: str | None = None,
+    objectives: Sequence[Objective] = (),
+    data: RunData | None = None,
+    callbacks: Sequence[object] = (),
+) -> TrainedRun:
+    """The whole run: validate, prepare the folder, read the data (unless ``data`` is given), train, evaluate,
+    write results. ``command`` (CLI argv) or ``call`` (Python) is recorded in the folder."""
     recipe_path = None
     if not isinstance(recipe, RecipeConfig):
         recipe_path = Path(recipe)
         recipe = load_recipe(recipe_path, overrides)
     elif overrides:
         raise ConfigError("overrides apply to a recipe file; edit the RecipeConfig object instead")
+    else:
+        recipe = recipe.validate()  # a normalised copy: the caller's object is left as it was
+    extra = prepare_objectives(recipe, objectives)
     out = recipe.resolved_output_dir()
     accelerator = make_accelerator(recipe)
     if accelerator.is_main_process:
         rf.prepare_run_folder(out, overwrite=overwrite, resume=resume)
     accelerator.wait_for_everyone()
     check_protocol(recipe)
-    train_examples, selection_examples, eval_examples = load_run_data(recipe, warn=accelerator.is_main_process)
-    unlabeled, pairs = load_streams_data(recipe)
+    if data is None:
+        data = RunData.from_recipe(recipe, warn=accelerator.is_main_process)
+    train_examples, selection_examples, eval_examples = data.train, data.selection, data.evaluation
+    unlabeled, pairs = data.unlabeled, data.pairs
     scheme = label_scheme(recipe.data)
     if accelerator.is_main_process:
         atomic_write_text(out / rf.CONFIG, recipe.to_yaml())
         if recipe_path is not None:
             atomic_write_text(out / rf.RECIPE, recipe_path.read_text(encoding="utf-8"))
-        atomic_write_text(out / rf.COMMAND, shlex.join(command or sys.argv) + "\n")
+        if command:
+            atomic_write_text(out / rf.COMMAND, shlex.join(command) + "\n")
+        else:
+            atomic_write_text(out / rf.CALL, (call or api_call("train", recipe)) + "\n")
         if not resume:
             (out / rf.TRAIN_LOG).unlink(missing_ok=True)
 
@@ -280,7 +395,8 @@ def train(
     train_data = tokenize_examples(train_examples, tokenizer, recipe.model.max_length, recipe.model.text_prefix)
     selection_data = _tokenize_all(selection_examples, tokenizer, recipe)
     streams = build_streams(recipe, tokenizer, unlabeled, pairs)
-    objectives = build_objectives(recipe.alignment.losses, model.config.hidden_size, len(recipe.data.target_languages))
+    objectives = build_objectives(recipe.alignment.losses,
+                                  SetupContext(model, model.config.hidden_size, recipe.data.target_languages), extra)
     lp_ft = None
     if recipe.training.lp_ft:  # restored weights (with --resume) replace the probe's head anyway
         from .training.linear_probe import refit_head
@@ -288,7 +404,8 @@ def train(
         lp_ft = refit_head(model, train_data, recipe.evaluation.batch_size, accelerator.device, progress=progress)
     loop = TrainingLoop(model, recipe, train_data, selection_data, scheme.names, accelerator,
                         log_path=out / rf.TRAIN_LOG, objectives=objectives, streams=streams, progress=progress,
-                        state_dir=out / rf.STATE, averaging=recipe.averaging, snapshot_dir=out / rf.SNAPSHOTS)
+                        state_dir=out / rf.STATE, averaging=recipe.averaging, snapshot_dir=out / rf.SNAPSHOTS,
+                        callbacks=callbacks)
     if resume and loop.restore() and accelerator.is_main_process:
         print(f"resumed from step {loop.state.global_step} of {loop.state.total_steps}", file=sys.stderr)
     loop.run()
@@ -297,7 +414,7 @@ def train(
     if recipe.self_training is not None:
         training_summary["self_training"] = self_train(
             recipe, model, tokenizer, accelerator, train_data, selection_data, scheme, unlabeled, objectives,
-            streams, out / rf.TRAIN_LOG, progress)
+            streams, out / rf.TRAIN_LOG, progress, callbacks)
     if lp_ft is not None:
         training_summary["lp_ft"] = lp_ft
     if recipe.interpolation is not None:
@@ -306,6 +423,7 @@ def train(
         training_summary["interpolation"] = interpolate_in_run(model, recipe, train_data, selection_data, scheme,
                                                                accelerator, progress)
     training_summary["parameters"] = count_parameters(model)
+    training_summary["objectives"] = [objective.describe() for objective in objectives]
     if accelerator.is_main_process:
         save_checkpoint(model, tokenizer, out / rf.CHECKPOINT)
 
@@ -318,7 +436,7 @@ def train(
         "source_language": recipe.data.source_language,
         "target_languages": recipe.data.target_languages,
         "label_scheme": scheme.to_dict(),
-        "protocol": protocol(recipe, train_examples, selection_examples, unlabeled, pairs),
+        "protocol": protocol(recipe, train_examples, selection_examples, unlabeled, pairs, extra),
         "trust_remote_code": recipe.model.trust_remote_code,
         "training": training_summary,
         "splits": {},
@@ -337,7 +455,7 @@ def train(
         atomic_write_json(out / rf.RESULTS, results)
         shutil.rmtree(out / rf.STATE, ignore_errors=True)  # the run is complete: the resumable state is spent
     accelerator.wait_for_everyone()
-    return out
+    return TrainedRun(out, model, tokenizer, results)
 
 
 def _plot_training_curves(out: Path, title: str) -> None:

@@ -8,6 +8,9 @@ results.json records ``target_resources`` — ``zero-shot`` (none), ``unlabeled-
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from .config import RecipeConfig
 from .errors import ConfigError
 
@@ -33,14 +36,14 @@ def check_protocol(recipe: RecipeConfig) -> None:
                             "rows (with their labels) would be read as source training data")
 
 
-def target_resources(recipe: RecipeConfig) -> list[str]:
-    """What target-side data the recipe trains with (``zero-shot`` when none)."""
-    used = {loss.name for loss in recipe.alignment.losses}
-    resources = []
-    if used & {"coral", "mmd", "dann"}:
-        resources.append("unlabeled-target")
-    if "contrastive" in used:
-        resources.append("parallel")
+def target_resources(recipe: RecipeConfig, objectives: Sequence[Any] = ()) -> list[str]:
+    """What target-side data the run trains with (``zero-shot`` when none): the resources each objective
+    declares (:mod:`xlingual.objectives`), for the recipe's losses and the ``objectives`` instances given to
+    ``train``, then ``self-training``."""
+    from .objectives.registry import get_objective, ordered_resources
+
+    declared = [get_objective(loss.name) for loss in recipe.alignment.losses] + list(objectives)
+    resources = ordered_resources({resource for objective in declared for resource in objective.target_resources})
     if recipe.self_training is not None:
         resources.append("self-training")
     if recipe.evaluation.prior_correction is not None:

@@ -2,7 +2,8 @@
 
     config.yaml         the resolved recipe (every default filled in)
     recipe.yaml         the recipe file exactly as given (when there was one)
-    command.txt         the command line that started the run
+    command.txt         the command line that started the run (runs started by the CLI)
+    call.txt            the Python call that started the run (runs started by xlingual.train)
     results.json        metrics per language and split, summary, protocol, versions, timings
                         (written last and atomically: if it exists, the run finished)
     predictions/        <language>.<split>.jsonl with text, gold, prediction, probabilities
@@ -27,6 +28,7 @@ RESULTS = "results.json"
 CONFIG = "config.yaml"
 RECIPE = "recipe.yaml"
 COMMAND = "command.txt"
+CALL = "call.txt"
 CHECKPOINT = "checkpoint"
 PREDICTIONS = "predictions"
 TRAIN_LOG = "logs/train_log.jsonl"

@@ -41,7 +41,7 @@ from ..data.examples import content_fingerprint
 from ..errors import XlingualError, did_you_mean
 from ..evaluation.metrics import transfer_summary
 from ..io import atomic_write_json, atomic_write_text, read_json
-from ..run_folder import COMMAND, PREDICTIONS, RESULTS, TRAIN_LOG
+from ..run_folder import CALL, COMMAND, PREDICTIONS, RESULTS, TRAIN_LOG
 from . import stats
 from .stats import METRIC_LABELS, METRICS
 
@@ -170,7 +170,7 @@ class Run:
 
 
 def _looks_like_run(folder: Path) -> bool:
-    return (folder / RESULTS).is_file() or (folder / COMMAND).is_file() or (folder / TRAIN_LOG).is_file()
+    return any((folder / name).is_file() for name in (RESULTS, COMMAND, CALL, TRAIN_LOG))
 
 
 def _subfolders(folder: Path) -> list[Path]:

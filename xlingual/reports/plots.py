@@ -186,7 +186,7 @@ def plot_training_curves(run_folder: str | Path, path: str | Path, title: str | 
     x = [position(record) for record in steps]
     marker = "o" if len(steps) < 30 else None
     terms = list(dict.fromkeys(key for record in steps for key in record
-                               if key not in STEP_KEYS and not key.endswith("_weight")))
+                               if key not in STEP_KEYS and not key.endswith(("_weight", "_accuracy"))))
     for key in terms:
         values = [record.get(key, math.nan) for record in steps]
         axes_label = "task (cross-entropy)" if key == "task" else f"{key} (alignment{_weight_text(steps, key)})"

@@ -29,9 +29,9 @@ from ..data.examples import Examples
 from ..errors import TrainingDivergedError
 from ..evaluation.zero_shot import evaluate_languages
 from ..io import atomic_save_tensors
+from ..objectives import Objective, StepContext
 from ..run_folder import train_log_records
 from .averaging import RunningAverage
-from .objectives import Objective, StepContext
 from .optim import build_optimizer, build_scheduler
 from .state import load_training_state, restore_rng, save_training_state
 from .streams import Stream
@@ -87,11 +87,14 @@ class TrainingLoop:
         log_fields: dict | None = None,
         averaging: AveragingConfig | None = None,
         snapshot_dir: Path | None = None,
+        callbacks: Sequence[object] = (),
     ) -> None:
         self.recipe = recipe
         self.log_fields = dict(log_fields or {})
         """Added to every log record, e.g. ``{"round": 1}`` for a self-training round (its steps count from 1 again)."""
         self.config = recipe.training
+        self.callbacks = list(callbacks)
+        """Objects with any of ``on_log(record)`` and ``on_epoch_end(record)`` (notebooks, experiment trackers)."""
         self.train_data = train
         self.selection = selection or {}
         self.label_names = list(label_names)
@@ -141,6 +144,16 @@ class TrainingLoop:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             with self.log_path.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps({**record, **self.log_fields}) + "\n")
+        self._notify("on_log", record)
+
+    def _notify(self, event: str, record: dict) -> None:
+        """Call ``event`` on every callback that has it (main process only)."""
+        if not self.accelerator.is_main_process:
+            return
+        for callback in self.callbacks:
+            handler = getattr(callback, event, None)
+            if handler is not None:
+                handler({**record, **self.log_fields})
 
     # ------------------------------------------------------------------ checkpoints
     def save(self) -> None:
@@ -223,7 +236,7 @@ class TrainingLoop:
         loss = F.cross_entropy(logits.float(), batch["labels"])
         terms = {"task": loss.detach().float().item()}
         if self.objectives:
-            context = StepContext(embeddings, stream_batches, progress)
+            context = StepContext(embeddings, {"source": batch, **stream_batches}, progress, self.unwrapped)
             for objective in self.objectives:
                 weight = objective.weight(progress)
                 value = objective.compute(context)
@@ -231,6 +244,7 @@ class TrainingLoop:
                 terms[f"{objective.name}_weight"] = weight
                 if weight:
                     loss = loss + weight * value
+            terms.update(context.logs)
         terms["total"] = loss.detach().float().item()
         return loss, terms
 
@@ -355,6 +369,9 @@ class TrainingLoop:
                 self._snapshot()
             self.state.epoch, self.state.batch_in_epoch = epoch + 1, 0
             self.save()
+            last = self.state.history[-1] if self.state.history else {}
+            self._notify("on_epoch_end", {**(last if last.get("epoch") == epoch + 1 else {}), "epoch": epoch + 1,
+                                          "step": self.state.global_step})
         bar.close()
         if config.select_best_on != "last" and self.best_weights is not None:
             self.unwrapped.load_state_dict(self.best_weights, strict=False)
