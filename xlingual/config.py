@@ -28,6 +28,11 @@ from .languages import normalize_language
 UMSAB_LANGUAGES = ["arabic", "english", "french", "german", "hindi", "italian", "portuguese", "spanish"]
 
 
+SIGNAL_SELECTION = {"retrieval": "retrieval", "target-confidence": "confidence", "target-entropy": "entropy",
+                    "target-agreement": "agreement"}
+"""``training.select_best_on`` values that select by a label-free signal → the signal."""
+
+
 @dataclass
 class ModelConfig:
     """Which encoder to adapt and how a sentence becomes one vector."""
@@ -176,9 +181,12 @@ class TrainingConfig:
     seed: int = 42
     group_by_length: bool = True
     """Batch tweets of similar length together to cut padding (shuffled at the batch level)."""
-    select_best_on: Literal["source-dev", "last", "target-dev"] = "source-dev"
+    select_best_on: Literal["source-dev", "last", "target-dev", "retrieval", "target-confidence",
+                            "target-entropy", "target-agreement"] = "source-dev"
     """Model selection: best epoch on the English dev split (default), the last epoch, or
-    ``target-dev`` (oracle selection on target-language dev labels, marked in the results)."""
+    ``target-dev`` (oracle selection on target-language dev labels, marked in the results), or a label-free
+    signal from ``selection_signals`` (``retrieval``, ``target-confidence``, ``target-entropy``,
+    ``target-agreement``)."""
     eval_every_epoch: bool = True
     logging_steps: int = 10
     checkpoint_steps: int = 0
@@ -423,6 +431,33 @@ class InterpolationConfig:
 
 
 @dataclass
+class SelectionSignalsConfig:
+    """Label-free signals scored after every epoch beside the selection split (xlingual.evaluation.signals):
+    recorded per epoch in results.json, and usable by ``training.select_best_on``."""
+
+    signals: list[str] = field(default_factory=lambda: ["retrieval", "confidence", "entropy", "agreement"])
+    unlabeled_split: str = "train"
+    """The split of each target language whose text (labels dropped at load time) the signals read."""
+    max_examples: int | None = 300
+    """Texts per language (a fixed random subset), to keep the per-epoch cost small."""
+    pairs: PairsConfig | None = None
+    """Translation pairs for ``retrieval`` (as ``alignment.pairs``); without them retrieval is skipped."""
+
+    def validate(self) -> None:
+        from .evaluation.signals import SIGNALS
+
+        for signal in self.signals:
+            if signal not in SIGNALS:
+                raise ConfigError(f"selection_signals.signals: unknown signal '{signal}'"
+                                  f"{did_you_mean(signal, SIGNALS)}; choose from {', '.join(SIGNALS)}")
+        if self.unlabeled_split == "test":
+            raise ConfigError("selection_signals.unlabeled_split: 'test' would select the model on test text")
+        if self.pairs is not None:
+            self.pairs.validate()
+        _check_positive(self, "selection_signals", ("max_examples",))
+
+
+@dataclass
 class AlignmentConfig:
     """Embedding alignment: the extra data streams and the loss terms that use them."""
 
@@ -469,6 +504,8 @@ class RecipeConfig:
     """Checkpoint averaging inside the run; ``null`` (the default) keeps the selected checkpoint."""
     interpolation: InterpolationConfig | None = None
     """Interpolate the trained encoder toward the pretrained one after training (WiSE-FT)."""
+    selection_signals: SelectionSignalsConfig | None = None
+    """Label-free target-side signals scored every epoch (and selectable by ``training.select_best_on``)."""
     output_dir: str = "runs/{name}-seed{seed}"
     """Run folder; ``{name}`` and ``{seed}`` are filled in."""
 
@@ -481,11 +518,20 @@ class RecipeConfig:
 
     def _validate_in_place(self) -> None:
         for section in (self.model, self.lora, self.freeze, self.data, self.training, self.evaluation,
-                        self.alignment, self.self_training, self.averaging, self.interpolation):
+                        self.alignment, self.self_training, self.averaging, self.interpolation,
+                        self.selection_signals):
             if section is not None:
                 section.validate()
         if self.lora is not None and (self.freeze.layers or self.freeze.encoder):
             raise ConfigError("freeze: with lora the encoder is already frozen; remove freeze.layers/freeze.encoder")
+        signal = SIGNAL_SELECTION.get(self.training.select_best_on)
+        if signal is not None:
+            signals = self.selection_signals
+            if signals is None or signal not in signals.signals:
+                raise ConfigError(f"training.select_best_on: '{self.training.select_best_on}' needs "
+                                  f"selection_signals.signals to include '{signal}'")
+            if signal == "retrieval" and signals.pairs is None:
+                raise ConfigError("training.select_best_on: 'retrieval' needs selection_signals.pairs")
         if self.interpolation is not None and self.training.select_best_on == "last":
             raise ConfigError("interpolation: chooses α on the selection split; training.select_best_on is 'last'")
         if not self.output_dir:

@@ -69,8 +69,8 @@ def load_run_data(
     """Read every split the run needs before any model loads, so data errors come first."""
     data = recipe.data
     train = load_examples(data, data.source_language, "train")
-    selection_languages = {"source-dev": [data.source_language], "target-dev": data.target_languages,
-                           "last": []}[recipe.training.select_best_on]
+    selection_languages = {"target-dev": data.target_languages, "last": []}.get(recipe.training.select_best_on,
+                                                                                 [data.source_language])
     selection = {lang: load_examples(data, lang, "dev") for lang in selection_languages}
     evaluation = {split: {lang: load_examples(data, lang, split) for lang in data.languages}
                   for split in recipe.evaluation.splits}
@@ -134,6 +134,46 @@ def protocol(recipe: RecipeConfig, train: Examples, selection: dict[str, Example
         record["checkpoint_averaging"] = {"every_steps": recipe.averaging.every_steps,
                                           "start": recipe.averaging.start, "saved": recipe.averaging.save}
     return record
+
+
+def load_signal_data(recipe: RecipeConfig) -> tuple[dict[str, Examples], dict[str, TranslationPairs]]:
+    """Target text (labels dropped) and translation pairs for the label-free selection signals, if configured."""
+    config = recipe.selection_signals
+    if config is None:
+        return {}, {}
+    data = recipe.data
+    unlabeled = {}
+    if {"confidence", "entropy", "agreement"} & set(config.signals):
+        unlabeled = {lang: load_examples(data, lang, config.unlabeled_split, labelled=False).subsample(
+            config.max_examples) for lang in data.target_languages}
+    pairs = {}
+    if "retrieval" in config.signals and config.pairs is not None:
+        p = config.pairs
+        for language in p.languages or data.target_languages:
+            language = normalize_language(language, field="selection_signals.pairs.languages")
+            pairs[language] = load_pairs(p.root, language, data.source_language, p.format, p.hub_config,
+                                         p.split).head(p.max_pairs or config.max_examples)
+    return unlabeled, pairs
+
+
+def build_signals(recipe: RecipeConfig, tokenizer, unlabeled: dict[str, Examples],
+                  pairs: dict[str, TranslationPairs]):
+    """The per-epoch label-free signals over the tokenised signal data (None when not configured)."""
+    from .evaluation.signals import SelectionSignals, SignalData
+
+    if recipe.selection_signals is None:
+        return None
+    model = recipe.model
+
+    def tokenize(texts: list[str], language: str, origin: str):
+        return tokenize_examples(Examples(texts, None, language, "signals", origin), tokenizer, model.max_length,
+                                 model.text_prefix)
+
+    data = SignalData(
+        unlabeled={lang: tokenize(ex.texts, lang, ex.origin) for lang, ex in unlabeled.items()},
+        pairs={lang: (tokenize(p.source, recipe.data.source_language, p.origin), tokenize(p.target, lang, p.origin))
+               for lang, p in pairs.items()})
+    return SelectionSignals(data, recipe.selection_signals.signals, recipe.evaluation.batch_size)
 
 
 def build_streams(recipe: RecipeConfig, tokenizer, unlabeled: dict[str, Examples],
@@ -377,6 +417,7 @@ def run_training(
         data = RunData.from_recipe(recipe, warn=accelerator.is_main_process)
     train_examples, selection_examples, eval_examples = data.train, data.selection, data.evaluation
     unlabeled, pairs = data.unlabeled, data.pairs
+    signal_examples = load_signal_data(recipe)
     scheme = label_scheme(recipe.data)
     if accelerator.is_main_process:
         atomic_write_text(out / rf.CONFIG, recipe.to_yaml())
@@ -397,6 +438,7 @@ def run_training(
     streams = build_streams(recipe, tokenizer, unlabeled, pairs)
     objectives = build_objectives(recipe.alignment.losses,
                                   SetupContext(model, model.config.hidden_size, recipe.data.target_languages), extra)
+    signals = build_signals(recipe, tokenizer, *signal_examples)
     lp_ft = None
     if recipe.training.lp_ft:  # restored weights (with --resume) replace the probe's head anyway
         from .training.linear_probe import refit_head
@@ -405,7 +447,7 @@ def run_training(
     loop = TrainingLoop(model, recipe, train_data, selection_data, scheme.names, accelerator,
                         log_path=out / rf.TRAIN_LOG, objectives=objectives, streams=streams, progress=progress,
                         state_dir=out / rf.STATE, averaging=recipe.averaging, snapshot_dir=out / rf.SNAPSHOTS,
-                        callbacks=callbacks)
+                        signals=signals, callbacks=callbacks)
     if resume and loop.restore() and accelerator.is_main_process:
         print(f"resumed from step {loop.state.global_step} of {loop.state.total_steps}", file=sys.stderr)
     loop.run()
