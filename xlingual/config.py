@@ -96,6 +96,24 @@ class FreezeConfig:
 
 
 @dataclass
+class ExtraSourceConfig:
+    """More labelled source-language training data appended to the train split, recorded in the protocol as
+    extra source data (runs using it belong beside the standard table, not in it)."""
+
+    root: str = "../shared/data/tweeteval_en_extra"
+    """A folder with ``<split>_text.txt`` and line-aligned ``<split>_labels.txt``, or one CSV/TSV/JSONL file
+    with ``data.text_column`` and ``data.label_column``. Labels go through the data's label scheme."""
+    split: str = "train"
+    max_examples: int | None = None
+    """A fixed random subset (the same for every seed), e.g. to measure transfer against source data size."""
+
+    def validate(self) -> None:
+        if not self.root:
+            raise ConfigError("data.extra_source.root: must name a folder or file")
+        _check_positive(self, "data.extra_source", ("max_examples",))
+
+
+@dataclass
 class DataConfig:
     """Where the labelled data lives and which languages to train and test on."""
 
@@ -125,8 +143,12 @@ class DataConfig:
     max_train_examples: int | None = None
     max_eval_examples: int | None = None
     """Cap per language and split, for quick checks; ``None`` uses everything."""
+    extra_source: ExtraSourceConfig | None = None
+    """More labelled source-language data appended to the train split (recorded as extra source data)."""
 
     def validate(self) -> None:
+        if self.extra_source is not None:
+            self.extra_source.validate()
         self.source_language = normalize_language(self.source_language, field="data.source_language")
         if not self.target_languages:
             raise ConfigError("data.target_languages: the list is empty; name at least one language to evaluate")

@@ -19,7 +19,7 @@ from .checkpoint import load_checkpoint, load_checkpoint_config, save_checkpoint
 from .config import RecipeConfig, load_recipe, load_recipe_dict
 from .data.batching import TokenizedExamples, tokenize_examples
 from .data.examples import Examples, check_text, content_fingerprint
-from .data.loading import label_scheme, load_examples
+from .data.loading import label_scheme, load_examples, load_extra_source
 from .data.pairs import TranslationPairs, load_pairs
 from .data.textfile import read_lines
 from .errors import ConfigError, DataError
@@ -69,6 +69,9 @@ def load_run_data(
     """Read every split the run needs before any model loads, so data errors come first."""
     data = recipe.data
     train = load_examples(data, data.source_language, "train")
+    extra = load_extra_source(data)
+    if extra is not None:
+        train = train.concatenate(extra)
     selection_languages = {"target-dev": data.target_languages, "last": []}.get(recipe.training.select_best_on,
                                                                                  [data.source_language])
     selection = {lang: load_examples(data, lang, "dev") for lang in selection_languages}
@@ -127,6 +130,8 @@ def protocol(recipe: RecipeConfig, train: Examples, selection: dict[str, Example
         files["pairs"] = {k: v.origin for k, v in pairs.items()}
     record = {"target_resources": target_resources(recipe, objectives),
               "model_selection": SELECTION_NAMES[recipe.training.select_best_on], "files": files}
+    if recipe.data.extra_source is not None:
+        record["extra_source_data"] = {"files": recipe.data.extra_source.root, "train_examples": len(train.texts)}
     if recipe.evaluation.prior_correction is not None:
         record["prior_correction"] = (f"transductive: class priors re-estimated by EM on unlabeled target "
                                       f"'{recipe.evaluation.prior_correction}' text at prediction time")

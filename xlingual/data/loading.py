@@ -41,3 +41,29 @@ def load_examples(config: DataConfig, language: str, split: str, *, labelled: bo
         raise DataError(f"{examples.origin}: no examples")
     limit = config.max_train_examples if split == "train" else config.max_eval_examples
     return examples.subsample(limit)
+
+
+def load_extra_source(config: DataConfig) -> Examples | None:
+    """``data.extra_source``: labelled source-language examples from a text/labels file pair or one table."""
+    from pathlib import Path
+
+    from .umsab import read_text_label_files
+
+    extra = config.extra_source
+    if extra is None:
+        return None
+    root = Path(extra.root)
+    scheme = label_scheme(config)
+    if root.is_dir():
+        examples = read_text_label_files(root, extra.split, scheme, config.source_language)
+    elif root.is_file():
+        formats = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
+        if root.suffix.lower() not in formats:
+            raise DataError(f"data.extra_source.root: {root} is not a .csv, .tsv or .jsonl file, nor a folder")
+        examples = read_tabular(str(root), formats[root.suffix.lower()], config.source_language, extra.split,
+                                scheme, config.text_column, config.label_column, None)
+    else:
+        raise DataError(f"data.extra_source.root: {root} not found")
+    if not examples.texts:
+        raise DataError(f"{examples.origin}: no examples")
+    return examples.subsample(extra.max_examples)
