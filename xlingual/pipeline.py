@@ -17,7 +17,7 @@ from .checkpoint import load_checkpoint, load_checkpoint_config, save_checkpoint
 from .config import RecipeConfig, load_recipe, load_recipe_dict
 from .data.batching import TokenizedExamples, tokenize_examples
 from .data.examples import Examples, check_text, content_fingerprint
-from .data.loading import label_scheme, load_examples
+from .data.loading import check_drop_labels, label_scheme, load_examples
 from .data.pairs import TranslationPairs, load_pairs
 from .data.textfile import read_lines
 from .errors import ConfigError, DataError
@@ -40,6 +40,11 @@ def make_accelerator(recipe: RecipeConfig) -> Accelerator:
 
     import torch
 
+    precision = recipe.training.mixed_precision
+    if precision != "no" and not torch.cuda.is_available():
+        # accelerate would train in fp32 (fp16) or CPU autocast (bf16) while the run records the setting
+        raise ConfigError(f"training.mixed_precision: {precision} needs a CUDA GPU and torch sees none; "
+                          "set training.mixed_precision=no")
     multi_cpu = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
     return Accelerator(gradient_accumulation_steps=recipe.training.gradient_accumulation_steps,
                        mixed_precision=recipe.training.mixed_precision, cpu=multi_cpu)
@@ -55,12 +60,14 @@ def load_run_data(
 ) -> tuple[Examples, dict[str, Examples], dict[str, dict[str, Examples]]]:
     """Read every split the run needs before any model loads, so data errors come first."""
     data = recipe.data
-    train = load_examples(data, data.source_language, "train")
+    scheme = label_scheme(data)
+    train = load_examples(data, data.source_language, "train", scheme=scheme)
     selection_languages = {"source-dev": [data.source_language], "target-dev": data.target_languages,
                            "last": []}[recipe.training.select_best_on]
-    selection = {lang: load_examples(data, lang, "dev") for lang in selection_languages}
-    evaluation = {split: {lang: load_examples(data, lang, split) for lang in data.languages}
+    selection = {lang: load_examples(data, lang, "dev", scheme=scheme) for lang in selection_languages}
+    evaluation = {split: {lang: load_examples(data, lang, split, scheme=scheme) for lang in data.languages}
                   for split in recipe.evaluation.splits}
+    check_drop_labels(data, scheme, [train.origin, *(ex.origin for ex in selection.values())])
     test_texts = {text for split in evaluation.values() for ex in split.values() for text in ex.texts}
     overlap = sum(text in test_texts for text in train.texts)
     if overlap and warn:
@@ -202,21 +209,17 @@ def train(
     elif overrides:
         raise ConfigError("overrides apply to a recipe file; edit the RecipeConfig object instead")
     out = recipe.resolved_output_dir()
+    # Nothing is created or deleted until the config, the data and the model have loaded: a mistake found
+    # on the way leaves the output folder as it was.
+    plan = rf.check_run_folder(out, overwrite=overwrite, resume=resume,
+                               protected=rf.protected_paths(recipe, recipe_path))
+    if plan == "resume":
+        rf.check_resume_config(out, recipe)
     accelerator = make_accelerator(recipe)
-    if accelerator.is_main_process:
-        rf.prepare_run_folder(out, overwrite=overwrite, resume=resume)
-    accelerator.wait_for_everyone()
     check_protocol(recipe)
     train_examples, selection_examples, eval_examples = load_run_data(recipe, warn=accelerator.is_main_process)
     unlabeled, pairs = load_streams_data(recipe)
     scheme = label_scheme(recipe.data)
-    if accelerator.is_main_process:
-        atomic_write_text(out / rf.CONFIG, recipe.to_yaml())
-        if recipe_path is not None:
-            atomic_write_text(out / rf.RECIPE, recipe_path.read_text(encoding="utf-8"))
-        atomic_write_text(out / rf.COMMAND, shlex.join(command or sys.argv) + "\n")
-        if not resume:
-            (out / rf.TRAIN_LOG).unlink(missing_ok=True)
 
     set_seed(recipe.training.seed)
     started = time.perf_counter()
@@ -228,7 +231,17 @@ def train(
     loop = TrainingLoop(model, recipe, train_data, selection_data, scheme.names, accelerator,
                         log_path=out / rf.TRAIN_LOG, objectives=objectives, streams=streams, progress=progress,
                         state_dir=out / rf.STATE)
-    if resume and loop.restore() and accelerator.is_main_process:
+    command_line = shlex.join(command or sys.argv)
+    if accelerator.is_main_process:
+        rf.prepare_run_folder(out, plan, command_line)
+        atomic_write_text(out / rf.CONFIG, recipe.to_yaml())
+        if recipe_path is not None:
+            atomic_write_text(out / rf.RECIPE, recipe_path.read_text(encoding="utf-8"))
+        resumed = plan == "resume" and (out / rf.COMMAND).is_file()
+        earlier = (out / rf.COMMAND).read_text(encoding="utf-8") if resumed else ""  # each start, one line
+        atomic_write_text(out / rf.COMMAND, earlier + command_line + "\n")
+    accelerator.wait_for_everyone()
+    if plan == "resume" and loop.restore() and accelerator.is_main_process:
         print(f"resumed from step {loop.state.global_step} of {loop.state.total_steps}", file=sys.stderr)
     loop.run()
     model = loop.unwrapped
@@ -301,10 +314,12 @@ def evaluate_run(
     overrides: list[str] | tuple[str, ...] = (),
     progress: bool = True,
     base_model: str | None = None,
+    verify: bool = True,
 ) -> dict:
     """Re-evaluate a saved run's checkpoint on its data (or ``--set`` changed data settings).
 
-    ``base_model`` says where a LoRA checkpoint's encoder is if it moved."""
+    ``base_model`` says where a LoRA checkpoint's encoder is if it moved; ``verify=False`` skips the
+    check of the weights against the checkpoint's fingerprints."""
     run = Path(run)
     config_path = run / rf.CONFIG
     if not config_path.is_file():
@@ -328,7 +343,7 @@ def evaluate_run(
     raw_by_split = {split: {lang: load_examples(recipe.data, lang, split) for lang in wanted}
                     for split in (splits or recipe.evaluation.splits)}
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    model, tokenizer = load_checkpoint(run, base_model=base_model, device=device)
+    model, tokenizer = load_checkpoint(run, base_model=base_model, device=device, verify=verify)
     out: dict = {"run": str(run), "splits": {}}
     for split, raw in raw_by_split.items():
         tokenized = _tokenize_all(raw, tokenizer, recipe)
