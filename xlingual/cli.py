@@ -263,7 +263,12 @@ def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpa
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = _parse(parser, argv)
+    try:
+        args = _parse(parser, argv)
+    except SystemExit as exc:  # --help and --version exit 0; a usage mistake has printed its one line
+        if exc.code == EXIT_USER_ERROR:
+            return EXIT_USER_ERROR
+        raise
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USER_ERROR

@@ -76,12 +76,15 @@ def refuse_protected(folder: Path, protected: dict[str, Path | None], what: str 
 
 
 def _local_root(template: str | None) -> Path | None:
-    """The local folder a data path or template points into (``None`` for a hub id that is not a path)."""
+    """The local path a data path or template points at (``None`` for a hub id or a path that is not there)."""
     if not template:
         return None
-    fixed = Path(template.split("{")[0] or ".")
-    folder = fixed if template.split("{")[0].endswith(("/", "\\")) or fixed.is_dir() else fixed.parent
-    return folder if folder.exists() else None
+    if "{" in template:
+        fixed = template.split("{")[0]
+        path = Path(fixed) if fixed.endswith(("/", "\\")) else Path(fixed or ".").parent
+    else:
+        path = Path(template)
+    return path if path.exists() else None
 
 
 def protected_paths(recipe, recipe_path: Path | None = None) -> dict[str, Path | None]:
@@ -110,6 +113,8 @@ def check_run_folder(folder: Path, overwrite: bool = False, resume: bool = False
                              f"{folder}, --overwrite deletes it; pass one of them")
     if folder.exists() and not folder.is_dir():
         raise RunFolderError(f"output_dir {folder} exists and is not a folder")
+    if overwrite:
+        refuse_protected(folder, protected or {})
     has_content = folder.is_dir() and any(folder.iterdir())
     if not has_content:
         if resume:
@@ -119,7 +124,6 @@ def check_run_folder(folder: Path, overwrite: bool = False, resume: bool = False
         raise RunFolderError(f"output_dir {folder} is not empty and is not an xlingual run folder (no {MARKER}); "
                              "xlingual does not write into or delete other folders: choose another output_dir")
     if overwrite:
-        refuse_protected(folder, protected or {})
         return "replace"
     if is_complete(folder):
         hint = " (there is nothing left to resume)" if resume else ""
