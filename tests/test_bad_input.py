@@ -738,3 +738,70 @@ def test_duplicates_between_train_and_test_warn_but_do_not_stop(env: Env, capsys
     assert len(lines) == 2 and lines[1] == "error: stopped where the model would be built", lines
     assert re.fullmatch(r"warning: [1-9]\d* training texts also appear in the evaluation data \(.*english.*\)",
                         lines[0]), lines
+
+
+# ----------------------------------------------------------------------------- what must keep working
+
+
+def test_python_api_takes_what_a_user_would_pass(finished_runs):
+    clf = classifier(finished_runs["full"])
+    assert clf.predict([]) == [] and clf.predict_proba([]).shape == (0, 3) and clf.embed([]).shape == (0, 32)
+    one = clf.predict("me encanta")
+    assert isinstance(one, xlingual.inference.Prediction)
+    assert one == clf.predict(["me encanta"])[0]
+    assert clf.predict_proba("me encanta").shape == (3,)
+    assert clf.predict(text for text in ("me encanta", "lo odio")) == clf.predict(["me encanta", "lo odio"])
+    assert clf.predict(("me encanta",)) == clf.predict(["me encanta"])
+    assert xlingual.load(str(finished_runs["full"])).labels == xlingual.load(finished_runs["full"]).labels
+
+
+def test_cli_options_after_positional_arguments(finished_runs, tiny_bert, tmp_path, capsys):
+    run = finished_runs["lora"]
+    assert main(["predict", str(run), "--json", "me encanta", "--base-model", str(tiny_bert), "lo odio"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [row["text"] for row in rows] == ["me encanta", "lo odio"]
+    moved = Path(shutil.copytree(tiny_bert, tmp_path / "moved-copy"))  # same weights elsewhere: accepted
+    assert main(["predict", str(run), "me encanta", "--base-model", str(moved)]) == 0
+    assert capsys.readouterr().out.split()[0] == rows[0]["label"]
+    assert main(["export", "--merge", str(run), str(tmp_path / "out"), "--base-model", str(moved)]) == 0
+
+
+def test_no_verify_loads_a_checkpoint_that_changed(env: Env, capsys):
+    run = env.copy_run("full")
+    flip_a_byte(run / "checkpoint" / "model.safetensors")
+    assert main(["predict", str(run), "me encanta"]) == 2
+    capsys.readouterr()
+    assert main(["predict", str(run), "me encanta", "--no-verify"]) == 0
+    assert xlingual.load(run, verify=False).predict("me encanta").label
+
+
+def test_overwrite_replaces_only_what_a_run_wrote(env: Env, capsys):
+    run = env.copy_run("full")
+    (run / "my-notes.txt").write_text("written by the user, inside the run folder")
+    command = env.train_like(run)
+    assert main(command) == 2  # a finished run: refused without --overwrite
+    assert "already holds a finished run; pass --overwrite" in capsys.readouterr().err
+    assert main([*command, "--overwrite"]) == 0
+    assert (run / "my-notes.txt").read_text() == "written by the user, inside the run folder"
+    assert (run / MARKER).is_file() and (run / "results.json").is_file()
+
+
+def test_sweep_starts_again_a_run_stopped_before_its_first_state(env: Env, monkeypatch):
+    """A sweep resumes runs with saved state and reruns (--overwrite) its own runs that have none."""
+    import xlingual.sweep
+
+    calls = []
+    monkeypatch.setattr(xlingual.sweep.subprocess, "run", lambda command: calls.append(command) or
+                        type("Done", (), {"returncode": 1})())
+    sweep = env.tmp / "sweep"
+    overrides = tiny_recipe_overrides(env.bert, env.data, env.tmp / "unused")[:-1]
+    stopped = sweep / "umsab_e5small" / "seed1"
+    stopped.mkdir(parents=True)
+    (stopped / MARKER).write_text("{}")
+    saved = sweep / "umsab_e5small" / "seed2"
+    (saved / "state").mkdir(parents=True)
+    (saved / MARKER).write_text("{}")
+    (saved / "state" / "state.json").write_text("{}")
+    xlingual.sweep.run_sweep([str(FULL)], [1, 2, 3], sweep, overrides)
+    flags = [[arg for arg in command if arg in ("--resume", "--overwrite")] for command in calls]
+    assert flags == [["--overwrite"], ["--resume"], []]

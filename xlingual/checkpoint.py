@@ -73,9 +73,18 @@ def write_checkpoint(model: XlingualForSequenceClassification, tokenizer, folder
     return sorted(p.name for p in folder.iterdir())
 
 
+def _is_xlingual_checkpoint(folder: Path) -> bool:
+    try:
+        return read_json(folder / "config.json").get("model_type") == "xlingual"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def save_checkpoint(model: XlingualForSequenceClassification, tokenizer, folder: str | Path) -> Path:
     """Write ``model`` and ``tokenizer`` to ``folder`` atomically (a unique temp folder, then rename)."""
     folder = Path(folder)
+    if folder.is_dir() and any(folder.iterdir()) and not _is_xlingual_checkpoint(folder):
+        raise CheckpointError(f"{folder} already exists and is not an xlingual checkpoint; it is not replaced")
     tmp = new_temp_dir(folder)
     try:
         write_checkpoint(model, tokenizer, tmp)

@@ -36,6 +36,8 @@ class Classifier:
         self.text_prefix = config.text_prefix or ""
 
     def _batches(self, texts: list[str], batch_size: int):
+        if not texts:  # tokenizers cannot take an empty batch
+            return
         prefixed = [self.text_prefix + t for t in texts]
         ids = self.tokenizer(prefixed, truncation=True, max_length=self.max_length, return_attention_mask=False,
                              return_token_type_ids=False)["input_ids"]

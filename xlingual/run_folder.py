@@ -141,7 +141,8 @@ def check_run_folder(folder: Path, overwrite: bool = False, resume: bool = False
 def prepare_run_folder(folder: Path, plan: str, command: str = "") -> None:
     """Carry out :func:`check_run_folder`'s plan; only now is anything deleted or created."""
     if plan == "replace":
-        for name in RUN_ENTRIES:
+        leftovers = [p.name for p in folder.glob(f".{CHECKPOINT}.xlingual-*")]  # a checkpoint save cut short
+        for name in (*RUN_ENTRIES, *leftovers):
             path = folder / name
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path)
