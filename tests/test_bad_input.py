@@ -37,6 +37,7 @@ from xlingual.errors import XlingualError
 from xlingual.run_folder import MARKER
 
 FULL = REPO / "recipes" / "umsab_e5small.yaml"
+CUDA = __import__("torch").cuda.is_available()
 LORA = REPO / "recipes" / "umsab_e5small_lora.yaml"
 SPLITS = ("train", "val", "test")
 
@@ -635,9 +636,12 @@ CASES = [
          r"pass --overwrite"),
     Case("export-overwrite-keeps-user-files", lambda env: export_twice(env, "--overwrite", user_file=True),
          r"export folder .*/exported holds files xlingual did not write \(my-notes\.txt\)"),
-    Case("export-overwrite-the-checkpoint", lambda env: ["export", str(env.copy_run()), str(env.tmp / "full-run"),
-                                                        "--overwrite"],
-         r"export folder .*/full-run already exists and is not an xlingual export", True),
+    Case("export-overwrite-another-run", lambda env: ["export", str(env.runs["full"]), str(env.copy_run("lora")),
+                                                     "--overwrite"],
+         r"export folder .*/lora-run already exists and is not an xlingual export", True),
+    Case("export-overwrite-its-own-checkpoint",
+         lambda env: ["export", str(run := env.copy_run()), str(run / "checkpoint"), "--overwrite"],
+         r"refusing to export into .*/full-run/checkpoint: it is the checkpoint being exported", True),
     # -- checkpoints are verified, and their mistakes named
     Case("bit-flipped-weights", bit_flipped_weights,
          r"checkpoint/model\.safetensors: sha256 differs from the one recorded .*; pass --no-verify"),
@@ -679,6 +683,17 @@ CASES = [
     Case("api-load-none", lambda env: lambda: xlingual.load(None),
          r"load\(\): expected the path of a run or checkpoint folder \(str or Path\), got NoneType"),
     Case("api-load-int", lambda env: lambda: xlingual.load(42), r"load\(\): expected the path .*, got int 42"),
+    Case("export-into-the-working-directory", lambda env: ["export", str(env.runs["full"]), "."],
+         r"refusing to export into \.: it is the working directory"),
+    Case("export-into-the-run-itself", lambda env: ["export", str(env.runs["full"]), str(env.runs["full"])],
+         r"refusing to export into .*/full: it contains the checkpoint being exported"),
+    Case("predict-file-is-a-folder", lambda env: ["predict", str(env.runs["full"]), "--file", str(env.tmp)],
+         r"is a folder, not a text file", True),
+    Case("output-dir-name-too-long", lambda env: env.train(f"output_dir={env.tmp / ('x' * 300)}"),
+         r"error: File name too long: .*/xxxx", True),
+    *([Case("mixed-precision-without-a-gpu", train_with("training.mixed_precision=fp16"),
+            r"training\.mixed_precision: fp16 needs a CUDA GPU and torch sees none", True)]
+      if not CUDA else []),
     Case("sweep-seeds-not-integers", lambda env: ["sweep", str(FULL), "--seeds", "1,two"],
          r"--seeds: expected comma-separated integers, got '1,two'", True),
 ]

@@ -257,6 +257,9 @@ def check_export_target(target: Path, source: Path, overwrite: bool = False) -> 
 
     if target.exists() and not target.is_dir():
         raise CheckpointError(f"export folder {target} exists and is not a folder")
+    # never into (or around) the working directory or the checkpoint itself: it is renamed into place
+    refuse_protected(target, {"the checkpoint being exported": source, "the working directory": Path.cwd()},
+                     "export into")
     if not (target.is_dir() and any(target.iterdir())):
         return
     marker = target / EXPORT_MARKER
@@ -266,7 +269,6 @@ def check_export_target(target: Path, source: Path, overwrite: bool = False) -> 
     if not overwrite:
         raise CheckpointError(f"export folder {target} already holds an xlingual export; pass --overwrite to "
                               "replace it, or choose a new folder")
-    refuse_protected(target, {"the checkpoint being exported": source, "the working directory": Path.cwd()})
     try:
         written = set(read_json(marker)["files"])
     except (ValueError, OSError, KeyError, TypeError):

@@ -7,6 +7,7 @@ are imported only inside the commands so ``--help`` answers at once.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -24,6 +25,10 @@ EPILOG = """examples:
   xlingual predict runs/umsab_e5small-seed1 "Me encanta esta película" "Odio los lunes"
   xlingual export runs/umsab_e5small_lora-seed1 exported/ --merge
 """
+
+
+# The file system said no (permissions, a full disk, a name too long): one line, not a traceback.
+_FILESYSTEM_REFUSALS = {errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.ENAMETOOLONG}
 
 
 def _quiet_libraries() -> None:
@@ -279,6 +284,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except XlingualError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as exc:
+        if exc.errno not in _FILESYSTEM_REFUSALS:
+            raise
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

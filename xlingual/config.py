@@ -392,11 +392,11 @@ class RecipeConfig:
                 section.validate()
         if self.lora is not None and (self.freeze.layers or self.freeze.encoder):
             raise ConfigError("freeze: with lora the encoder is already frozen; remove freeze.layers/freeze.encoder")
-        if not self.name or any(sep in self.name for sep in ("/", "\\")) or self.name in (".", ".."):
+        if not self.name or any(sep in self.name for sep in ("/", "\\", "\0")) or self.name in (".", ".."):
             raise ConfigError(f"name: {self.name!r} must be a plain name (no path separators, not . or ..); "
                               "it names the run folder inside output_dir")
-        if not self.output_dir:
-            raise ConfigError("output_dir: must name a folder")
+        if not self.output_dir or "\0" in self.output_dir:
+            raise ConfigError(f"output_dir: must name a folder, got {self.output_dir!r}")
         check_template(self.output_dir, "output_dir", ("name", "seed"))
         if self.self_training is not None and self.alignment.unlabeled_target is None:
             raise ConfigError("self_training: needs alignment.unlabeled_target (the text to pseudo-label)")

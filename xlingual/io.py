@@ -89,7 +89,11 @@ def replace_dir(tmp: str | Path, target: str | Path) -> Path:
         shutil.rmtree(tmp)  # tmp now holds the old contents
         return target
     old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.xlingual-old-"))
-    os.rename(target, old)
+    try:
+        os.rename(target, old)
+    except OSError:
+        old.rmdir()  # only the empty placeholder this call made
+        raise
     os.rename(tmp, target)
     shutil.rmtree(old)
     return target
