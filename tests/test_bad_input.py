@@ -575,6 +575,9 @@ CASES = [
     Case("resume-with-changed-seed",
          lambda env: [*env.train_like(env.unfinished(), "training.seed=7", "training.learning_rate=0.5"), "--resume"],
          r"training\.learning_rate \(0\.005 -> 0\.5\), training\.seed \(1 -> 7\)", True),
+    Case("resume-with-a-damaged-state", lambda env: [*env.train_like(env.unfinished()), "--resume"],
+         r"--resume: the saved training state in .*/full-run/state is damaged "
+         r"\(FileNotFoundError: .*optimizer\.safetensors\); pass --overwrite"),
     # -- config strictness
     Case("duplicate-key-in-recipe", duplicate_key_recipe, r"dup\.yaml: line 5, column 3 invalid YAML: duplicate key "
          r"'epochs' \(first at line 3\)", True),

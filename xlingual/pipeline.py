@@ -234,6 +234,10 @@ def train(
     command_line = shlex.join(command or sys.argv)
     if accelerator.is_main_process:
         rf.prepare_run_folder(out, plan, command_line)
+    accelerator.wait_for_everyone()
+    if plan == "resume" and loop.restore() and accelerator.is_main_process:  # a damaged state stops here
+        print(f"resumed from step {loop.state.global_step} of {loop.state.total_steps}", file=sys.stderr)
+    if accelerator.is_main_process:
         atomic_write_text(out / rf.CONFIG, recipe.to_yaml())
         if recipe_path is not None:
             atomic_write_text(out / rf.RECIPE, recipe_path.read_text(encoding="utf-8"))
@@ -241,8 +245,6 @@ def train(
         earlier = (out / rf.COMMAND).read_text(encoding="utf-8") if resumed else ""  # each start, one line
         atomic_write_text(out / rf.COMMAND, earlier + command_line + "\n")
     accelerator.wait_for_everyone()
-    if plan == "resume" and loop.restore() and accelerator.is_main_process:
-        print(f"resumed from step {loop.state.global_step} of {loop.state.total_steps}", file=sys.stderr)
     loop.run()
     model = loop.unwrapped
     training_summary = loop.summary()

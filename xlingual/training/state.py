@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+
+from ..errors import RunFolderError
 
 
 def _flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -92,6 +95,14 @@ def recover_training_state(folder: Path) -> bool:
 
 def load_training_state(folder: Path) -> dict[str, Any]:
     """Read a state folder written by :func:`save_training_state` (tensors on the CPU)."""
+    try:
+        return _load_training_state(folder)
+    except (OSError, ValueError, KeyError, TypeError, IndexError, SafetensorError) as exc:
+        raise RunFolderError(f"--resume: the saved training state in {folder} is damaged ({type(exc).__name__}: "
+                             f"{exc}); pass --overwrite to start the run again") from None
+
+
+def _load_training_state(folder: Path) -> dict[str, Any]:
     meta = json.loads((folder / "state.json").read_text(encoding="utf-8"))
     optimizer = _unflatten_optimizer(load_file(str(folder / "optimizer.safetensors")), meta["optimizer"])
     rng = load_file(str(folder / "rng.safetensors"))
