@@ -241,6 +241,8 @@ def test_kill_mid_export_leaves_the_earlier_export(tmp_path, reference):
     killed(KILL_MID_EXPORT, ["export", str(reference), str(out)])
     assert not out.exists()  # nothing half-written under the name asked for
     assert cli(["export", str(reference), str(out)]).returncode == 0
+    (tmp_path / "plain").mkdir()
+    assert out.stat().st_mode & 0o777 == (tmp_path / "plain").stat().st_mode & 0o777  # not a private temp folder
     first = tree(out)
     killed(KILL_MID_EXPORT, ["export", str(reference), str(out), "--overwrite"])
     assert tree(out) == first

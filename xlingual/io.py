@@ -49,7 +49,11 @@ def new_temp_dir(target: str | Path) -> Path:
     """A fresh, uniquely named hidden folder beside ``target`` to write it in (nothing existing is touched)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.xlingual-tmp-"))
+    folder = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.xlingual-tmp-"))
+    umask = os.umask(0)
+    os.umask(umask)
+    folder.chmod(0o777 & ~umask)  # mkdtemp's 0700 would make the renamed folder private, unlike a plain mkdir
+    return folder
 
 
 def _exchange(a: Path, b: Path) -> bool:

@@ -51,9 +51,10 @@ def is_complete(folder: str | Path) -> bool:
 MARKER = ".xlingual-run.json"
 """Written when a run starts: ``--overwrite`` and ``--resume`` act only on folders that carry it."""
 
-# What a run writes into its folder: --overwrite removes these and nothing else (a file a user added stays).
+# What a run writes into its folder: --overwrite removes these and nothing else (a file a user added stays;
+# the marker stays too, so the folder is still known as a run's if the new run is killed at once).
 RUN_ENTRIES = (RESULTS, CONFIG, RECIPE, COMMAND, CHECKPOINT, PREDICTIONS, "logs", STATE, "README.md",
-               f"{STATE}.tmp", f"{STATE}.old", f"{CHECKPOINT}.tmp", f"{CHECKPOINT}.old", MARKER)
+               f"{STATE}.tmp", f"{STATE}.old", f"{CHECKPOINT}.tmp", f"{CHECKPOINT}.old")
 
 
 def is_run_folder(folder: str | Path) -> bool:
