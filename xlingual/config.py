@@ -556,8 +556,11 @@ class RecipeConfig:
                 raise ConfigError("training.select_best_on: 'retrieval' needs selection_signals.pairs")
         if self.interpolation is not None and self.training.select_best_on == "last":
             raise ConfigError("interpolation: chooses α on the selection split; training.select_best_on is 'last'")
-        if not self.output_dir:
-            raise ConfigError("output_dir: must name a folder")
+        if not self.name or any(sep in self.name for sep in ("/", "\\", "\0")) or self.name in (".", ".."):
+            raise ConfigError(f"name: {self.name!r} must be a plain name (no path separators, not . or ..); "
+                              "it names the run folder inside output_dir")
+        if not self.output_dir or "\0" in self.output_dir:
+            raise ConfigError(f"output_dir: must name a folder, got {self.output_dir!r}")
         check_template(self.output_dir, "output_dir", ("name", "seed"))
         if self.self_training is not None and self.alignment.unlabeled_target is None:
             raise ConfigError("self_training: needs alignment.unlabeled_target (the text to pseudo-label)")
@@ -659,10 +662,11 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
     if tp is LossConfig and not isinstance(value, LossConfig):
         return _convert_loss(value, where)
     if dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a mapping of settings, got {type(value).__name__} {value!r}")
-        hints = typing.get_type_hints(tp)
         names = [f.name for f in dataclasses.fields(tp)]
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping of settings such as {{{names[0]}: ...}}, got "
+                              f"{type(value).__name__} {value!r}")
+        hints = typing.get_type_hints(tp)
         kwargs = {}
         for name, sub in value.items():
             sub_key = f"{key}.{name}" if key else str(name)
@@ -688,12 +692,13 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
         if isinstance(value, str):
             value = [part.strip() for part in value.split(",") if part.strip()]
         if not isinstance(value, list):
-            raise ConfigError(f"{where}: expected a list, got {type(value).__name__} {value!r}")
+            raise ConfigError(f"{where}: expected a list such as [a, b], got {type(value).__name__} {value!r}")
         return [_convert(item_type, item, f"{where}[{i}]") for i, item in enumerate(value)]
     if origin is dict:
         key_type, item_type = typing.get_args(tp)
         if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__} {value!r}")
+            raise ConfigError(f"{where}: expected a mapping such as {{key: value}}, got {type(value).__name__} "
+                              f"{value!r}")
         return {_convert(key_type, k, where): _convert(item_type, v, f"{where}.{k}") for k, v in value.items()}
     if tp is bool:
         if isinstance(value, bool):
@@ -728,9 +733,49 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
     raise TypeError(f"unsupported config type {tp!r} at {where}")  # a bug in xlingual, not user input
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error (not the last one wins)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                hashable = key in seen
+            except TypeError:  # an unhashable key: construct_mapping reports it
+                break
+            if hashable:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key '{key}' (first at line {seen[key] + 1})", key_node.start_mark)
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+def _yaml_load(text: str) -> Any:
+    return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: no arbitrary objects
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> tuple[str, Any]:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    return problem, mark
+
+
 # What PyYAML (and json) raise, besides YAMLError, for well-formed text with an impossible value: a date such as
 # 2020-13-45, ``!!bool maybe``, ``!!int``, an integer of 5000 digits, nesting too deep to parse.
 _YAML_VALUE_ERRORS = (ValueError, LookupError, TypeError, ArithmeticError, RecursionError)
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    duplicate = next((key for key in keys if keys.count(key) > 1), None)
+    if duplicate is not None:
+        raise _DuplicateJsonKey(f"duplicate key '{duplicate}'")
+    return dict(pairs)
+
+
+class _DuplicateJsonKey(ValueError):
+    pass
 
 
 def apply_override(data: dict[str, Any], assignment: str) -> None:
@@ -742,8 +787,13 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
     if not parts:
         raise ConfigError(f"--set {assignment!r}: the key is empty")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except (yaml.YAMLError, *_YAML_VALUE_ERRORS):  # e.g. 2020-13-45, a YAML date with no such month: keep the text
+        value = _yaml_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:  # e.g. data.drop_labels=[NONE: an unclosed list is a mistake, not text
+        problem, mark = _yaml_problem(exc)
+        where = f" at character {mark.column + 1}" if mark is not None and mark.line == 0 else ""
+        raise ConfigError(f"--set {dotted.strip()}: invalid YAML value {raw!r}{where}: {problem} (quote text "
+                          f"that is not YAML, e.g. {dotted.strip()}='\"...\"')") from None
+    except _YAML_VALUE_ERRORS:  # e.g. 2020-13-45, a YAML date with no such month: keep the text
         value = raw
     if isinstance(value, dict) and not raw.lstrip().startswith("{"):
         # "query: " parses as the mapping {query: None}; a mapping on the command line needs braces,
@@ -762,6 +812,8 @@ def load_recipe_dict(path: str | Path | None, overrides: list[str] | tuple[str, 
     data: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
+        if path.is_dir():
+            raise ConfigError(f"recipe {path} is a folder; give a recipe YAML file (see recipes/)")
         if not path.is_file():
             raise ConfigError(f"recipe file not found: {path}")
         try:
@@ -769,17 +821,20 @@ def load_recipe_dict(path: str | Path | None, overrides: list[str] | tuple[str, 
         except UnicodeDecodeError as exc:
             raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         try:
-            loaded = yaml.safe_load(text) if path.suffix != ".json" else json.loads(text)
+            loaded = _yaml_load(text) if path.suffix != ".json" else json.loads(text, object_pairs_hook=_json_object)
         except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
+            problem, mark = _yaml_problem(exc)
             where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise ConfigError(f"{path}:{where} invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
+            raise ConfigError(f"{path}:{where} invalid YAML: {problem}") from None
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{path}: line {exc.lineno} invalid JSON: {exc.msg}") from None
+        except _DuplicateJsonKey as exc:
+            raise ConfigError(f"{path}: invalid JSON: {exc}") from None
         except _YAML_VALUE_ERRORS as exc:
             raise ConfigError(f"{path}: invalid value in the recipe ({type(exc).__name__}: {exc})") from None
-        if loaded is None:
-            loaded = {}
+        if loaded is None or loaded == {}:
+            raise ConfigError(f"{path}: the recipe is empty; start from one in recipes/ (every setting at its "
+                              "default is rarely what you want)")
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: a recipe must be a mapping of sections, got {type(loaded).__name__}")
         data = loaded

@@ -19,7 +19,7 @@ from .checkpoint import load_checkpoint, load_checkpoint_config, save_checkpoint
 from .config import RecipeConfig, load_recipe, load_recipe_dict
 from .data.batching import TokenizedExamples, tokenize_examples
 from .data.examples import Examples, check_text, content_fingerprint
-from .data.loading import label_scheme, load_examples, load_extra_source
+from .data.loading import check_drop_labels, label_scheme, load_examples, load_extra_source
 from .data.pairs import TranslationPairs, load_pairs
 from .data.textfile import read_lines
 from .errors import ConfigError, DataError
@@ -46,6 +46,11 @@ def make_accelerator(recipe: RecipeConfig) -> Accelerator:
     import torch
     from accelerate.state import AcceleratorState
 
+    precision = recipe.training.mixed_precision
+    if precision != "no" and not torch.cuda.is_available():
+        # accelerate would train in fp32 (fp16) or CPU autocast (bf16) while the run records the setting
+        raise ConfigError(f"training.mixed_precision: {precision} needs a CUDA GPU and torch sees none; "
+                          "set training.mixed_precision=no")
     multi_cpu = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
     wanted = recipe.training.mixed_precision
     if AcceleratorState._shared_state and str(AcceleratorState().mixed_precision) != wanted:
@@ -68,15 +73,17 @@ def load_run_data(
 ) -> tuple[Examples, dict[str, Examples], dict[str, dict[str, Examples]]]:
     """Read every split the run needs before any model loads, so data errors come first."""
     data = recipe.data
-    train = load_examples(data, data.source_language, "train")
-    extra = load_extra_source(data)
+    scheme = label_scheme(data)
+    train = load_examples(data, data.source_language, "train", scheme=scheme)
+    extra = load_extra_source(data, scheme)
     if extra is not None:
         train = train.concatenate(extra)
     selection_languages = {"target-dev": data.target_languages, "last": []}.get(recipe.training.select_best_on,
                                                                                  [data.source_language])
-    selection = {lang: load_examples(data, lang, "dev") for lang in selection_languages}
-    evaluation = {split: {lang: load_examples(data, lang, split) for lang in data.languages}
+    selection = {lang: load_examples(data, lang, "dev", scheme=scheme) for lang in selection_languages}
+    evaluation = {split: {lang: load_examples(data, lang, split, scheme=scheme) for lang in data.languages}
                   for split in recipe.evaluation.splits}
+    check_drop_labels(data, scheme, [train.origin, *(ex.origin for ex in selection.values())])
     test_texts = {text for split in evaluation.values() for ex in split.values() for text in ex.texts}
     overlap = sum(text in test_texts for text in train.texts)
     if overlap and warn:
@@ -413,10 +420,13 @@ def run_training(
         recipe = recipe.validate()  # a normalised copy: the caller's object is left as it was
     extra = prepare_objectives(recipe, objectives)
     out = recipe.resolved_output_dir()
+    # Nothing is created or deleted until the config, the data and the model have loaded: a mistake found
+    # on the way leaves the output folder as it was.
+    plan = rf.check_run_folder(out, overwrite=overwrite, resume=resume,
+                               protected=rf.protected_paths(recipe, recipe_path))
+    if plan == "resume":
+        rf.check_resume_config(out, recipe)
     accelerator = make_accelerator(recipe)
-    if accelerator.is_main_process:
-        rf.prepare_run_folder(out, overwrite=overwrite, resume=resume)
-    accelerator.wait_for_everyone()
     check_protocol(recipe)
     if data is None:
         data = RunData.from_recipe(recipe, warn=accelerator.is_main_process)
@@ -424,16 +434,6 @@ def run_training(
     unlabeled, pairs = data.unlabeled, data.pairs
     signal_examples = load_signal_data(recipe)
     scheme = label_scheme(recipe.data)
-    if accelerator.is_main_process:
-        atomic_write_text(out / rf.CONFIG, recipe.to_yaml())
-        if recipe_path is not None:
-            atomic_write_text(out / rf.RECIPE, recipe_path.read_text(encoding="utf-8"))
-        if command:
-            atomic_write_text(out / rf.COMMAND, shlex.join(command) + "\n")
-        else:
-            atomic_write_text(out / rf.CALL, (call or api_call("train", recipe)) + "\n")
-        if not resume:
-            (out / rf.TRAIN_LOG).unlink(missing_ok=True)
 
     set_seed(recipe.training.seed)
     started = time.perf_counter()
@@ -453,8 +453,21 @@ def run_training(
                         log_path=out / rf.TRAIN_LOG, objectives=objectives, streams=streams, progress=progress,
                         state_dir=out / rf.STATE, averaging=recipe.averaging, snapshot_dir=out / rf.SNAPSHOTS,
                         signals=signals, callbacks=callbacks)
-    if resume and loop.restore() and accelerator.is_main_process:
+    command_line = shlex.join(command) if command else None  # the CLI's argv; an API call is recorded instead
+    if accelerator.is_main_process:
+        rf.prepare_run_folder(out, plan, command_line or call or api_call("train", recipe))
+    accelerator.wait_for_everyone()
+    if plan == "resume" and loop.restore() and accelerator.is_main_process:  # a damaged state stops here
         print(f"resumed from step {loop.state.global_step} of {loop.state.total_steps}", file=sys.stderr)
+    if accelerator.is_main_process:
+        atomic_write_text(out / rf.CONFIG, recipe.to_yaml())
+        if recipe_path is not None:
+            atomic_write_text(out / rf.RECIPE, recipe_path.read_text(encoding="utf-8"))
+        record, line = (rf.COMMAND, command_line) if command_line else (rf.CALL, call or api_call("train", recipe))
+        resumed = plan == "resume" and (out / record).is_file()
+        earlier = (out / record).read_text(encoding="utf-8") if resumed else ""  # each start, one line
+        atomic_write_text(out / record, earlier + line + "\n")
+    accelerator.wait_for_everyone()
     loop.run()
     model = loop.unwrapped
     training_summary = loop.summary()
@@ -525,10 +538,12 @@ def evaluate_run(
     overrides: list[str] | tuple[str, ...] = (),
     progress: bool = True,
     base_model: str | None = None,
+    verify: bool = True,
 ) -> dict:
     """Re-evaluate a saved run's checkpoint on its data (or ``--set`` changed data settings).
 
-    ``base_model`` says where a LoRA checkpoint's encoder is if it moved."""
+    ``base_model`` says where a LoRA checkpoint's encoder is if it moved; ``verify=False`` skips the
+    check of the weights against the checkpoint's fingerprints."""
     run = Path(run)
     config_path = run / rf.CONFIG
     if not config_path.is_file():
@@ -552,7 +567,7 @@ def evaluate_run(
     raw_by_split = {split: {lang: load_examples(recipe.data, lang, split) for lang in wanted}
                     for split in (splits or recipe.evaluation.splits)}
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    model, tokenizer = load_checkpoint(run, base_model=base_model, device=device)
+    model, tokenizer = load_checkpoint(run, base_model=base_model, device=device, verify=verify)
     out: dict = {"run": str(run),
                  "splits": evaluate_splits(model, tokenizer, recipe, scheme, raw_by_split, device, None, progress)}
     saved = read_json(run / rf.RESULTS) if (run / rf.RESULTS).is_file() else None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..config import DataConfig
-from ..errors import DataError
+from ..errors import ConfigError, DataError, did_you_mean
 from ..languages import normalize_language
 from .examples import Examples
 from .hub import read_hub
@@ -24,10 +24,13 @@ def split_name(config: DataConfig, split: str) -> str:
     return {"train": config.train_split, "dev": config.dev_split, "test": config.test_split}.get(split, split)
 
 
-def load_examples(config: DataConfig, language: str, split: str, *, labelled: bool = True) -> Examples:
-    """Read one language and split. ``labelled=False`` never reads labels (unlabeled streams)."""
+def load_examples(config: DataConfig, language: str, split: str, *, labelled: bool = True,
+                  scheme: LabelScheme | None = None) -> Examples:
+    """Read one language and split. ``labelled=False`` never reads labels (unlabeled streams).
+
+    ``scheme`` (built from ``config`` when not given) records which ``drop_labels`` the data had."""
     language = normalize_language(language)
-    scheme = label_scheme(config) if labelled else None
+    scheme = (scheme or label_scheme(config)) if labelled else None
     name = split_name(config, split)
     if config.format == "umsab":
         examples = read_umsab(config.root, language, name, scheme)
@@ -43,7 +46,7 @@ def load_examples(config: DataConfig, language: str, split: str, *, labelled: bo
     return examples.subsample(limit)
 
 
-def load_extra_source(config: DataConfig) -> Examples | None:
+def load_extra_source(config: DataConfig, scheme: LabelScheme | None = None) -> Examples | None:
     """``data.extra_source``: labelled source-language examples from a text/labels file pair or one table."""
     from pathlib import Path
 
@@ -53,7 +56,7 @@ def load_extra_source(config: DataConfig) -> Examples | None:
     if extra is None:
         return None
     root = Path(extra.root)
-    scheme = label_scheme(config)
+    scheme = scheme or label_scheme(config)
     if root.is_dir():
         examples = read_text_label_files(root, extra.split, scheme, config.source_language)
     elif root.is_file():
@@ -67,3 +70,14 @@ def load_extra_source(config: DataConfig) -> Examples | None:
     if not examples.texts:
         raise DataError(f"{examples.origin}: no examples")
     return examples.subsample(extra.max_examples)
+
+
+def check_drop_labels(config: DataConfig, scheme: LabelScheme, origins: list[str]) -> None:
+    """Refuse a ``data.drop_labels`` entry that none of the files read contains (a typo drops nothing)."""
+    for raw in config.drop_labels or ():
+        key = str(raw).strip().lower()
+        if key not in scheme.dropped_seen:
+            known = sorted({*scheme.mapping, *scheme.dropped_seen})
+            raise ConfigError(f"data.drop_labels: {raw!r} is not a label of the data read ({', '.join(origins[:2])}"
+                              f"{', ...' if len(origins) > 2 else ''}; labels are matched case-insensitively)"
+                              f"{did_you_mean(key, known)}")

@@ -207,9 +207,11 @@ class TrainingLoop:
         restore_rng(saved)
         if self.log_path is not None and self.log_path.is_file() and self.accelerator.is_main_process:
             # steps after the saved state are done again, and so are self-training rounds (they run after it)
+            # and the selection of an epoch the state had not finished (state.epoch counts finished epochs)
             records = train_log_records(self.log_path)
             kept = [json.dumps({k: v for k, v in r.items() if k != "round"}) for r in records
-                    if r["round"] == 0 and r.get("step", 0) <= self.state.global_step]
+                    if r["round"] == 0 and r.get("step", 0) <= self.state.global_step
+                    and ("selection_macro_f1" not in r or r.get("epoch", 0) <= self.state.epoch)]
             self.log_path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
         return True
 
