@@ -57,6 +57,11 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _no_verify_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-verify", action="store_true",
+                        help="load a checkpoint whose weights do not match the sha256 fingerprints it recorded")
+
+
 def _split_list(value: str | None) -> list[str] | None:
     return [part.strip() for part in value.split(",") if part.strip()] if value else None
 
@@ -196,8 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override data settings, e.g. data.root=...")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.add_argument("--base-model", help="where a LoRA checkpoint's encoder is, if it moved")
-    p.add_argument("--no-verify", action="store_true",
-                   help="load a checkpoint whose weights do not match the fingerprints it recorded")
+    _no_verify_option(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_evaluate)
 
@@ -209,8 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--batch-size", type=_positive_int, default=64)
     p.add_argument("--base-model", help="where a LoRA checkpoint's encoder is, if it moved")
-    p.add_argument("--no-verify", action="store_true",
-                   help="load a checkpoint whose weights do not match the fingerprints it recorded")
+    _no_verify_option(p)
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("export", help="write a standalone model folder (merging LoRA adapters)",
@@ -224,8 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base-model", help="where a LoRA checkpoint's encoder is, if it moved")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an earlier export in OUT (only a folder holding just what xlingual exported)")
-    p.add_argument("--no-verify", action="store_true",
-                   help="load a checkpoint whose weights do not match the fingerprints it recorded")
+    _no_verify_option(p)
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("sweep", help="run recipes × seeds into one folder (resumable)",

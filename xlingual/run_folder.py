@@ -126,8 +126,10 @@ def check_run_folder(folder: Path, overwrite: bool = False, resume: bool = False
             raise RunFolderError(f"--resume: {folder} holds no run to resume; run without --resume to start one")
         return "new"
     if not is_run_folder(folder):
+        legacy = ("; if it is a run written before run folders carried the marker, create an empty "
+                  f"{folder / MARKER} to adopt it") if (folder / CONFIG).is_file() else ""
         raise RunFolderError(f"output_dir {folder} is not empty and is not an xlingual run folder (no {MARKER}); "
-                             "xlingual does not write into or delete other folders: choose another output_dir")
+                             f"xlingual does not write into or delete other folders: choose another output_dir{legacy}")
     if overwrite:
         return "replace"
     if is_complete(folder):
