@@ -40,7 +40,11 @@ def to_canonical(value: str, mapping: Mapping[str, str] | None, field: str = "la
     for language, name in (mapping or {}).items():
         if name.lower() == key:
             return language
-    return normalize_language(value, field=field)
+    try:
+        return normalize_language(value, field=field)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}; if '{value}' is the dataset's own name of a language, map it with "
+                          f"data.language_names, e.g. {{japanese: {value}}}") from None
 
 
 def dataset_names(language: str, mapping: Mapping[str, str] | None) -> list[str]:

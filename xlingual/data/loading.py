@@ -6,11 +6,11 @@ import dataclasses
 
 from ..config import DataConfig
 from ..errors import DataError
-from ..languages import normalize_language
 from .examples import Examples
 from .holdout import split_holdout
 from .hub import read_hub
 from .labels import LabelScheme
+from .language_names import to_canonical
 from .tabular import read_tabular
 from .umsab import read_umsab
 
@@ -58,7 +58,7 @@ def load_examples(config: DataConfig, language: str, split: str, *, labelled: bo
     ``data.dev_fraction``/``dev_size`` (which then leaves the train split without those examples; an
     unlabeled stream reads the whole train split, as its labels are never read).
     """
-    language = normalize_language(language)
+    language = to_canonical(language, config.language_names)
     scheme = label_scheme(config) if labelled else None
     role = split_role(config, split)
     if role == "dev" and config.dev_root:

@@ -22,9 +22,10 @@ def language_folder(root: Path, language: str, names: Mapping[str, str] | None =
         if (root / name).is_dir():
             return root / name
     found = sorted(p.name for p in root.iterdir() if p.is_dir())
-    hint = "" if names and language in names else f"; if one of them is {language}, map it with data.language_names"
-    raise DataError(f"{root}: no folder for language '{language}' (looked for {', '.join(candidates)}; found: "
-                    f"{', '.join(found) or 'nothing'}){hint if found else ''}")
+    hint = ("" if not found or (names and language in names)
+            else f"; if one of them is {language}, map it with data.language_names, e.g. {{{language}: NAME}}")
+    raise DataError(f"{root}: no folder for language '{language}' (found: {', '.join(found) or 'nothing'}); "
+                    f"looked for {', '.join(candidates)}{hint}")
 
 
 def read_umsab(root: str | Path, language: str, split: str, scheme: LabelScheme | None,
