@@ -3,6 +3,8 @@
     config.yaml         the resolved recipe (every default filled in)
     recipe.yaml         the recipe file exactly as given (when there was one)
     command.txt         the command line that started the run
+    paths.json          local paths of the recipe, typed and resolved (see xlingual.run_paths)
+    dev_holdout.json    the dev positions held out of the train split (data.dev_fraction / dev_size)
     results.json        metrics per language and split, summary, protocol, versions, timings
                         (written last and atomically: if it exists, the run finished)
     predictions/        <language>.<split>.jsonl with text, gold, prediction, probabilities
@@ -10,6 +12,7 @@
     logs/train_log.jsonl  loss terms and learning rate every logging step, selection scores
     logs/training_curves.png  the same as a figure: each loss term over steps, selection macro-F1 per epoch
     README.md           model card
+    evaluations/<name>/ results of ``xlingual evaluate RUN --name NAME`` (on the run's or other data)
 """
 
 from __future__ import annotations
