@@ -12,7 +12,7 @@ from ..errors import ConfigError, DataError, did_you_mean
 from ..languages import iso639_1
 from .examples import Examples, check_text
 from .labels import LabelScheme
-from .language_names import to_canonical
+from .language_names import ColumnLanguages
 
 
 def read_hub(
@@ -25,18 +25,18 @@ def read_hub(
     label_column: str = "label",
     language_column: str | None = None,
     revision: str | None = None,
-    names: Mapping[str, str] | None = None,
+    language_names: Mapping[str, str] | None = None,
 ) -> Examples:
     """Load ``dataset_id`` with ``datasets.load_dataset`` and convert it to :class:`Examples`.
 
-    ``names`` (``data.language_names``) gives the dataset's name of a language: it fills
+    ``language_names`` (``data.language_names``) gives the dataset's name of a language: it fills
     ``{language}`` in the config template and is matched in the language column."""
     import datasets
 
     config_name = None
     if config_template:
         try:
-            mapped = names.get(language, language) if names else language
+            mapped = language_names.get(language, language) if language_names else language
             config_name = config_template.format(language=mapped, iso=iso639_1(language))
         except (KeyError, IndexError, ValueError) as exc:
             raise ConfigError(f"data.hub_config: invalid template {config_template!r} ({type(exc).__name__}: "
@@ -61,19 +61,11 @@ def read_hub(
         names = feature.names
     texts: list[str] = []
     labels: list[int] = []
-    known: dict[str, str] = {}
+    row_language = ColumnLanguages(language_column or "", language_names)
     for index, row in enumerate(dataset):
         where = f"{origin} row {index}"
-        if language_column is not None:
-            raw_language = str(row[language_column])
-            if raw_language not in known:
-                try:
-                    known[raw_language] = to_canonical(raw_language, names)
-                except ConfigError:
-                    raise DataError(f"{where}: unknown language {raw_language!r} in column '{language_column}' "
-                                    "(name it with data.language_names, e.g. {japanese: jp})") from None
-            if known[raw_language] != language:
-                continue
+        if language_column is not None and row_language(row[language_column], where) != language:
+            continue
         texts.append(check_text(str(row[text_column]), where))
         if scheme is not None:
             raw = row[label_column]

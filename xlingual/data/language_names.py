@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from ..languages import iso639_1, iso639_3, normalize_language
 
 
@@ -54,3 +54,20 @@ def dataset_names(language: str, mapping: Mapping[str, str] | None) -> list[str]
         if name not in names:
             names.append(name)
     return names
+
+
+class ColumnLanguages:
+    """The canonical language of each value in a language column, each distinct value resolved once."""
+
+    def __init__(self, column: str, mapping: Mapping[str, str] | None) -> None:
+        self.column, self.mapping, self.known = column, mapping, {}
+
+    def __call__(self, value: object, where: str) -> str:
+        raw = str(value)
+        if raw not in self.known:
+            try:
+                self.known[raw] = to_canonical(raw, self.mapping)
+            except ConfigError:
+                raise DataError(f"{where}: unknown language {raw!r} in column '{self.column}' (name it with "
+                                "data.language_names, e.g. {japanese: jp})") from None
+        return self.known[raw]

@@ -46,7 +46,7 @@ def read_split(config: DataConfig, language: str, name: str, scheme: LabelScheme
         return read_umsab(config.root, language, name, scheme, names)
     if config.format == "hub":
         return read_hub(config.root, language, name, scheme, config.hub_config, config.text_column,
-                        config.label_column, config.language_column, names=names)
+                        config.label_column, config.language_column, language_names=names)
     return read_tabular(config.root, config.format, language, name, scheme, config.text_column,
                         config.label_column, config.language_column, config.split_column, names)
 

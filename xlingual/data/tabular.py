@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import ConfigError, DataError, did_you_mean
 from .examples import Examples, check_text
 from .labels import LabelScheme
-from .language_names import dataset_names, to_canonical
+from .language_names import ColumnLanguages, dataset_names
 
 
 def resolve_template(template: str, language: str, split: str, names: Mapping[str, str] | None = None) -> Path:
@@ -113,20 +113,14 @@ def read_tabular(
     path = resolve_template(template, language, split, names)
     texts: list[str] = []
     labels: list[int] = []
-    known: dict[str, str] = {}
+    row_language = ColumnLanguages(language_column or "", names)
     for number, row in iter_rows(path, fmt):
         where = f"{path}:{number}"
         if split_column is not None and str(_column(row, split_column, path, number, "split_column")) != split:
             continue
         if language_column is not None and "{language}" not in template:
-            raw_language = str(_column(row, language_column, path, number, "language_column"))
-            if raw_language not in known:
-                try:
-                    known[raw_language] = to_canonical(raw_language, names)
-                except ConfigError:
-                    raise DataError(f"{where}: unknown language {raw_language!r} in column '{language_column}' "
-                                    "(name it with data.language_names, e.g. {japanese: jp})") from None
-            if known[raw_language] != language:
+            value = _column(row, language_column, path, number, "language_column")
+            if row_language(value, where) != language:
                 continue
         text = _column(row, text_column, path, number, "text_column")
         if not isinstance(text, str):
