@@ -245,6 +245,22 @@ def test_encode_keeps_prefix_and_special_tokens(tiny_bert):
     assert encode(tokenizer, [text], 10, "query : ", "head")[0] == reference  # head = transformers' truncation
 
 
+def test_truncation_lines_warn_only_above_the_threshold():
+    from xlingual.data.truncation import TruncationStats, truncation_messages, truncation_report
+
+    stats = {"train": {"english": TruncationStats(100, 10)}, "test": {"spanish": TruncationStats(10, 6),
+                                                                       "german": TruncationStats(10, 0)}}
+    lines = truncation_messages(stats, 128, "head")
+    assert lines == [
+        "truncation: english/train: 10 of 100 texts (10.0%) are longer than model.max_length=128 tokens and were "
+        "cut (head)",
+        "warning: spanish/test: 6 of 10 texts (60.0%) are longer than model.max_length=128 tokens and were cut "
+        "(head); raise model.max_length, or set data.truncation: head+tail to keep the end too"]
+    report = truncation_report(stats, 128, "head")
+    assert report["splits"]["test"]["spanish"] == {"n": 10, "truncated": 6, "fraction": 0.6}
+    assert report["splits"]["test"]["german"]["fraction"] == 0.0 and report["warn_above_fraction"] == 0.1
+
+
 # ----------------------------------------------------------------------------- end to end on the tiny model
 
 
@@ -274,7 +290,9 @@ def test_train_test_only_dataset_trains_with_dev_fraction(tiny_bert, tmp_path, c
     assert english_test["n"] == 36 and 0 < english_test["truncated"] <= 36
     assert english_test["fraction"] == round(english_test["truncated"] / 36, 4)
     assert set(cut_block["splits"]) == {"train", "dev", "test"}
-    assert "english/test:" in err and "were cut (head+tail)" in err and "raise model.max_length" in err
+    line = next(line for line in err.splitlines() if "english/test:" in line)
+    assert line.startswith("warning: english/test: ") and "were cut (head+tail); raise model.max_length" in line
+    assert xlingual.load(runs[0]).truncation == "head+tail"  # predict cuts as training did
     # the overlap warning's count is kept (short toy sentences repeat across splits)
     config = data_config(root=str(root), target_languages=["spanish", "german"], dev_fraction=0.25)
     train = load_examples(config, "english", "train")

@@ -106,19 +106,20 @@ def truncation_report(stats: dict[str, dict[str, TruncationStats]], max_length: 
                        for split, by_language in stats.items()}}
 
 
-def truncation_messages(stats: dict[str, dict[str, TruncationStats]], max_length: int,
-                        strategy: str) -> tuple[list[str], list[str]]:
-    """Log lines (every language and split with a cut) and warnings (those above :data:`WARN_FRACTION`)."""
-    info, warnings = [], []
+def truncation_messages(stats: dict[str, dict[str, TruncationStats]], max_length: int, strategy: str) -> list[str]:
+    """One line per language and split with a cut: ``truncation: …``, or ``warning: …`` with advice above
+    :data:`WARN_FRACTION`."""
+    lines = []
     for split, by_language in stats.items():
         for language, s in by_language.items():
             if not s.truncated:
                 continue
             line = (f"{language}/{split}: {s.truncated} of {s.n} texts ({100 * s.fraction:.1f}%) are longer than "
                     f"model.max_length={max_length} tokens and were cut ({strategy})")
-            info.append(line)
-            if s.fraction > WARN_FRACTION:
-                advice = ("raise model.max_length" if strategy != "head"
-                          else "raise model.max_length, or set data.truncation: head+tail to keep the end too")
-                warnings.append(f"{line}; {advice}")
-    return info, warnings
+            if s.fraction <= WARN_FRACTION:
+                lines.append(f"truncation: {line}")
+                continue
+            advice = ("raise model.max_length" if strategy != "head"
+                      else "raise model.max_length, or set data.truncation: head+tail to keep the end too")
+            lines.append(f"warning: {line}; {advice}")
+    return lines
