@@ -586,8 +586,9 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
 
 
 # What PyYAML (and json) raise, besides YAMLError, for well-formed text with an impossible value: a date such as
-# 2020-13-45, ``!!bool maybe``, ``!!int``, an integer of 5000 digits, nesting too deep to parse.
-_YAML_VALUE_ERRORS = (ValueError, LookupError, TypeError, ArithmeticError, RecursionError)
+# 2020-13-45, ``!!bool maybe``, ``!!int``, ``!!timestamp`` with no value (AttributeError inside PyYAML), an
+# integer of 5000 digits, nesting too deep to parse.
+_YAML_VALUE_ERRORS = (ValueError, LookupError, TypeError, ArithmeticError, RecursionError, AttributeError)
 
 
 def apply_override(data: dict[str, Any], assignment: str) -> None:
