@@ -97,8 +97,8 @@ def describe(result: dict[str, Any]) -> list[str]:
     if other:
         files = {f"{split}/{lang}": path for split, block in result["splits"].items()
                  for lang, path in (block.get("test_files") or {}).items()}
-        lines.append("evaluated on other data than the run's results.json was scored on, so this is a result of "
-                     "its own, not a reproduction check:")
+        lines.append("evaluated on other data than the run's results.json was scored on (other examples, languages "
+                     "or splits), so this is a result of its own, not a reproduction check:")
         lines += [f"  {key}: {files.get(key, '?')}" for key in other]
         if result.get("written_to"):
             lines.append(f"wrote {result['written_to']} (original run: {record.get('original_run')})")
