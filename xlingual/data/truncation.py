@@ -72,8 +72,10 @@ def encode(tokenizer, texts: Sequence[str], max_length: int, text_prefix: str = 
         raise ValueError(f"unknown truncation strategy {strategy!r}; one of {', '.join(STRATEGIES)}")
     before, after = _special_layout(tokenizer)
     prefix = tokenizer(text_prefix, add_special_tokens=False)["input_ids"] if text_prefix else []
+    # verbose=False: the whole text is tokenised on purpose (cut below), so transformers' "longer than the
+    # specified maximum" warning would be wrong here
     full = tokenizer([text_prefix + t for t in texts], add_special_tokens=True, truncation=False,
-                     return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+                     return_attention_mask=False, return_token_type_ids=False, verbose=False)["input_ids"]
     out, truncated = [], 0
     for ids in full:
         body = ids[before:len(ids) - after]
