@@ -338,6 +338,10 @@ def test_evaluation_on_other_data_is_a_result_of_its_own(train_tiny, tmp_path, c
     assert set(table["recipes"]) == {"umsab_e5small", "umsab_e5small @ on-other"}
     assert any("different test examples for german" in flag for flag in table["flags"])
 
+    # a longer max_length than the encoder has positions for is refused in one line, not a crash in the model
+    assert main(["evaluate", str(run), "--set", "model.max_length=999", "--no-progress"]) == 2
+    assert "model.max_length: 999 is over the checkpoint's encoder limit of 64 tokens" in capsys.readouterr().err
+
     # an evaluation never overwrites the run or a folder holding something else
     assert main(["evaluate", str(run), "--out", str(run), "--no-progress"]) == 2
     (tmp_path / "mine").mkdir()

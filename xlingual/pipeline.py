@@ -27,7 +27,7 @@ from .evaluation import other_data
 from .evaluation.zero_shot import EvaluationReport, evaluate_languages, write_predictions
 from .io import atomic_write_json, atomic_write_text, read_json
 from .languages import normalize_language
-from .modeling.build import build_model
+from .modeling.build import build_model, position_limit
 from .modeling.freezing import count_parameters
 from .protocol import SELECTION_NAMES, check_protocol, target_resources
 from .run_paths import PATHS_FILE, apply_recorded, record_paths, yaml_comment
@@ -400,6 +400,10 @@ def evaluate_run(
     # Check the classes first (config.json only), so a changed label scheme is named as such rather than
     # reported as an unknown label somewhere in the data.
     _, checkpoint_config = load_checkpoint_config(run)
+    limit = position_limit(checkpoint_config.encoder)
+    if limit is not None and recipe.model.max_length > limit:
+        raise ConfigError(f"model.max_length: {recipe.model.max_length} is over the checkpoint's encoder limit of "
+                          f"{limit} tokens")
     classes = [checkpoint_config.id2label[i] for i in range(checkpoint_config.num_labels)]
     scheme = label_scheme(recipe.data)
     if list(scheme.names) != classes:
