@@ -1,10 +1,10 @@
 """Cutting long texts to ``model.max_length`` tokens: head, tail or head+tail, and counting the cuts.
 
 Tweets fit in 128 tokens; product reviews often do not, and which part survives the cut
-matters. Sun et al. (2019, "How to Fine-Tune BERT for Text Classification?", §5.3.1) compared
-keeping the head, the tail and both on IMDb and Yelp reviews truncated to 512 tokens: head+tail
-(the first 128 and the last 382 tokens) was best, because reviews tend to open with context and
-close with the verdict. :func:`cut` follows that split.
+matters. Sun et al. (2019, "How to Fine-Tune BERT for Text Classification?") compared keeping
+the head, the tail and both on long documents (IMDb reviews among them) cut to 512 tokens:
+head+tail (the first 128 and the last 382 tokens) was best; reviews tend to open with context
+and close with the verdict. :func:`cut` follows that split.
 
 The text prefix (e5's ``"query: "``) and the tokenizer's special tokens are never cut: the
 budget for the text itself is ``max_length`` minus both.
