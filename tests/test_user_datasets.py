@@ -199,6 +199,16 @@ def test_folder_of_per_language_csv_files_named_by_language(tmp_path):
     assert sorted(train.texts + dev.texts) != sorted(load_examples(config, "english", "test").texts)
 
 
+def test_one_file_for_every_split_needs_a_split_column():
+    from xlingual.config import load_recipe
+    from xlingual.protocol import ProtocolError, check_protocol
+
+    base = ["data.format=csv", "data.root=reviews/{language}.csv"]
+    with pytest.raises(ProtocolError, match=r"the train and test splits would be the same rows"):
+        check_protocol(load_recipe(None, base))
+    check_protocol(load_recipe(None, [*base, "data.split_column=split"]))
+
+
 def test_amazon_reviews_multi_from_the_hub_with_iso_configs(monkeypatch):
     import datasets
 
