@@ -94,18 +94,19 @@ def _print_results(results: dict) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluation.other_data import describe
     from .pipeline import evaluate_run
 
     result = evaluate_run(args.run, _split_list(args.languages), _split_list(args.splits), args.set or [],
-                          progress=not args.no_progress, base_model=args.base_model, verify=not args.no_verify)
+                          progress=not args.no_progress, base_model=args.base_model, verify=not args.no_verify,
+                          out=args.out, name=args.name, command=["xlingual", *sys.argv[1:]])
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
     _print_results(result)
-    matches = result.get("matches_saved")
-    if matches:
-        same = sum(matches.values())
-        print(f"\nreproduces results.json: {same}/{len(matches)} language scores identical")
+    print()
+    for line in describe(result):
+        print(line)
     return 0
 
 
@@ -193,12 +194,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="re-evaluate a saved run on some or all languages",
-                       description="Load a run's checkpoint and data settings and score it again; says whether the "
-                                   "numbers reproduce results.json.")
+                       description="Load a run's checkpoint and data settings and score it again. On the run's "
+                                   "own data it says whether the numbers reproduce results.json; on other data "
+                                   "(--set data.root=...) it says which data was evaluated, and --out keeps the "
+                                   "result as a results.json that 'xlingual compare' puts beside in-domain runs.")
     p.add_argument("run", help="run folder written by 'xlingual train'")
     p.add_argument("--languages", help="comma-separated languages (default: all in the run's recipe)")
     p.add_argument("--splits", help="comma-separated splits, e.g. test,dev (default: the recipe's)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override data settings, e.g. data.root=...")
+    p.add_argument("--out", metavar="DIR",
+                   help="write results.json (the run's schema, marked with the evaluated files and the original "
+                        "run), predictions/ and config.yaml into DIR, for 'xlingual compare'")
+    p.add_argument("--name", help="like --out RUN/evaluations/NAME; NAME labels the result in 'compare'")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.add_argument("--base-model", help="where a LoRA checkpoint's encoder is, if it moved")
     _no_verify_option(p)

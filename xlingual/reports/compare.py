@@ -76,7 +76,13 @@ class Run:
 
     @property
     def recipe(self) -> str:
-        return str(self.results.get("recipe") or self.path.name)
+        """The recipe name; an ``xlingual evaluate --out`` result on other data adds ``@ <its name>``, so it
+        stands beside the in-domain runs of its recipe as a row of its own."""
+        name = str(self.results.get("recipe") or self.path.name)
+        evaluation = self.results.get("evaluation") or {}
+        if self.results.get("kind") == "evaluation" and evaluation.get("kind") == "other-data":
+            name += f" @ {evaluation.get('evaluated_on') or self.path.name}"
+        return name
 
     @property
     def seed(self) -> int | None:
