@@ -23,14 +23,16 @@ from .data.memory import examples_by_language, pairs_by_language
 from .errors import ConfigError, DataError
 from .inference import Classifier
 from .languages import normalize_language
+from .results import Results, SplitResults
 
 logger = logging.getLogger(__name__)
 
 
 class TrainedClassifier(Classifier):
-    """A :class:`Classifier` fresh from :func:`fit`: also its ``report`` (results.json's content) and ``run_folder``."""
+    """A :class:`Classifier` fresh from :func:`fit`: also its ``report`` (the :class:`~xlingual.results.Results`
+    written to results.json) and ``run_folder``."""
 
-    def __init__(self, model, tokenizer, report: dict, run_folder: Path, device="cpu") -> None:
+    def __init__(self, model, tokenizer, report: Results, run_folder: Path, device="cpu") -> None:
         super().__init__(model, tokenizer, device)
         self.report = report
         self.run_folder = run_folder
@@ -143,14 +145,14 @@ def evaluate(
     split: str = "test",
     batch_size: int = 64,
     progress: bool = False,
-) -> dict:
+) -> SplitResults:
     """Score ``classifier`` on labelled data: per-language accuracy, macro-F1, per-class F1, confusion matrix,
     and the transfer summary (source score, target average, gap), as in results.json.
 
     Labels are the classifier's class names or their indices. ``language`` names the language of rows
     when the data has no language column."""
     from .evaluation.zero_shot import evaluate_languages
-    from .pipeline import report_json
+    from .pipeline import split_results
 
     scheme = LabelScheme.build("custom", list(classifier.labels))
     default = normalize_language(language, field="language") if language else None
@@ -160,4 +162,4 @@ def evaluate(
     report = evaluate_languages(classifier.model, tokenized, list(classifier.labels), split,
                                 normalize_language(source_language, field="source_language"), batch_size,
                                 classifier.device, None, progress)
-    return report_json(report)
+    return split_results(report)

@@ -7,6 +7,7 @@ one, so a results.json that exists is always complete.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -35,6 +36,22 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 def atomic_write_json(path: str | Path, data: Any) -> Path:
     return atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
+
+
+def json_ready(value: Any) -> Any:
+    """Plain, strict JSON data: NaN and infinity as null, numpy scalars and arrays as Python numbers and lists,
+    tuples as lists, paths as text."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if type(value).__module__ == "numpy" and hasattr(value, "tolist"):  # numpy scalar or array
+        return json_ready(value.tolist())
+    return value
 
 
 def read_json(path: str | Path) -> Any:

@@ -24,12 +24,13 @@ from .data.pairs import TranslationPairs, load_pairs
 from .data.textfile import read_lines
 from .errors import ConfigError, DataError
 from .evaluation.zero_shot import EvaluationReport, evaluate_languages, write_predictions
-from .io import atomic_write_json, atomic_write_text, read_json
+from .io import atomic_write_text
 from .languages import normalize_language
 from .modeling.build import build_model
 from .modeling.freezing import count_parameters
 from .objectives import Objective, SetupContext, build_objectives
 from .protocol import SELECTION_NAMES, check_protocol, target_resources
+from .results import LabelSchemeRecord, LanguageScores, Protocol, Results, RunEvaluation, SplitResults
 from .training.loop import TrainingLoop
 from .training.streams import PairStream, TextStream
 
@@ -118,15 +119,14 @@ def load_streams_data(recipe: RecipeConfig) -> tuple[dict[str, Examples], dict[s
 
 
 def protocol(recipe: RecipeConfig, train: Examples, selection: dict[str, Examples], unlabeled: dict[str, Examples],
-             pairs: dict[str, TranslationPairs], objectives: Sequence[Objective] = ()) -> dict:
+             pairs: dict[str, TranslationPairs], objectives: Sequence[Objective] = ()) -> Protocol:
     """Which target-side resources the run used (with the files), and how the model was selected."""
     files: dict = {"train": train.origin, "selection": {k: v.origin for k, v in selection.items()}}
     if unlabeled:
         files["unlabeled_target"] = {k: v.origin for k, v in unlabeled.items()}
     if pairs:
         files["pairs"] = {k: v.origin for k, v in pairs.items()}
-    return {"target_resources": target_resources(recipe, objectives),
-            "model_selection": SELECTION_NAMES[recipe.training.select_best_on], "files": files}
+    return Protocol(target_resources(recipe, objectives), SELECTION_NAMES[recipe.training.select_best_on], files)
 
 
 def build_streams(recipe: RecipeConfig, tokenizer, unlabeled: dict[str, Examples],
@@ -235,9 +235,17 @@ def prepare_objectives(recipe: RecipeConfig, objectives: Sequence[Objective]) ->
     return copy_objectives(objectives)
 
 
-def report_json(report: EvaluationReport) -> dict:
-    return {"languages": report.metrics(), "summary": report.summary(),
-            "seconds": report.seconds, "samples_per_second": report.examples / max(report.seconds, 1e-9)}
+def split_results(report: EvaluationReport, raw: dict[str, Examples] | None = None,
+                  label_names: Sequence[str] = ()) -> SplitResults:
+    """One split of results.json; with the examples, their files and content fingerprints too."""
+    languages = {lang: LanguageScores(**metrics) for lang, metrics in report.metrics().items()}
+    result = SplitResults(languages, report.summary(), report.seconds,
+                          report.examples / max(report.seconds, 1e-9))
+    if raw is not None:
+        result.test_files = {lang: ex.origin for lang, ex in raw.items()}
+        result.test_fingerprints = {lang: content_fingerprint(ex.texts, [label_names[i] for i in ex.labels])
+                                    for lang, ex in raw.items() if ex.labels is not None}
+    return result
 
 
 @dataclass
@@ -265,7 +273,7 @@ class TrainedRun:
     folder: Path
     model: torch.nn.Module
     tokenizer: object
-    results: dict
+    results: Results
 
 
 def train(
@@ -358,41 +366,30 @@ def run_training(
     if accelerator.is_main_process:
         save_checkpoint(model, tokenizer, out / rf.CHECKPOINT)
 
-    results = {
-        "status": "running",
-        "recipe": recipe.name,
-        "method": recipe.method,
-        "model": recipe.model.name,
-        "seed": recipe.training.seed,
-        "source_language": recipe.data.source_language,
-        "target_languages": recipe.data.target_languages,
-        "label_scheme": scheme.to_dict(),
-        "protocol": protocol(recipe, train_examples, selection_examples, unlabeled, pairs, extra),
-        "trust_remote_code": recipe.model.trust_remote_code,
-        "training": training_summary,
-        "splits": {},
-    }
+    splits = {}
     for split, raw in eval_examples.items():
         data = _tokenize_all(raw, tokenizer, recipe)
         report = evaluate_languages(model, data, list(scheme.names), split, recipe.data.source_language,
                                     recipe.evaluation.batch_size, accelerator.device, accelerator, progress)
-        results["splits"][split] = report_json(report)
-        results["splits"][split]["test_files"] = {lang: ex.origin for lang, ex in raw.items()}
-        results["splits"][split]["test_fingerprints"] = {
-            lang: content_fingerprint(ex.texts, [scheme.names[i] for i in ex.labels or []])
-            for lang, ex in raw.items() if ex.labels is not None}
+        splits[split] = split_results(report, raw, scheme.names)
         if accelerator.is_main_process and recipe.evaluation.save_predictions:
             write_predictions(out / rf.PREDICTIONS, report, data, list(scheme.names))
-    results["wall_seconds"] = time.perf_counter() - started
-    results["processes"] = accelerator.num_processes
-    results["versions"] = rf.library_versions()
-    results["status"] = "complete"
+    results = Results(
+        status="complete", recipe=recipe.name, method=recipe.method, model=recipe.model.name,
+        seed=recipe.training.seed, source_language=recipe.data.source_language,
+        target_languages=list(recipe.data.target_languages),
+        label_scheme=LabelSchemeRecord(scheme.name, list(scheme.names)),
+        protocol=protocol(recipe, train_examples, selection_examples, unlabeled, pairs, extra),
+        trust_remote_code=recipe.model.trust_remote_code, training=training_summary, splits=splits,
+        wall_seconds=time.perf_counter() - started, processes=accelerator.num_processes,
+        versions=rf.library_versions(),
+    )
     if accelerator.is_main_process:
         from .reports.model_card import write_model_card
 
         _plot_training_curves(out, f"{recipe.name}, seed {recipe.training.seed}")
         write_model_card(out, results, recipe)
-        atomic_write_json(out / rf.RESULTS, results)
+        results.write(out / rf.RESULTS)
         shutil.rmtree(out / rf.STATE, ignore_errors=True)  # the run is complete: the resumable state is spent
     accelerator.wait_for_everyone()
     return TrainedRun(out, model, tokenizer, results)
@@ -402,8 +399,8 @@ def _plot_training_curves(out: Path, title: str) -> None:
     """logs/training_curves.png beside the log; a figure that cannot be drawn must not fail a finished run."""
     if not (out / rf.TRAIN_LOG).is_file():
         return
-    from .reports.compare import ComparisonError
     from .reports.plots import plot_training_curves
+    from .reports.runs import ComparisonError
 
     try:
         plot_training_curves(out, out / rf.TRAINING_CURVES, title)
@@ -418,7 +415,7 @@ def evaluate_run(
     overrides: list[str] | tuple[str, ...] = (),
     progress: bool = True,
     base_model: str | None = None,
-) -> dict:
+) -> RunEvaluation:
     """Re-evaluate a saved run's checkpoint on its data (or ``--set`` changed data settings).
 
     ``base_model`` says where a LoRA checkpoint's encoder is if it moved."""
@@ -446,17 +443,12 @@ def evaluate_run(
                     for split in (splits or recipe.evaluation.splits)}
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model, tokenizer = load_checkpoint(run, base_model=base_model, device=device)
-    out: dict = {"run": str(run), "splits": {}}
+    out = RunEvaluation(str(run), {})
     for split, raw in raw_by_split.items():
         tokenized = _tokenize_all(raw, tokenizer, recipe)
         report = evaluate_languages(model, tokenized, list(scheme.names), split, recipe.data.source_language,
                                     recipe.evaluation.batch_size, device, None, progress)
-        out["splits"][split] = report_json(report)
-    saved = read_json(run / rf.RESULTS) if (run / rf.RESULTS).is_file() else None
-    if saved:
-        out["matches_saved"] = {
-            f"{split}/{lang}": saved.get("splits", {}).get(split, {}).get("languages", {}).get(lang, {}).get("macro_f1")
-            == metrics["macro_f1"]
-            for split, block in out["splits"].items() for lang, metrics in block["languages"].items()
-        }
+        out.splits[split] = split_results(report)
+    if (run / rf.RESULTS).is_file():
+        out.matches_saved = out.reproduces(Results.read(run / rf.RESULTS))
     return out

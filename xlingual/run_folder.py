@@ -22,7 +22,6 @@ import sys
 from pathlib import Path
 
 from .errors import RunFolderError
-from .io import read_json
 
 RESULTS = "results.json"
 CONFIG = "config.yaml"
@@ -38,13 +37,10 @@ STATE = "state"
 
 def is_complete(folder: str | Path) -> bool:
     """True if ``folder`` holds a finished run (a results.json marked complete)."""
+    from .results import results_status
+
     path = Path(folder) / RESULTS
-    if not path.is_file():
-        return False
-    try:
-        return read_json(path).get("status") == "complete"
-    except (ValueError, OSError, AttributeError):
-        return False
+    return path.is_file() and results_status(path) == "complete"
 
 
 def prepare_run_folder(folder: Path, overwrite: bool = False, resume: bool = False) -> None:

@@ -1,0 +1,213 @@
+"""The results.json schema: typed, versioned, written once by the trainer and read by every consumer.
+
+``schema_version`` 2 is the first versioned layout. Files written before it (no ``schema_version``,
+version 1) have the same shape and are read as they are; a file from a newer xlingual, or one that
+lacks what every consumer needs (``status``, ``source_language``, ``label_scheme``, ``splits``), is
+refused with a :class:`ResultsError` that names the file and the key.
+
+Consumers (``compare``, the model card, the plots, ``evaluate``, the CLI, :func:`xlingual.fit`) read
+:class:`Results` and never walk the raw JSON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import XlingualError
+from .io import atomic_write_json, json_ready, read_json
+
+SCHEMA_VERSION = 2
+"""1: the unversioned files written before the schema; 2: this module (``training.objectives`` added)."""
+METRIC_NAMES = ("accuracy", "macro_f1")
+
+
+class ResultsError(XlingualError, ValueError):
+    """A results.json that cannot be read: malformed, incomplete, or from a newer schema."""
+
+
+@dataclass
+class LanguageScores:
+    """Scores of one language on one split (fractions in [0, 1])."""
+
+    n: int
+    accuracy: float
+    macro_f1: float
+    per_class_f1: dict[str, float] = field(default_factory=dict)
+    confusion_matrix: list[list[int]] = field(default_factory=list)
+    """``[gold][predicted]`` counts."""
+    role: str | None = None
+    """``source`` or ``target``."""
+
+    def metric(self, name: str) -> float:
+        return getattr(self, name)
+
+    def metrics(self) -> dict[str, float]:
+        """The headline metrics by name, as :func:`~xlingual.evaluation.metrics.transfer_summary` reads them."""
+        return {name: self.metric(name) for name in METRIC_NAMES}
+
+
+@dataclass
+class SplitResults:
+    """One evaluation split: every language's scores and the transfer summary."""
+
+    languages: dict[str, LanguageScores]
+    summary: dict[str, float] = field(default_factory=dict)
+    """``source_*``, ``target_avg_*`` and ``transfer_gap_*`` of accuracy and macro-F1."""
+    seconds: float | None = None
+    samples_per_second: float | None = None
+    test_files: dict[str, str] = field(default_factory=dict)
+    test_fingerprints: dict[str, str] = field(default_factory=dict)
+    """Content fingerprints of the test sets, so ``compare`` can tell whether runs saw the same examples."""
+
+
+@dataclass
+class LabelSchemeRecord:
+    name: str
+    names: list[str]
+
+
+@dataclass
+class Protocol:
+    """Which target-side resources the run trained with, and how its model was selected."""
+
+    target_resources: list[str] = field(default_factory=list)
+    model_selection: str | None = None
+    files: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def resources(self) -> tuple[str, ...]:
+        """Sorted, ``("zero-shot",)`` when none is recorded."""
+        return tuple(sorted(self.target_resources or ["zero-shot"]))
+
+
+@dataclass
+class Results:
+    """A run's results.json."""
+
+    status: str
+    source_language: str
+    label_scheme: LabelSchemeRecord
+    splits: dict[str, SplitResults]
+    schema_version: int = SCHEMA_VERSION
+    recipe: str | None = None
+    method: str | None = None
+    model: str | None = None
+    seed: int | None = None
+    target_languages: list[str] = field(default_factory=list)
+    protocol: Protocol = field(default_factory=Protocol)
+    trust_remote_code: bool = False
+    training: dict[str, Any] = field(default_factory=dict)
+    """The training loop's record (steps, throughput, selection history, parameters, objectives, self-training)."""
+    wall_seconds: float | None = None
+    processes: int | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return self.status == "complete"
+
+    def scores(self, split: str, language: str) -> LanguageScores | None:
+        """One language's scores on one split, ``None`` if the run did not score it."""
+        block = self.splits.get(split)
+        return block.languages.get(language) if block is not None else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON data in reading order: version and identity first, the bulky parts last."""
+        data = json_ready(dataclasses.asdict(self))
+        return {key: data[key] for key in _ORDER}
+
+    def write(self, path: str | Path) -> Path:
+        return atomic_write_json(Path(path), self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "results.json") -> Results:
+        if not isinstance(data, dict):
+            raise ResultsError(f"{where}: expected a JSON object, got {type(data).__name__}")
+        version = data.get("schema_version", 1)
+        if not isinstance(version, int) or version > SCHEMA_VERSION:
+            raise ResultsError(f"{where}: schema_version {version!r} is newer than this xlingual reads "
+                               f"({SCHEMA_VERSION}); upgrade xlingual to read it")
+        return _build(cls, {**data, "schema_version": version}, where)
+
+    @classmethod
+    def read(cls, path: str | Path) -> Results:
+        try:
+            data = read_json(path)
+        except (ValueError, OSError) as exc:
+            raise ResultsError(f"{path}: unreadable ({exc})") from None
+        return cls.from_dict(data, str(path))
+
+
+_ORDER = ("schema_version", "status", "recipe", "method", "model", "seed", "source_language", "target_languages",
+          "label_scheme", "protocol", "trust_remote_code", "training", "splits", "wall_seconds", "processes",
+          "versions")
+
+
+@dataclass
+class RunEvaluation:
+    """``xlingual evaluate``: a saved run scored again, and whether each score reproduces its results.json."""
+
+    run: str
+    splits: dict[str, SplitResults]
+    matches_saved: dict[str, bool] | None = None
+    """``split/language`` → the macro-F1 equals the saved one; ``None`` without a saved results.json."""
+
+    def reproduces(self, saved: Results) -> dict[str, bool]:
+        """``split/language`` → whether the macro-F1 equals the one in ``saved``."""
+        def same(split: str, language: str, scores: LanguageScores) -> bool:
+            before = saved.scores(split, language)
+            return before is not None and before.macro_f1 == scores.macro_f1
+
+        return {f"{split}/{lang}": same(split, lang, scores)
+                for split, block in self.splits.items() for lang, scores in block.languages.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        data = json_ready(dataclasses.asdict(self))
+        if self.matches_saved is None:
+            del data["matches_saved"]
+        return data
+
+
+def results_status(path: str | Path) -> str | None:
+    """The ``status`` of a results.json without reading the rest; ``None`` if it is missing or unreadable."""
+    try:
+        data = read_json(path)
+    except (ValueError, OSError):
+        return None
+    return data.get("status") if isinstance(data, dict) else None
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    """A dataclass from its JSON mapping: nested dataclasses (and mappings of them) are built, other values are
+    kept exactly as read; unknown keys are ignored, a missing required key is a ResultsError."""
+    if not isinstance(data, dict):
+        raise ResultsError(f"{where}: expected a JSON object, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for item in dataclasses.fields(cls):
+        key = f"{where}: {item.name}" if ": " not in where else f"{where}.{item.name}"
+        if item.name not in data:
+            if item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING:
+                raise ResultsError(f"{key}: missing (not a results.json written by xlingual train?)")
+            continue
+        kwargs[item.name] = _value(hints[item.name], data[item.name], key)
+    return cls(**kwargs)
+
+
+def _value(tp: Any, value: Any, key: str) -> Any:
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, key)
+    if typing.get_origin(tp) is dict:
+        _, item = typing.get_args(tp)
+        if dataclasses.is_dataclass(item):
+            if not isinstance(value, dict):
+                raise ResultsError(f"{key}: expected a JSON object, got {type(value).__name__}")
+            return {name: _build(item, sub, f"{key}.{name}") for name, sub in value.items()}
+    return value
