@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import shlex
 import shutil
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,6 +34,7 @@ from .results import LabelSchemeRecord, LanguageScores, Protocol, Results, RunEv
 from .training.loop import TrainingLoop
 from .training.streams import PairStream, TextStream
 
+logger = logging.getLogger(__name__)
 EvalData = dict[str, tuple[Examples, TokenizedExamples]]
 
 
@@ -78,8 +79,7 @@ def load_run_data(
     test_texts = {text for split in evaluation.values() for ex in split.values() for text in ex.texts}
     overlap = sum(text in test_texts for text in train.texts)
     if overlap and warn:
-        print(f"warning: {overlap} training texts also appear in the evaluation data ({train.origin})",
-              file=sys.stderr)
+        logger.warning("%d training texts also appear in the evaluation data (%s)", overlap, train.origin)
     return train, selection, evaluation
 
 
@@ -182,10 +182,9 @@ def self_train(recipe, model, tokenizer, accelerator, train_data: TokenizedExamp
         empty = [lang for lang, c in counts.items() if c["selected"] == 0]
         if empty and accelerator.is_main_process:
             highest = max((counts[lang]["confidence_max"] or 0.0) for lang in empty)
-            print(f"warning: self-training round {round_number} selected no pseudo-labels for "
-                  f"{', '.join(empty)} (self_training.threshold {config.threshold}; the highest confidence there "
-                  f"was {highest:.3f}): this round trains on the source data only. Lower the threshold.",
-                  file=sys.stderr)
+            logger.warning(f"self-training round {round_number} selected no pseudo-labels for {', '.join(empty)} "
+                           f"(self_training.threshold {config.threshold}; the highest confidence there was "
+                           f"{highest:.3f}): this round trains on the source data only. Lower the threshold.")
         combined = Tokenized(input_ids, labels, "source+pseudo", train_data.pad_token_id)
         loop = TrainingLoop(model, recipe, combined, selection, scheme.names, accelerator, log_path=log_path,
                             objectives=objectives, streams=streams, progress=progress, epochs=config.epochs,
@@ -353,7 +352,7 @@ def run_training(
                         log_path=out / rf.TRAIN_LOG, objectives=objectives, streams=streams, progress=progress,
                         state_dir=out / rf.STATE, callbacks=callbacks)
     if resume and loop.restore() and accelerator.is_main_process:
-        print(f"resumed from step {loop.state.global_step} of {loop.state.total_steps}", file=sys.stderr)
+        logger.info("resumed from step %d of %d", loop.state.global_step, loop.state.total_steps)
     loop.run()
     model = loop.unwrapped
     training_summary = loop.summary()
@@ -405,7 +404,7 @@ def _plot_training_curves(out: Path, title: str) -> None:
     try:
         plot_training_curves(out, out / rf.TRAINING_CURVES, title)
     except (ComparisonError, OSError, ValueError) as exc:
-        print(f"warning: no {rf.TRAINING_CURVES}: {exc}", file=sys.stderr)
+        logger.warning("no %s: %s", rf.TRAINING_CURVES, exc)
 
 
 def evaluate_run(
