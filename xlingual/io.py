@@ -38,6 +38,11 @@ def atomic_write_json(path: str | Path, data: Any) -> Path:
     return atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
 
 
+def looks_local(name: str) -> bool:
+    """A model name that means a folder on this machine (a path, or something that exists) rather than a hub id."""
+    return name.startswith((".", "/", "~")) or Path(name).expanduser().exists()
+
+
 def json_ready(value: Any) -> Any:
     """Plain, strict JSON data: NaN and infinity as null, numpy scalars and arrays as Python numbers and lists,
     tuples as lists, paths as text."""

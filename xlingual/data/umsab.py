@@ -10,6 +10,9 @@ from .examples import Examples, check_text
 from .labels import LabelScheme
 from .textfile import read_lines
 
+UMSAB_LANGUAGES = ("arabic", "english", "french", "german", "hindi", "italian", "portuguese", "spanish")
+"""The eight languages of the Unified Multilingual Sentiment Analysis Benchmark."""
+
 
 def language_folder(root: Path, language: str) -> Path:
     """The folder of ``language`` under ``root``, named ``spanish``, ``es`` or ``spa``."""
