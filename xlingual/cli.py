@@ -203,11 +203,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", action="store_true", help="show each run's progress bars")
     p.set_defaults(func=cmd_sweep)
 
+    from .ensembles import register as register_ensembles
     from .reports.compare import register as register_compare
     from .reports.diagnostics import register as register_diagnose
 
     register_compare(sub)
     register_diagnose(sub)
+    register_ensembles(sub)
     return parser
 
 

@@ -182,6 +182,9 @@ class TrainingConfig:
     logging_steps: int = 10
     checkpoint_steps: int = 0
     """Save a resumable checkpoint every N optimizer steps (0: only at epoch ends)."""
+    lp_ft: bool = False
+    """LP-FT (Kumar et al., ICLR 2022): fit the head as a linear probe on the frozen encoder's cached
+    source features first, then fine-tune from that head instead of a random one."""
 
     def validate(self) -> None:
         if self.epochs <= 0:
@@ -218,10 +221,16 @@ class EvaluationConfig:
     """Role names (``test``, ``dev``) or literal split names to evaluate in every language."""
     batch_size: int = 128
     save_predictions: bool = True
+    prior_correction: str | None = None
+    """Transductive label-prior correction (Saerens et al. 2002): the split of each target language whose
+    *text* (labels dropped) re-estimates the class priors by EM, e.g. ``train``; ``null``: off."""
 
     def validate(self) -> None:
         if self.batch_size < 1:
             raise ConfigError(f"evaluation.batch_size: must be at least 1, got {self.batch_size}")
+        if self.prior_correction is not None and self.prior_correction in ("test", *self.splits):
+            raise ConfigError(f"evaluation.prior_correction: '{self.prior_correction}' is an evaluated split; "
+                              "estimate priors on other target text, e.g. train")
         if not self.splits:
             raise ConfigError("evaluation.splits: name at least one split, e.g. [test]")
 
@@ -376,6 +385,43 @@ class SelfTrainingConfig:
 
 
 @dataclass
+class AveragingConfig:
+    """Checkpoint averaging inside a run (Schmidt, Vulić & Glavaš, ACL 2023): a uniform running
+    average of the trainable weights at snapshot points, scored on the selection split beside the
+    single checkpoints. LoRA runs average the adapters and the head (their trainable weights)."""
+
+    every_steps: int = 0
+    """Take a snapshot every N optimiser steps; 0: at the end of every epoch."""
+    start: float = 0.0
+    """Fraction of training before which snapshots are skipped (e.g. 0.1 to skip the warm-up)."""
+    save: Literal["averaged", "selected"] = "averaged"
+    """Which model the run saves and evaluates: the average, or the checkpoint ``select_best_on`` chose."""
+    keep_snapshots: bool = False
+    """Also write each snapshot's trainable weights to ``snapshots/`` (for soups and later analysis)."""
+
+    def validate(self) -> None:
+        if self.every_steps < 0:
+            raise ConfigError(f"averaging.every_steps: must be >= 0 (0: every epoch end), got {self.every_steps}")
+        if not 0.0 <= self.start < 1.0:
+            raise ConfigError(f"averaging.start: must be in [0, 1), got {self.start}")
+
+
+@dataclass
+class InterpolationConfig:
+    """WiSE-FT after training (Wortsman et al., CVPR 2022): θ(α) = (1 − α)·θ_pretrained + α·θ_fine-tuned on the
+    encoder, α chosen on the selection split (1 is always a candidate). LoRA adapters are merged first, so the
+    saved checkpoint is a full one."""
+
+    alphas: list[float] = field(default_factory=lambda: [0.2, 0.4, 0.6, 0.8])
+    head: Literal["refit", "kept"] = "refit"
+    """refit: a linear probe on the source train features under each θ(α); kept: the fine-tuned head."""
+
+    def validate(self) -> None:
+        if not self.alphas or any(not 0.0 <= a <= 1.0 for a in self.alphas):
+            raise ConfigError(f"interpolation.alphas: must be values in [0, 1], got {self.alphas}")
+
+
+@dataclass
 class AlignmentConfig:
     """Embedding alignment: the extra data streams and the loss terms that use them."""
 
@@ -418,6 +464,10 @@ class RecipeConfig:
     alignment: AlignmentConfig = field(default_factory=AlignmentConfig)
     self_training: SelfTrainingConfig | None = None
     """Pseudo-label target text after the English phase (needs alignment.unlabeled_target)."""
+    averaging: AveragingConfig | None = None
+    """Checkpoint averaging inside the run; ``null`` (the default) keeps the selected checkpoint."""
+    interpolation: InterpolationConfig | None = None
+    """Interpolate the trained encoder toward the pretrained one after training (WiSE-FT)."""
     output_dir: str = "runs/{name}-seed{seed}"
     """Run folder; ``{name}`` and ``{seed}`` are filled in."""
 
@@ -430,11 +480,13 @@ class RecipeConfig:
 
     def _validate_in_place(self) -> None:
         for section in (self.model, self.lora, self.freeze, self.data, self.training, self.evaluation,
-                        self.alignment, self.self_training):
+                        self.alignment, self.self_training, self.averaging, self.interpolation):
             if section is not None:
                 section.validate()
         if self.lora is not None and (self.freeze.layers or self.freeze.encoder):
             raise ConfigError("freeze: with lora the encoder is already frozen; remove freeze.layers/freeze.encoder")
+        if self.interpolation is not None and self.training.select_best_on == "last":
+            raise ConfigError("interpolation: chooses α on the selection split; training.select_best_on is 'last'")
         if not self.output_dir:
             raise ConfigError("output_dir: must name a folder")
         check_template(self.output_dir, "output_dir", ("name", "seed"))

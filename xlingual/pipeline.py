@@ -126,7 +126,14 @@ def protocol(recipe: RecipeConfig, train: Examples, selection: dict[str, Example
         files["unlabeled_target"] = {k: v.origin for k, v in unlabeled.items()}
     if pairs:
         files["pairs"] = {k: v.origin for k, v in pairs.items()}
-    return Protocol(target_resources(recipe, objectives), SELECTION_NAMES[recipe.training.select_best_on], files)
+    record = Protocol(target_resources(recipe, objectives), SELECTION_NAMES[recipe.training.select_best_on], files)
+    if recipe.evaluation.prior_correction is not None:
+        record.prior_correction = (f"transductive: class priors re-estimated by EM on unlabeled target "
+                                   f"'{recipe.evaluation.prior_correction}' text at prediction time")
+    if recipe.averaging is not None:
+        record.checkpoint_averaging = {"every_steps": recipe.averaging.every_steps,
+                                       "start": recipe.averaging.start, "saved": recipe.averaging.save}
+    return record
 
 
 def build_streams(recipe: RecipeConfig, tokenizer, unlabeled: dict[str, Examples],
@@ -247,6 +254,52 @@ def split_results(report: EvaluationReport, raw: dict[str, Examples] | None = No
     return result
 
 
+def prior_adjustments(model, tokenizer, recipe: RecipeConfig, scheme, device, accelerator,
+                      languages: set[str]) -> tuple[dict, dict]:
+    """Per target language, the EM prior correction estimated on its unlabeled ``evaluation.prior_correction``
+    split (empty when off): ``(language → function on probabilities, language → record)``."""
+    from functools import partial
+
+    from .evaluation.inference import predict_probabilities
+    from .evaluation.prior_correction import adjust_priors, class_frequencies, em_priors
+
+    split = recipe.evaluation.prior_correction
+    if split is None:
+        return {}, {}
+    data = recipe.data
+    source = class_frequencies(load_examples(data, data.source_language, "train").labels, len(scheme.names))
+    adjust, records = {}, {}
+    for language in sorted(languages - {data.source_language}):
+        text = load_examples(data, language, split, labelled=False)
+        tokenized = tokenize_examples(text, tokenizer, recipe.model.max_length, recipe.model.text_prefix)
+        probabilities = predict_probabilities(model, tokenized, recipe.evaluation.batch_size, device, accelerator)
+        priors, iterations = em_priors(probabilities, source)
+        adjust[language] = partial(adjust_priors, source_priors=source, target_priors=priors)
+        records[language] = {"split": split, "texts": len(text.texts), "iterations": iterations,
+                             "source_priors": [round(p, 4) for p in source.tolist()],
+                             "target_priors": [round(p, 4) for p in priors.tolist()]}
+    return adjust, records
+
+
+def evaluate_splits(model, tokenizer, recipe: RecipeConfig, scheme, eval_examples: dict[str, dict[str, Examples]],
+                    device, accelerator=None, progress: bool = True, out: Path | None = None
+                    ) -> dict[str, SplitResults]:
+    """Score every split and language; with ``out``, write the predictions there (if the recipe saves them)."""
+    splits: dict[str, SplitResults] = {}
+    adjust, priors = prior_adjustments(model, tokenizer, recipe, scheme, device, accelerator,
+                                       {lang for raw in eval_examples.values() for lang in raw})
+    for split, raw in eval_examples.items():
+        data = _tokenize_all(raw, tokenizer, recipe)
+        report = evaluate_languages(model, data, list(scheme.names), split, recipe.data.source_language,
+                                    recipe.evaluation.batch_size, device, accelerator, progress, adjust)
+        splits[split] = split_results(report, raw, scheme.names)
+        if priors:
+            splits[split].prior_correction = {lang: priors[lang] for lang in raw if lang in priors}
+        if out is not None and recipe.evaluation.save_predictions:
+            write_predictions(out / rf.PREDICTIONS, report, data, list(scheme.names))
+    return splits
+
+
 @dataclass
 class RunData:
     """Everything a run trains and evaluates on, read before any model loads (from files or from memory)."""
@@ -348,9 +401,15 @@ def run_training(
     streams = build_streams(recipe, tokenizer, unlabeled, pairs)
     objectives = build_objectives(recipe.alignment.losses,
                                   SetupContext(model, model.config.hidden_size, recipe.data.target_languages), extra)
+    lp_ft = None
+    if recipe.training.lp_ft:  # restored weights (with --resume) replace the probe's head anyway
+        from .training.linear_probe import refit_head
+
+        lp_ft = refit_head(model, train_data, recipe.evaluation.batch_size, accelerator.device, progress=progress)
     loop = TrainingLoop(model, recipe, train_data, selection_data, scheme.names, accelerator,
                         log_path=out / rf.TRAIN_LOG, objectives=objectives, streams=streams, progress=progress,
-                        state_dir=out / rf.STATE, callbacks=callbacks)
+                        state_dir=out / rf.STATE, averaging=recipe.averaging, snapshot_dir=out / rf.SNAPSHOTS,
+                        callbacks=callbacks)
     if resume and loop.restore() and accelerator.is_main_process:
         logger.info("resumed from step %d of %d", loop.state.global_step, loop.state.total_steps)
     loop.run()
@@ -360,19 +419,20 @@ def run_training(
         training_summary["self_training"] = self_train(
             recipe, model, tokenizer, accelerator, train_data, selection_data, scheme, unlabeled, objectives,
             streams, out / rf.TRAIN_LOG, progress, callbacks)
+    if lp_ft is not None:
+        training_summary["lp_ft"] = lp_ft
+    if recipe.interpolation is not None:
+        from .ensembles import interpolate_in_run
+
+        training_summary["interpolation"] = interpolate_in_run(model, recipe, train_data, selection_data, scheme,
+                                                               accelerator, progress)
     training_summary["parameters"] = count_parameters(model)
     training_summary["objectives"] = [objective.describe() for objective in objectives]
     if accelerator.is_main_process:
         save_checkpoint(model, tokenizer, out / rf.CHECKPOINT)
 
-    splits = {}
-    for split, raw in eval_examples.items():
-        data = _tokenize_all(raw, tokenizer, recipe)
-        report = evaluate_languages(model, data, list(scheme.names), split, recipe.data.source_language,
-                                    recipe.evaluation.batch_size, accelerator.device, accelerator, progress)
-        splits[split] = split_results(report, raw, scheme.names)
-        if accelerator.is_main_process and recipe.evaluation.save_predictions:
-            write_predictions(out / rf.PREDICTIONS, report, data, list(scheme.names))
+    splits = evaluate_splits(model, tokenizer, recipe, scheme, eval_examples, accelerator.device, accelerator, progress,
+                             out if accelerator.is_main_process else None)
     results = Results(
         status="complete", recipe=recipe.name, method=recipe.method, model=recipe.model.name,
         seed=recipe.training.seed, source_language=recipe.data.source_language,
@@ -442,12 +502,8 @@ def evaluate_run(
                     for split in (splits or recipe.evaluation.splits)}
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model, tokenizer = load_checkpoint(run, base_model=base_model, device=device)
-    out = RunEvaluation(str(run), {})
-    for split, raw in raw_by_split.items():
-        tokenized = _tokenize_all(raw, tokenizer, recipe)
-        report = evaluate_languages(model, tokenized, list(scheme.names), split, recipe.data.source_language,
-                                    recipe.evaluation.batch_size, device, None, progress)
-        out.splits[split] = split_results(report)
+    out = RunEvaluation(str(run), evaluate_splits(model, tokenizer, recipe, scheme, raw_by_split, device, None,
+                                                  progress))
     if (run / rf.RESULTS).is_file():
         out.matches_saved = out.reproduces(Results.read(run / rf.RESULTS))
     return out

@@ -46,4 +46,6 @@ def target_resources(recipe: RecipeConfig, objectives: Sequence[Any] = ()) -> li
     resources = ordered_resources({resource for objective in declared for resource in objective.target_resources})
     if recipe.self_training is not None:
         resources.append("self-training")
+    if recipe.evaluation.prior_correction is not None:
+        resources.append("prior-correction")  # unlabeled target text at prediction time (transductive)
     return resources or ["zero-shot"]

@@ -29,6 +29,22 @@ class ResultsError(XlingualError, ValueError):
     """A results.json that cannot be read: malformed, incomplete, or from a newer schema."""
 
 
+OPTIONAL = {"omit_if_none": True}
+"""Field metadata: the record is written only when set (only some runs have it)."""
+
+
+def _plain(value: Any) -> Any:
+    """JSON data of a schema object: dataclasses as mappings, optional records left out when unset."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if not (f.metadata.get("omit_if_none") and getattr(value, f.name) is None)}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return json_ready(value)
+
+
 @dataclass
 class LanguageScores:
     """Scores of one language on one split (fractions in [0, 1])."""
@@ -62,6 +78,8 @@ class SplitResults:
     test_files: dict[str, str] = field(default_factory=dict)
     test_fingerprints: dict[str, str] = field(default_factory=dict)
     """Content fingerprints of the test sets, so ``compare`` can tell whether runs saw the same examples."""
+    prior_correction: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
+    """Per target language, the EM-estimated class priors applied at prediction (``evaluation.prior_correction``)."""
 
 
 @dataclass
@@ -77,6 +95,11 @@ class Protocol:
     target_resources: list[str] = field(default_factory=list)
     model_selection: str | None = None
     files: dict[str, Any] = field(default_factory=dict)
+    prior_correction: str | None = field(default=None, metadata=OPTIONAL)
+    """Transductive label-prior correction at prediction time, described."""
+    checkpoint_averaging: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
+    weight_space: str | None = field(default=None, metadata=OPTIONAL)
+    """How a soup or a WiSE-FT interpolation made the weights, described."""
 
     @property
     def resources(self) -> tuple[str, ...]:
@@ -105,6 +128,10 @@ class Results:
     wall_seconds: float | None = None
     processes: int | None = None
     versions: dict[str, str] = field(default_factory=dict)
+    soup: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
+    """``xlingual soup``: the kind (uniform, greedy), the ingredients and which were kept."""
+    interpolation: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
+    """``xlingual interpolate``: the α values, their source-dev scores and the one chosen."""
 
     @property
     def complete(self) -> bool:
@@ -117,8 +144,8 @@ class Results:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON data in reading order: version and identity first, the bulky parts last."""
-        data = json_ready(dataclasses.asdict(self))
-        return {key: data[key] for key in _ORDER}
+        data = _plain(self)
+        return {key: data[key] for key in _ORDER if key in data}
 
     def write(self, path: str | Path) -> Path:
         return atomic_write_json(Path(path), self.to_dict())
@@ -143,8 +170,8 @@ class Results:
 
 
 _ORDER = ("schema_version", "status", "recipe", "method", "model", "seed", "source_language", "target_languages",
-          "label_scheme", "protocol", "trust_remote_code", "training", "splits", "wall_seconds", "processes",
-          "versions")
+          "label_scheme", "protocol", "trust_remote_code", "soup", "interpolation", "training", "splits",
+          "wall_seconds", "processes", "versions")
 
 
 @dataclass
@@ -153,7 +180,7 @@ class RunEvaluation:
 
     run: str
     splits: dict[str, SplitResults]
-    matches_saved: dict[str, bool] | None = None
+    matches_saved: dict[str, bool] | None = field(default=None, metadata=OPTIONAL)
     """``split/language`` → the macro-F1 equals the saved one; ``None`` without a saved results.json."""
 
     def reproduces(self, saved: Results) -> dict[str, bool]:
@@ -166,10 +193,7 @@ class RunEvaluation:
                 for split, block in self.splits.items() for lang, scores in block.languages.items()}
 
     def to_dict(self) -> dict[str, Any]:
-        data = json_ready(dataclasses.asdict(self))
-        if self.matches_saved is None:
-            del data["matches_saved"]
-        return data
+        return _plain(self)
 
 
 def results_status(path: str | Path) -> str | None:

@@ -33,6 +33,7 @@ PREDICTIONS = "predictions"
 TRAIN_LOG = "logs/train_log.jsonl"
 TRAINING_CURVES = "logs/training_curves.png"
 STATE = "state"
+SNAPSHOTS = "snapshots"
 
 
 def is_complete(folder: str | Path) -> bool:

@@ -23,13 +23,15 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ..config import RecipeConfig
+from ..config import AveragingConfig, RecipeConfig
 from ..data.batching import TokenizedExamples, collate, training_batches
 from ..data.examples import Examples
 from ..errors import TrainingDivergedError
 from ..evaluation.zero_shot import evaluate_languages
+from ..io import atomic_save_tensors
 from ..objectives import Objective, StepContext
 from ..run_folder import train_log_records
+from .averaging import RunningAverage
 from .optim import build_optimizer, build_scheduler
 from .state import load_training_state, restore_rng, save_training_state
 from .streams import Stream
@@ -55,6 +57,8 @@ class TrainState:
     selection_seconds: float = 0.0
     checkpoint_seconds: float = 0.0
     resumed_from_step: int | None = None
+    averaging: dict | None = None
+    """Checkpoint averaging: snapshots averaged, the average's selection score, which model was kept."""
 
 
 def _pad_to(tensor: torch.Tensor, width: int, value: int) -> torch.Tensor:
@@ -81,6 +85,8 @@ class TrainingLoop:
         state_dir: Path | None = None,
         epochs: float | None = None,
         log_fields: dict | None = None,
+        averaging: AveragingConfig | None = None,
+        snapshot_dir: Path | None = None,
         callbacks: Sequence[object] = (),
     ) -> None:
         self.recipe = recipe
@@ -114,6 +120,9 @@ class TrainingLoop:
         self.model, self.optimizer = accelerator.prepare(model, self.optimizer)
         self.state = TrainState(total_steps=total_steps)
         self.best_weights: dict[str, torch.Tensor] | None = None
+        self.averaging = averaging
+        self.average = RunningAverage() if averaging is not None else None
+        self.snapshot_dir = snapshot_dir if averaging is not None and averaging.keep_snapshots else None
 
     # ------------------------------------------------------------------ helpers
     def _epoch_batches(self, epoch: int) -> list[list[int]]:
@@ -159,6 +168,7 @@ class TrainingLoop:
                 if hasattr(self.optimizer, "optimizer") else self.optimizer, scheduler=self.scheduler,
                 objective_state=objective_state, best_state=self.best_weights, progress=asdict(self.state),
                 streams={name: stream.state_dict() for name, stream in self.streams.items()},
+                average_state=self.average.state_dict() if self.average is not None else None,
             )
         self.accelerator.wait_for_everyone()
         self.state.checkpoint_seconds += time.perf_counter() - start
@@ -178,6 +188,9 @@ class TrainingLoop:
             if own:
                 objective.load_state_dict(own)
         self.best_weights = saved["best"]
+        if self.average is not None:
+            dtypes = {k: v.dtype for k, v in self._trainable_state().items()}
+            self.average.load_state_dict(saved.get("average") or {}, dtypes)
         self.state = TrainState(**saved["progress"])
         self.state.resumed_from_step = self.state.global_step
         for name, stream in self.streams.items():
@@ -235,10 +248,8 @@ class TrainingLoop:
         terms["total"] = loss.detach().float().item()
         return loss, terms
 
-    def _select(self, epoch: int) -> None:
-        """Score the selection split and keep the weights if they are the best so far."""
-        if not self.selection:
-            return
+    def _score(self) -> tuple[float, float, list[str]]:
+        """Mean macro-F1 and accuracy of the current weights over the selection languages."""
         start = time.perf_counter()
         report = evaluate_languages(
             self.unwrapped, self.selection, self.label_names, "selection", self.recipe.data.source_language,
@@ -247,13 +258,49 @@ class TrainingLoop:
         self.state.selection_seconds += time.perf_counter() - start
         score = sum(r.metrics["macro_f1"] for r in report.languages.values()) / len(report.languages)
         accuracy = sum(r.metrics["accuracy"] for r in report.languages.values()) / len(report.languages)
+        return score, accuracy, sorted(report.languages)
+
+    def _select(self, epoch: int) -> None:
+        """Score the selection split and keep the weights if they are the best so far."""
+        if not self.selection:
+            return
+        score, accuracy, languages = self._score()
         record = {"epoch": epoch + 1, "step": self.state.global_step, "selection_macro_f1": score,
-                  "selection_accuracy": accuracy, "selection_languages": sorted(report.languages)}
+                  "selection_accuracy": accuracy, "selection_languages": languages}
         self.state.history.append(record)
         self._log(record)
         if self.state.best_score is None or score > self.state.best_score:
             self.state.best_score, self.state.best_epoch = score, epoch + 1
             self.best_weights = self._trainable_state()
+
+    def _snapshot(self) -> None:
+        """Add the current trainable weights to the running average (and to ``snapshots/`` if kept)."""
+        if self.average is None or self.state.batches_done / self.total_batches < self.averaging.start:
+            return
+        weights = self._trainable_state()
+        self.average.update(weights)
+        if self.snapshot_dir is not None and self.accelerator.is_main_process:
+            atomic_save_tensors(weights, self.snapshot_dir / f"step-{self.state.global_step:06d}.safetensors",
+                         {"step": str(self.state.global_step),
+                          "epoch": f"{self.state.batches_done / self.batches_per_epoch:.4f}"})
+
+    def _finish_averaging(self) -> None:
+        """Score the average beside the single checkpoints; keep the one ``averaging.save`` names."""
+        if self.average is None or not self.average.count:
+            if self.average is not None:
+                self.state.averaging = {"snapshots": 0, "saved": "selected"}
+            return
+        current = self._trainable_state()
+        self.unwrapped.load_state_dict(self.average.result(), strict=False)
+        record = {"snapshots": self.average.count, "saved": self.averaging.save}
+        if self.selection:
+            score, accuracy, _ = self._score()
+            record.update(selection_macro_f1=score, selection_accuracy=accuracy)
+            self._log({"step": self.state.global_step, "average_selection_macro_f1": score,
+                       "average_snapshots": self.average.count})
+        if self.averaging.save == "selected":
+            self.unwrapped.load_state_dict(current, strict=False)
+        self.state.averaging = record
 
     def run(self) -> TrainState:
         """Train for the configured epochs; afterwards the model holds the selected weights."""
@@ -297,6 +344,9 @@ class TrainingLoop:
                     self.scheduler.step()
                     self.state.global_step += 1
                     bar.update(1)
+                    if (self.averaging is not None and self.averaging.every_steps
+                            and self.state.global_step % self.averaging.every_steps == 0):
+                        self._snapshot()
                     if (self.state.global_step % config.logging_steps == 0
                             or self.state.batches_done == self.total_batches):
                         record = {key: sum(t[key] for t in pending) / len(pending) for key in pending[0]}
@@ -315,6 +365,8 @@ class TrainingLoop:
             if config.select_best_on != "last" and (config.eval_every_epoch or epoch == self.num_epochs - 1):
                 self._select(epoch)
                 self.model.train()
+            if self.averaging is not None and not self.averaging.every_steps:
+                self._snapshot()
             self.state.epoch, self.state.batch_in_epoch = epoch + 1, 0
             self.save()
             last = self.state.history[-1] if self.state.history else {}
@@ -323,6 +375,7 @@ class TrainingLoop:
         bar.close()
         if config.select_best_on != "last" and self.best_weights is not None:
             self.unwrapped.load_state_dict(self.best_weights, strict=False)
+        self._finish_averaging()
         return self.state
 
     def summary(self) -> dict:

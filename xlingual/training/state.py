@@ -46,7 +46,8 @@ def _save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
 
 def save_training_state(folder: Path, *, model_state: dict[str, torch.Tensor], optimizer, scheduler,
                         objective_state: dict[str, torch.Tensor], best_state: dict[str, torch.Tensor] | None,
-                        progress: dict[str, Any], streams: dict[str, Any]) -> None:
+                        progress: dict[str, Any], streams: dict[str, Any],
+                        average_state: dict[str, torch.Tensor] | None = None) -> None:
     """Write everything needed to continue exactly where training stopped."""
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -56,6 +57,8 @@ def save_training_state(folder: Path, *, model_state: dict[str, torch.Tensor], o
         _save_tensors(best_state, tmp / "best.safetensors")
     if objective_state:
         _save_tensors(objective_state, tmp / "objectives.safetensors")
+    if average_state:
+        _save_tensors(average_state, tmp / "average.safetensors")
     optimizer_tensors, optimizer_meta = _flatten_optimizer(optimizer.state_dict())
     _save_tensors(optimizer_tensors, tmp / "optimizer.safetensors")
     rng = {"torch": torch.get_rng_state()}
@@ -83,6 +86,8 @@ def load_training_state(folder: Path) -> dict[str, Any]:
         "best": load_file(str(folder / "best.safetensors")) if (folder / "best.safetensors").is_file() else None,
         "objectives": (load_file(str(folder / "objectives.safetensors"))
                        if (folder / "objectives.safetensors").is_file() else {}),
+        "average": (load_file(str(folder / "average.safetensors"))
+                    if (folder / "average.safetensors").is_file() else None),
         "optimizer": optimizer,
         "scheduler": meta["scheduler"],
         "progress": meta["progress"],
