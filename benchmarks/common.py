@@ -261,7 +261,7 @@ def train_xlingual(env: dict[str, Any], config: dict[str, Any]) -> dict[str, Any
     with tempfile.TemporaryDirectory(prefix="xlingual-bench-") as folder:
         classifier = xlingual.fit(recipe, train=(examples.texts, [scheme.names[i] for i in examples.labels]),
                                   callbacks=[timer], output_dir=Path(folder) / "run", progress=False)
-    summary = classifier.report["training"]
+    summary = classifier.report.training
     seconds, steps = summary["train_seconds"], summary["global_step"]
     return {
         "seconds": seconds, "steps": steps, "seconds_per_step": seconds / max(steps, 1),
