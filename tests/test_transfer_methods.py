@@ -73,3 +73,26 @@ def test_interpolation_step_in_a_run_records_every_alpha(train_tiny):
 def test_interpolation_needs_a_selection_split():
     with pytest.raises(ConfigError, match="interpolation"):
         load_recipe(None, ["interpolation.head=kept", "training.select_best_on=last"])
+
+
+def test_extra_source_data_is_appended_and_recorded(train_tiny, tmp_path):
+    from conftest import toy_sentences
+
+    folder = tmp_path / "extra"
+    folder.mkdir()
+    texts, labels = toy_sentences("english", 60, seed=9)
+    (folder / "train_text.txt").write_text("\n".join(texts), encoding="utf-8")
+    (folder / "train_labels.txt").write_text("\n".join(map(str, labels)), encoding="utf-8")
+    run = train_tiny(**{"data.extra_source.root": str(folder), "data.extra_source.max_examples": 50})
+    results = read_json(run / "results.json")
+    assert results["protocol"]["extra_source_data"] == {"files": str(folder), "train_examples": 96 + 50}
+    assert results["training"]["samples"] == 2 * (96 + 50)  # two epochs over both
+
+
+def test_extra_source_must_exist(tmp_path):
+    from xlingual.data.loading import load_extra_source
+    from xlingual.errors import DataError
+
+    recipe = load_recipe(None, [f"data.extra_source.root={tmp_path / 'nowhere'}"])
+    with pytest.raises(DataError, match=r"extra_source\.root"):
+        load_extra_source(recipe.data)

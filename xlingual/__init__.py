@@ -49,11 +49,11 @@ def evaluate(classifier, data, **kwargs):
     return _evaluate(classifier, data, **kwargs)
 
 
-def load(path, base_model=None, device="cpu"):
+def load(path, base_model=None, device="cpu", verify=True):
     """Load a run or checkpoint folder as a :class:`~xlingual.inference.Classifier`."""
     from .inference import load as _load
 
-    return _load(path, base_model=base_model, device=device)
+    return _load(path, base_model=base_model, device=device, verify=verify)
 
 
 def train(recipe, overrides=(), overwrite=False, resume=False, progress=True, objectives=()):

@@ -7,6 +7,7 @@ are imported only inside the commands so ``--help`` answers at once.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -26,6 +27,10 @@ EPILOG = """examples:
 """
 
 
+# The file system said no (permissions, a full disk, a name too long): one line, not a traceback.
+_FILESYSTEM_REFUSALS = {errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.ENAMETOOLONG}
+
+
 def _quiet_libraries() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import transformers
@@ -33,6 +38,23 @@ def _quiet_libraries() -> None:
 
     transformers.logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its usage mistakes as one ``error:`` line (exit 2), like every other user mistake."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USER_ERROR, f"error: {self.prog}: {message} (see '{self.prog} --help')\n")
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
 
 
 def _split_list(value: str | None) -> list[str] | None:
@@ -71,7 +93,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .pipeline import evaluate_run
 
     result = evaluate_run(args.run, _split_list(args.languages), _split_list(args.splits), args.set or [],
-                          progress=not args.no_progress, base_model=args.base_model)
+                          progress=not args.no_progress, base_model=args.base_model, verify=not args.no_verify)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0
@@ -96,7 +118,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
         texts += [line for line in read_lines(Path(args.file)) if line.strip()]
     if not texts:
         raise DataError("predict: give texts as arguments or --file with one text per line")
-    classifier = load(args.run, base_model=args.base_model)
+    for number, text in enumerate(args.texts, start=1):
+        if not text.strip():
+            raise DataError(f"predict: text argument {number} is empty or whitespace only")
+    classifier = load(args.run, base_model=args.base_model, verify=not args.no_verify)
     for text, prediction in zip(texts, classifier.predict(texts, batch_size=args.batch_size), strict=True):
         if args.json:
             print(json.dumps({"text": text, "label": prediction.label, "score": prediction.score,
@@ -113,7 +138,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     if not args.merge and (resolve_checkpoint(args.run) / "adapter_config.json").is_file():
         raise CheckpointError(f"{args.run} is a LoRA run: pass --merge to fold the adapter into the encoder")
-    out = merge_and_export(args.run, args.out, base_model=args.base_model)
+    out = merge_and_export(args.run, args.out, base_model=args.base_model, overwrite=args.overwrite,
+                           verify=not args.no_verify)
     print(f"wrote {out} (load it with xlingual.load, or AutoModelForSequenceClassification after "
           "'import xlingual.modeling'; outside xlingual.load add the text prefix and max length from its config.json)")
     return 0
@@ -140,7 +166,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = argparse.ArgumentParser(prog="xlingual", description=DESCRIPTION, epilog=EPILOG,
+    parser = _Parser(prog="xlingual", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"xlingual {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -154,8 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a recipe value with a dotted key, e.g. --set training.learning_rate=2e-5 "
                         "(repeatable)")
-    p.add_argument("--overwrite", action="store_true", help="replace a run already in output_dir")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run in output_dir (only a folder xlingual created for a run; never the data, "
+                        "the recipe's folder or the working directory)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run from its last saved state, with the same settings")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train)
 
@@ -168,6 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override data settings, e.g. data.root=...")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.add_argument("--base-model", help="where a LoRA checkpoint's encoder is, if it moved")
+    p.add_argument("--no-verify", action="store_true",
+                   help="load a checkpoint whose weights do not match the fingerprints it recorded")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_evaluate)
 
@@ -177,8 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("texts", nargs="*", help="texts to classify")
     p.add_argument("--file", help="also classify each non-empty line of this UTF-8 file")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=_positive_int, default=64)
     p.add_argument("--base-model", help="where a LoRA checkpoint's encoder is, if it moved")
+    p.add_argument("--no-verify", action="store_true",
+                   help="load a checkpoint whose weights do not match the fingerprints it recorded")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("export", help="write a standalone model folder (merging LoRA adapters)",
@@ -190,6 +223,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", help="folder to write")
     p.add_argument("--merge", action="store_true", help="merge LoRA adapters into the encoder weights")
     p.add_argument("--base-model", help="where a LoRA checkpoint's encoder is, if it moved")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier export in OUT (only a folder holding just what xlingual exported)")
+    p.add_argument("--no-verify", action="store_true",
+                   help="load a checkpoint whose weights do not match the fingerprints it recorded")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("sweep", help="run recipes × seeds into one folder (resumable)",
@@ -213,9 +250,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse with options allowed before or after positionals (``predict RUN --json "text"``)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args, extra = parser.parse_known_args(argv)
+    command = getattr(args, "command", None)
+    subparsers = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+    if command and subparsers is not None and command in argv:
+        try:
+            parsed = subparsers.choices[command].parse_intermixed_args(argv[argv.index(command) + 1:])
+        except TypeError:  # a parser that intermixed parsing cannot handle: keep argparse's plain reading
+            parsed = None
+        if parsed is not None:
+            parsed.command = command
+            return parsed
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = _parse(parser, argv)
+    except SystemExit as exc:  # --help and --version exit 0; a usage mistake has printed its one line
+        if exc.code == EXIT_USER_ERROR:
+            return EXIT_USER_ERROR
+        raise
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USER_ERROR
@@ -226,6 +287,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except XlingualError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as exc:
+        if exc.errno not in _FILESYSTEM_REFUSALS:
+            raise
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

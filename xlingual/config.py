@@ -26,6 +26,10 @@ from .data.umsab import UMSAB_LANGUAGES
 from .errors import ConfigError, did_you_mean
 from .languages import normalize_language
 
+SIGNAL_SELECTION = {"retrieval": "retrieval", "target-confidence": "confidence", "target-entropy": "entropy",
+                    "target-agreement": "agreement"}
+"""``training.select_best_on`` values that select by a label-free signal → the signal."""
+
 
 @dataclass
 class ModelConfig:
@@ -90,6 +94,24 @@ class FreezeConfig:
 
 
 @dataclass
+class ExtraSourceConfig:
+    """More labelled source-language training data appended to the train split, recorded in the protocol as
+    extra source data (runs using it belong beside the standard table, not in it)."""
+
+    root: str = "../shared/data/tweeteval_en_extra"
+    """A folder with ``<split>_text.txt`` and line-aligned ``<split>_labels.txt``, or one CSV/TSV/JSONL file
+    with ``data.text_column`` and ``data.label_column``. Labels go through the data's label scheme."""
+    split: str = "train"
+    max_examples: int | None = None
+    """A fixed random subset (the same for every seed), e.g. to measure transfer against source data size."""
+
+    def validate(self) -> None:
+        if not self.root:
+            raise ConfigError("data.extra_source.root: must name a folder or file")
+        _check_positive(self, "data.extra_source", ("max_examples",))
+
+
+@dataclass
 class DataConfig:
     """Where the labelled data lives and which languages to train and test on."""
 
@@ -119,8 +141,12 @@ class DataConfig:
     max_train_examples: int | None = None
     max_eval_examples: int | None = None
     """Cap per language and split, for quick checks; ``None`` uses everything."""
+    extra_source: ExtraSourceConfig | None = None
+    """More labelled source-language data appended to the train split (recorded as extra source data)."""
 
     def validate(self) -> None:
+        if self.extra_source is not None:
+            self.extra_source.validate()
         self.source_language = normalize_language(self.source_language, field="data.source_language")
         if not self.target_languages:
             raise ConfigError("data.target_languages: the list is empty; name at least one language to evaluate")
@@ -175,9 +201,12 @@ class TrainingConfig:
     seed: int = 42
     group_by_length: bool = True
     """Batch tweets of similar length together to cut padding (shuffled at the batch level)."""
-    select_best_on: Literal["source-dev", "last", "target-dev"] = "source-dev"
+    select_best_on: Literal["source-dev", "last", "target-dev", "retrieval", "target-confidence",
+                            "target-entropy", "target-agreement"] = "source-dev"
     """Model selection: best epoch on the English dev split (default), the last epoch, or
-    ``target-dev`` (oracle selection on target-language dev labels, marked in the results)."""
+    ``target-dev`` (oracle selection on target-language dev labels, marked in the results), or a label-free
+    signal from ``selection_signals`` (``retrieval``, ``target-confidence``, ``target-entropy``,
+    ``target-agreement``)."""
     eval_every_epoch: bool = True
     logging_steps: int = 10
     checkpoint_steps: int = 0
@@ -422,6 +451,33 @@ class InterpolationConfig:
 
 
 @dataclass
+class SelectionSignalsConfig:
+    """Label-free signals scored after every epoch beside the selection split (xlingual.evaluation.signals):
+    recorded per epoch in results.json, and usable by ``training.select_best_on``."""
+
+    signals: list[str] = field(default_factory=lambda: ["retrieval", "confidence", "entropy", "agreement"])
+    unlabeled_split: str = "train"
+    """The split of each target language whose text (labels dropped at load time) the signals read."""
+    max_examples: int | None = 300
+    """Texts per language (a fixed random subset), to keep the per-epoch cost small."""
+    pairs: PairsConfig | None = None
+    """Translation pairs for ``retrieval`` (as ``alignment.pairs``); without them retrieval is skipped."""
+
+    def validate(self) -> None:
+        from .evaluation.signals import SIGNALS
+
+        for signal in self.signals:
+            if signal not in SIGNALS:
+                raise ConfigError(f"selection_signals.signals: unknown signal '{signal}'"
+                                  f"{did_you_mean(signal, SIGNALS)}; choose from {', '.join(SIGNALS)}")
+        if self.unlabeled_split == "test":
+            raise ConfigError("selection_signals.unlabeled_split: 'test' would select the model on test text")
+        if self.pairs is not None:
+            self.pairs.validate()
+        _check_positive(self, "selection_signals", ("max_examples",))
+
+
+@dataclass
 class AlignmentConfig:
     """Embedding alignment: the extra data streams and the loss terms that use them."""
 
@@ -468,6 +524,8 @@ class RecipeConfig:
     """Checkpoint averaging inside the run; ``null`` (the default) keeps the selected checkpoint."""
     interpolation: InterpolationConfig | None = None
     """Interpolate the trained encoder toward the pretrained one after training (WiSE-FT)."""
+    selection_signals: SelectionSignalsConfig | None = None
+    """Label-free target-side signals scored every epoch (and selectable by ``training.select_best_on``)."""
     output_dir: str = "runs/{name}-seed{seed}"
     """Run folder; ``{name}`` and ``{seed}`` are filled in."""
 
@@ -480,15 +538,27 @@ class RecipeConfig:
 
     def _validate_in_place(self) -> None:
         for section in (self.model, self.lora, self.freeze, self.data, self.training, self.evaluation,
-                        self.alignment, self.self_training, self.averaging, self.interpolation):
+                        self.alignment, self.self_training, self.averaging, self.interpolation,
+                        self.selection_signals):
             if section is not None:
                 section.validate()
         if self.lora is not None and (self.freeze.layers or self.freeze.encoder):
             raise ConfigError("freeze: with lora the encoder is already frozen; remove freeze.layers/freeze.encoder")
+        signal = SIGNAL_SELECTION.get(self.training.select_best_on)
+        if signal is not None:
+            signals = self.selection_signals
+            if signals is None or signal not in signals.signals:
+                raise ConfigError(f"training.select_best_on: '{self.training.select_best_on}' needs "
+                                  f"selection_signals.signals to include '{signal}'")
+            if signal == "retrieval" and signals.pairs is None:
+                raise ConfigError("training.select_best_on: 'retrieval' needs selection_signals.pairs")
         if self.interpolation is not None and self.training.select_best_on == "last":
             raise ConfigError("interpolation: chooses α on the selection split; training.select_best_on is 'last'")
-        if not self.output_dir:
-            raise ConfigError("output_dir: must name a folder")
+        if not self.name or any(sep in self.name for sep in ("/", "\\", "\0")) or self.name in (".", ".."):
+            raise ConfigError(f"name: {self.name!r} must be a plain name (no path separators, not . or ..); "
+                              "it names the run folder inside output_dir")
+        if not self.output_dir or "\0" in self.output_dir:
+            raise ConfigError(f"output_dir: must name a folder, got {self.output_dir!r}")
         check_template(self.output_dir, "output_dir", ("name", "seed"))
         if self.self_training is not None and self.alignment.unlabeled_target is None:
             raise ConfigError("self_training: needs alignment.unlabeled_target (the text to pseudo-label)")
@@ -590,10 +660,11 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
     if tp is LossConfig and not isinstance(value, LossConfig):
         return _convert_loss(value, where)
     if dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a mapping of settings, got {type(value).__name__} {value!r}")
-        hints = typing.get_type_hints(tp)
         names = [f.name for f in dataclasses.fields(tp)]
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping of settings such as {{{names[0]}: ...}}, got "
+                              f"{type(value).__name__} {value!r}")
+        hints = typing.get_type_hints(tp)
         kwargs = {}
         for name, sub in value.items():
             sub_key = f"{key}.{name}" if key else str(name)
@@ -619,12 +690,13 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
         if isinstance(value, str):
             value = [part.strip() for part in value.split(",") if part.strip()]
         if not isinstance(value, list):
-            raise ConfigError(f"{where}: expected a list, got {type(value).__name__} {value!r}")
+            raise ConfigError(f"{where}: expected a list such as [a, b], got {type(value).__name__} {value!r}")
         return [_convert(item_type, item, f"{where}[{i}]") for i, item in enumerate(value)]
     if origin is dict:
         key_type, item_type = typing.get_args(tp)
         if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__} {value!r}")
+            raise ConfigError(f"{where}: expected a mapping such as {{key: value}}, got {type(value).__name__} "
+                              f"{value!r}")
         return {_convert(key_type, k, where): _convert(item_type, v, f"{where}.{k}") for k, v in value.items()}
     if tp is bool:
         if isinstance(value, bool):
@@ -659,9 +731,49 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
     raise TypeError(f"unsupported config type {tp!r} at {where}")  # a bug in xlingual, not user input
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error (not the last one wins)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                hashable = key in seen
+            except TypeError:  # an unhashable key: construct_mapping reports it
+                break
+            if hashable:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key '{key}' (first at line {seen[key] + 1})", key_node.start_mark)
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+def _yaml_load(text: str) -> Any:
+    return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: no arbitrary objects
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> tuple[str, Any]:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    return problem, mark
+
+
 # What PyYAML (and json) raise, besides YAMLError, for well-formed text with an impossible value: a date such as
 # 2020-13-45, ``!!bool maybe``, ``!!int``, an integer of 5000 digits, nesting too deep to parse.
 _YAML_VALUE_ERRORS = (ValueError, LookupError, TypeError, ArithmeticError, RecursionError)
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    duplicate = next((key for key in keys if keys.count(key) > 1), None)
+    if duplicate is not None:
+        raise _DuplicateJsonKey(f"duplicate key '{duplicate}'")
+    return dict(pairs)
+
+
+class _DuplicateJsonKey(ValueError):
+    pass
 
 
 def apply_override(data: dict[str, Any], assignment: str) -> None:
@@ -673,8 +785,13 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
     if not parts:
         raise ConfigError(f"--set {assignment!r}: the key is empty")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except (yaml.YAMLError, *_YAML_VALUE_ERRORS):  # e.g. 2020-13-45, a YAML date with no such month: keep the text
+        value = _yaml_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:  # e.g. data.drop_labels=[NONE: an unclosed list is a mistake, not text
+        problem, mark = _yaml_problem(exc)
+        where = f" at character {mark.column + 1}" if mark is not None and mark.line == 0 else ""
+        raise ConfigError(f"--set {dotted.strip()}: invalid YAML value {raw!r}{where}: {problem} (quote text "
+                          f"that is not YAML, e.g. {dotted.strip()}='\"...\"')") from None
+    except _YAML_VALUE_ERRORS:  # e.g. 2020-13-45, a YAML date with no such month: keep the text
         value = raw
     if isinstance(value, dict) and not raw.lstrip().startswith("{"):
         # "query: " parses as the mapping {query: None}; a mapping on the command line needs braces,
@@ -693,6 +810,8 @@ def load_recipe_dict(path: str | Path | None, overrides: list[str] | tuple[str, 
     data: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
+        if path.is_dir():
+            raise ConfigError(f"recipe {path} is a folder; give a recipe YAML file (see recipes/)")
         if not path.is_file():
             raise ConfigError(f"recipe file not found: {path}")
         try:
@@ -700,17 +819,20 @@ def load_recipe_dict(path: str | Path | None, overrides: list[str] | tuple[str, 
         except UnicodeDecodeError as exc:
             raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         try:
-            loaded = yaml.safe_load(text) if path.suffix != ".json" else json.loads(text)
+            loaded = _yaml_load(text) if path.suffix != ".json" else json.loads(text, object_pairs_hook=_json_object)
         except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
+            problem, mark = _yaml_problem(exc)
             where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise ConfigError(f"{path}:{where} invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
+            raise ConfigError(f"{path}:{where} invalid YAML: {problem}") from None
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{path}: line {exc.lineno} invalid JSON: {exc.msg}") from None
+        except _DuplicateJsonKey as exc:
+            raise ConfigError(f"{path}: invalid JSON: {exc}") from None
         except _YAML_VALUE_ERRORS as exc:
             raise ConfigError(f"{path}: invalid value in the recipe ({type(exc).__name__}: {exc})") from None
-        if loaded is None:
-            loaded = {}
+        if loaded is None or loaded == {}:
+            raise ConfigError(f"{path}: the recipe is empty; start from one in recipes/ (every setting at its "
+                              "default is rarely what you want)")
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: a recipe must be a mapping of sections, got {type(loaded).__name__}")
         data = loaded

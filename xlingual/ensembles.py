@@ -135,17 +135,25 @@ class _Scorer:
         return sum(r.metrics["macro_f1"] for r in report.languages.values()) / len(report.languages)
 
 
-def _write_run(out: Path, model, tokenizer, recipe: RecipeConfig, base_results: Results | None, record: dict,
-               started: float, progress: bool) -> Path:
-    """Evaluate ``model`` on the recipe's splits and write ``out`` as a complete run folder."""
+def _write_run(out: Path, plan: str, model, tokenizer, recipe: RecipeConfig, base_results: Results | None,
+               record: dict, started: float, progress: bool, figure=None) -> Path:
+    """Evaluate ``model`` on the recipe's splits and write ``out`` as a complete run folder (``plan`` from
+    :func:`_check_out`; nothing in ``out`` is touched before this point)."""
+    import shlex
+    import sys
+
     from .pipeline import evaluate_splits
     from .reports.model_card import write_model_card
 
     scheme = label_scheme(recipe.data)
     eval_examples = {split: {lang: load_examples(recipe.data, lang, split) for lang in recipe.data.languages}
                      for split in recipe.evaluation.splits}
-    out.mkdir(parents=True, exist_ok=True)
+    command = shlex.join(["xlingual", *sys.argv[1:]])
+    rf.prepare_run_folder(out, plan, command)
+    if figure is not None:
+        figure(out)
     atomic_write_text(out / rf.CONFIG, recipe.to_yaml())
+    atomic_write_text(out / rf.COMMAND, command + "\n")
     save_checkpoint(model, tokenizer, out / rf.CHECKPOINT)
     splits = evaluate_splits(model, tokenizer, recipe, scheme, eval_examples, "cpu", None, progress, out)
     results = Results(status="complete", recipe=recipe.name, source_language=recipe.data.source_language,
@@ -168,12 +176,14 @@ def _saved_results(run: Path) -> Results | None:
     return Results.read(run / rf.RESULTS) if (run / rf.RESULTS).is_file() else None
 
 
-def _prepare_out(out: Path, overwrite: bool) -> None:
-    if out.exists() and any(out.iterdir()):
-        if not rf.is_complete(out) or not overwrite:
-            raise RunFolderError(f"{out}: exists and is not empty; choose a new folder"
-                                 + (" (--overwrite replaces only a finished run folder)" if not overwrite else ""))
-        rf.prepare_run_folder(out, overwrite=True, resume=False)
+def _check_out(out: Path, overwrite: bool, ingredients: list[Ingredient]) -> str:
+    """The plan for ``out`` (new or replace), refusing foreign folders and the ingredients' own run folders."""
+    for ingredient in ingredients:
+        run = ingredient.run.resolve()
+        if out.resolve() == run or run.is_relative_to(out.resolve()):
+            raise RunFolderError(f"--out {out}: would replace the ingredient run {ingredient.run}; choose a new folder")
+    return rf.check_run_folder(out, overwrite=overwrite, resume=False,
+                               protected={"the working directory": Path.cwd()})
 
 
 def soup(paths: list[str | Path], out: str | Path, greedy: bool = False, name: str | None = None,
@@ -185,7 +195,7 @@ def soup(paths: list[str | Path], out: str | Path, greedy: bool = False, name: s
     if len({i.path.resolve() for i in ingredients}) != len(ingredients):
         raise RunFolderError("an ingredient is listed twice")
     check_compatible(ingredients)
-    _prepare_out(out, overwrite)
+    plan = _check_out(out, overwrite, ingredients)
     recipe = run_recipe(ingredients[0].run)
     base_results = _saved_results(ingredients[0].run)
     model, tokenizer = load_ingredient(ingredients[0], base_model)
@@ -225,7 +235,7 @@ def soup(paths: list[str | Path], out: str | Path, greedy: bool = False, name: s
     extra = {"soup": {"kind": "greedy" if greedy else "uniform", "ingredients": record, "kept": kept,
                       "source_dev_macro_f1": best},
              "weight_space": f"{'greedy' if greedy else 'uniform'} soup of {len(kept)} models"}
-    return _write_run(out, model, tokenizer, recipe, base_results, extra, started, progress)
+    return _write_run(out, plan, model, tokenizer, recipe, base_results, extra, started, progress)
 
 
 def interpolation_choice(model, pretrained: dict, fine_tuned: dict, alphas: list[float], head: str, scorer,
@@ -265,7 +275,7 @@ def interpolate(run: str | Path, alphas: list[float], out: str | Path, head: str
     if not alphas or any(not 0.0 <= a <= 1.0 for a in alphas):
         raise RunFolderError(f"--alpha: values must lie in [0, 1], got {alphas}")
     alphas = sorted(set(alphas) | {1.0})
-    _prepare_out(out, overwrite)
+    plan = _check_out(out, overwrite, [ingredient])
     recipe = run_recipe(ingredient.run)
     base_results = _saved_results(ingredient.run)
     model, tokenizer = load_ingredient(ingredient, base_model)
@@ -282,16 +292,23 @@ def interpolate(run: str | Path, alphas: list[float], out: str | Path, head: str
                                           recipe.evaluation.batch_size, progress)
     record = {"alphas": alphas, "head": head, "source_dev_macro_f1": scores, "chosen_alpha": chosen,
               "chosen_on": "source-dev"}
+    figure = None
     if analysis:
         record["analysis"] = _analysis_curve(model, tokenizer, recipe, pretrained, fine_tuned, alphas, head,
-                                             train_data, out, progress)
+                                             train_data, progress)
         set_interpolation_back(model, pretrained, fine_tuned, chosen, head, train_data, recipe)
+
+        def figure(folder: Path) -> None:
+            from .reports.plots import plot_interpolation_curve
+
+            plot_interpolation_curve(record["analysis"], recipe.data.source_language,
+                                     folder / "interpolation_curve.png")
     suffix = "wiseft" + ("-refit" if head == "refit" else "-kept")
     recipe.name = name or f"{recipe.name}-{suffix}"
     extra = {"interpolation": record,
              "weight_space": f"WiSE-FT toward the pretrained encoder, α={chosen:g} chosen on source dev, "
                              f"head {'refitted on source train' if head == 'refit' else 'kept'}"}
-    return _write_run(out, model, tokenizer, recipe, base_results, extra, started, progress)
+    return _write_run(out, plan, model, tokenizer, recipe, base_results, extra, started, progress, figure)
 
 
 def set_interpolation_back(model, pretrained, fine_tuned, alpha, head, train_data, recipe) -> None:
@@ -303,7 +320,7 @@ def set_interpolation_back(model, pretrained, fine_tuned, alpha, head, train_dat
         refit_head(model, train_data, recipe.evaluation.batch_size, "cpu")
 
 
-def _analysis_curve(model, tokenizer, recipe, pretrained, fine_tuned, alphas, head, train_data, out: Path,
+def _analysis_curve(model, tokenizer, recipe, pretrained, fine_tuned, alphas, head, train_data,
                     progress: bool) -> dict:
     """Evaluation-split macro-F1 per α: analysis only, never used to choose α (plotted with that label)."""
     from .pipeline import evaluate_splits
@@ -321,9 +338,6 @@ def _analysis_curve(model, tokenizer, recipe, pretrained, fine_tuned, alphas, he
                                        "target_avg_macro_f1": block.summary.get("target_avg_macro_f1")}
                                for split, block in splits.items()}
     model.classifier.load_state_dict(original_head)
-    from .reports.plots import plot_interpolation_curve
-
-    plot_interpolation_curve(curve, recipe.data.source_language, out / "interpolation_curve.png")
     return curve
 
 

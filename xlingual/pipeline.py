@@ -19,7 +19,7 @@ from .checkpoint import load_checkpoint, load_checkpoint_config, save_checkpoint
 from .config import RecipeConfig, load_recipe, load_recipe_dict
 from .data.batching import TokenizedExamples, tokenize_examples
 from .data.examples import Examples, check_text, content_fingerprint
-from .data.loading import label_scheme, load_examples
+from .data.loading import check_drop_labels, label_scheme, load_examples, load_extra_source
 from .data.pairs import TranslationPairs, load_pairs
 from .data.textfile import read_lines
 from .errors import ConfigError, DataError
@@ -48,6 +48,11 @@ def make_accelerator(recipe: RecipeConfig) -> Accelerator:
     import torch
     from accelerate.state import AcceleratorState
 
+    precision = recipe.training.mixed_precision
+    if precision != "no" and not torch.cuda.is_available():
+        # accelerate would train in fp32 (fp16) or CPU autocast (bf16) while the run records the setting
+        raise ConfigError(f"training.mixed_precision: {precision} needs a CUDA GPU and torch sees none; "
+                          "set training.mixed_precision=no")
     multi_cpu = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
     wanted = recipe.training.mixed_precision
     if AcceleratorState._shared_state and str(AcceleratorState().mixed_precision) != wanted:
@@ -70,12 +75,17 @@ def load_run_data(
 ) -> tuple[Examples, dict[str, Examples], dict[str, dict[str, Examples]]]:
     """Read every split the run needs before any model loads, so data errors come first."""
     data = recipe.data
-    train = load_examples(data, data.source_language, "train")
-    selection_languages = {"source-dev": [data.source_language], "target-dev": data.target_languages,
-                           "last": []}[recipe.training.select_best_on]
-    selection = {lang: load_examples(data, lang, "dev") for lang in selection_languages}
-    evaluation = {split: {lang: load_examples(data, lang, split) for lang in data.languages}
+    scheme = label_scheme(data)
+    train = load_examples(data, data.source_language, "train", scheme=scheme)
+    extra = load_extra_source(data, scheme)
+    if extra is not None:
+        train = train.concatenate(extra)
+    selection_languages = {"target-dev": data.target_languages, "last": []}.get(recipe.training.select_best_on,
+                                                                                 [data.source_language])
+    selection = {lang: load_examples(data, lang, "dev", scheme=scheme) for lang in selection_languages}
+    evaluation = {split: {lang: load_examples(data, lang, split, scheme=scheme) for lang in data.languages}
                   for split in recipe.evaluation.splits}
+    check_drop_labels(data, scheme, [train.origin, *(ex.origin for ex in selection.values())])
     test_texts = {text for split in evaluation.values() for ex in split.values() for text in ex.texts}
     overlap = sum(text in test_texts for text in train.texts)
     if overlap and warn:
@@ -127,6 +137,8 @@ def protocol(recipe: RecipeConfig, train: Examples, selection: dict[str, Example
     if pairs:
         files["pairs"] = {k: v.origin for k, v in pairs.items()}
     record = Protocol(target_resources(recipe, objectives), SELECTION_NAMES[recipe.training.select_best_on], files)
+    if recipe.data.extra_source is not None:
+        record.extra_source_data = {"files": recipe.data.extra_source.root, "train_examples": len(train.texts)}
     if recipe.evaluation.prior_correction is not None:
         record.prior_correction = (f"transductive: class priors re-estimated by EM on unlabeled target "
                                    f"'{recipe.evaluation.prior_correction}' text at prediction time")
@@ -134,6 +146,46 @@ def protocol(recipe: RecipeConfig, train: Examples, selection: dict[str, Example
         record.checkpoint_averaging = {"every_steps": recipe.averaging.every_steps,
                                        "start": recipe.averaging.start, "saved": recipe.averaging.save}
     return record
+
+
+def load_signal_data(recipe: RecipeConfig) -> tuple[dict[str, Examples], dict[str, TranslationPairs]]:
+    """Target text (labels dropped) and translation pairs for the label-free selection signals, if configured."""
+    config = recipe.selection_signals
+    if config is None:
+        return {}, {}
+    data = recipe.data
+    unlabeled = {}
+    if {"confidence", "entropy", "agreement"} & set(config.signals):
+        unlabeled = {lang: load_examples(data, lang, config.unlabeled_split, labelled=False).subsample(
+            config.max_examples) for lang in data.target_languages}
+    pairs = {}
+    if "retrieval" in config.signals and config.pairs is not None:
+        p = config.pairs
+        for language in p.languages or data.target_languages:
+            language = normalize_language(language, field="selection_signals.pairs.languages")
+            pairs[language] = load_pairs(p.root, language, data.source_language, p.format, p.hub_config,
+                                         p.split).head(p.max_pairs or config.max_examples)
+    return unlabeled, pairs
+
+
+def build_signals(recipe: RecipeConfig, tokenizer, unlabeled: dict[str, Examples],
+                  pairs: dict[str, TranslationPairs]):
+    """The per-epoch label-free signals over the tokenised signal data (None when not configured)."""
+    from .evaluation.signals import SelectionSignals, SignalData
+
+    if recipe.selection_signals is None:
+        return None
+    model = recipe.model
+
+    def tokenize(texts: list[str], language: str, origin: str):
+        return tokenize_examples(Examples(texts, None, language, "signals", origin), tokenizer, model.max_length,
+                                 model.text_prefix)
+
+    data = SignalData(
+        unlabeled={lang: tokenize(ex.texts, lang, ex.origin) for lang, ex in unlabeled.items()},
+        pairs={lang: (tokenize(p.source, recipe.data.source_language, p.origin), tokenize(p.target, lang, p.origin))
+               for lang, p in pairs.items()})
+    return SelectionSignals(data, recipe.selection_signals.signals, recipe.evaluation.batch_size)
 
 
 def build_streams(recipe: RecipeConfig, tokenizer, unlabeled: dict[str, Examples],
@@ -372,26 +424,20 @@ def run_training(
         recipe = recipe.validate()  # a normalised copy: the caller's object is left as it was
     extra = prepare_objectives(recipe, objectives)
     out = recipe.resolved_output_dir()
+    # Nothing is created or deleted until the config, the data and the model have loaded: a mistake found
+    # on the way leaves the output folder as it was.
+    plan = rf.check_run_folder(out, overwrite=overwrite, resume=resume,
+                               protected=rf.protected_paths(recipe, recipe_path))
+    if plan == "resume":
+        rf.check_resume_config(out, recipe)
     accelerator = make_accelerator(recipe)
-    if accelerator.is_main_process:
-        rf.prepare_run_folder(out, overwrite=overwrite, resume=resume)
-    accelerator.wait_for_everyone()
     check_protocol(recipe)
     if data is None:
         data = RunData.from_recipe(recipe, warn=accelerator.is_main_process)
     train_examples, selection_examples, eval_examples = data.train, data.selection, data.evaluation
     unlabeled, pairs = data.unlabeled, data.pairs
+    signal_examples = load_signal_data(recipe)
     scheme = label_scheme(recipe.data)
-    if accelerator.is_main_process:
-        atomic_write_text(out / rf.CONFIG, recipe.to_yaml())
-        if recipe_path is not None:
-            atomic_write_text(out / rf.RECIPE, recipe_path.read_text(encoding="utf-8"))
-        if command:
-            atomic_write_text(out / rf.COMMAND, shlex.join(command) + "\n")
-        else:
-            atomic_write_text(out / rf.CALL, (call or api_call("train", recipe)) + "\n")
-        if not resume:
-            (out / rf.TRAIN_LOG).unlink(missing_ok=True)
 
     set_seed(recipe.training.seed)
     started = time.perf_counter()
@@ -401,6 +447,7 @@ def run_training(
     streams = build_streams(recipe, tokenizer, unlabeled, pairs)
     objectives = build_objectives(recipe.alignment.losses,
                                   SetupContext(model, model.config.hidden_size, recipe.data.target_languages), extra)
+    signals = build_signals(recipe, tokenizer, *signal_examples)
     lp_ft = None
     if recipe.training.lp_ft:  # restored weights (with --resume) replace the probe's head anyway
         from .training.linear_probe import refit_head
@@ -409,9 +456,22 @@ def run_training(
     loop = TrainingLoop(model, recipe, train_data, selection_data, scheme.names, accelerator,
                         log_path=out / rf.TRAIN_LOG, objectives=objectives, streams=streams, progress=progress,
                         state_dir=out / rf.STATE, averaging=recipe.averaging, snapshot_dir=out / rf.SNAPSHOTS,
-                        callbacks=callbacks)
-    if resume and loop.restore() and accelerator.is_main_process:
+                        signals=signals, callbacks=callbacks)
+    command_line = shlex.join(command) if command else None  # the CLI's argv; an API call is recorded instead
+    if accelerator.is_main_process:
+        rf.prepare_run_folder(out, plan, command_line or call or api_call("train", recipe))
+    accelerator.wait_for_everyone()
+    if plan == "resume" and loop.restore() and accelerator.is_main_process:  # a damaged state stops here
         logger.info("resumed from step %d of %d", loop.state.global_step, loop.state.total_steps)
+    if accelerator.is_main_process:
+        atomic_write_text(out / rf.CONFIG, recipe.to_yaml())
+        if recipe_path is not None:
+            atomic_write_text(out / rf.RECIPE, recipe_path.read_text(encoding="utf-8"))
+        record, line = (rf.COMMAND, command_line) if command_line else (rf.CALL, call or api_call("train", recipe))
+        resumed = plan == "resume" and (out / record).is_file()
+        earlier = (out / record).read_text(encoding="utf-8") if resumed else ""  # each start, one line
+        atomic_write_text(out / record, earlier + line + "\n")
+    accelerator.wait_for_everyone()
     loop.run()
     model = loop.unwrapped
     training_summary = loop.summary()
@@ -474,10 +534,12 @@ def evaluate_run(
     overrides: list[str] | tuple[str, ...] = (),
     progress: bool = True,
     base_model: str | None = None,
+    verify: bool = True,
 ) -> RunEvaluation:
     """Re-evaluate a saved run's checkpoint on its data (or ``--set`` changed data settings).
 
-    ``base_model`` says where a LoRA checkpoint's encoder is if it moved."""
+    ``base_model`` says where a LoRA checkpoint's encoder is if it moved; ``verify=False`` skips the
+    check of the weights against the checkpoint's fingerprints."""
     run = Path(run)
     config_path = run / rf.CONFIG
     if not config_path.is_file():
@@ -501,7 +563,7 @@ def evaluate_run(
     raw_by_split = {split: {lang: load_examples(recipe.data, lang, split) for lang in wanted}
                     for split in (splits or recipe.evaluation.splits)}
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    model, tokenizer = load_checkpoint(run, base_model=base_model, device=device)
+    model, tokenizer = load_checkpoint(run, base_model=base_model, device=device, verify=verify)
     out = RunEvaluation(str(run), evaluate_splits(model, tokenizer, recipe, scheme, raw_by_split, device, None,
                                                   progress))
     if (run / rf.RESULTS).is_file():

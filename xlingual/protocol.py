@@ -14,7 +14,11 @@ from typing import Any
 from .config import RecipeConfig
 from .errors import ConfigError
 
-SELECTION_NAMES = {"source-dev": "source-dev", "target-dev": "oracle-target-dev", "last": "last-epoch"}
+SELECTION_NAMES = {"source-dev": "source-dev", "target-dev": "oracle-target-dev", "last": "last-epoch",
+                   "retrieval": "label-free: retrieval@1 on translation pairs",
+                   "target-confidence": "label-free: mean confidence on unlabeled target text",
+                   "target-entropy": "label-free: mean entropy on unlabeled target text",
+                   "target-agreement": "label-free: agreement of consecutive epochs on unlabeled target text"}
 
 
 class ProtocolError(ConfigError):
@@ -46,6 +50,10 @@ def target_resources(recipe: RecipeConfig, objectives: Sequence[Any] = ()) -> li
     resources = ordered_resources({resource for objective in declared for resource in objective.target_resources})
     if recipe.self_training is not None:
         resources.append("self-training")
+    if recipe.training.select_best_on in ("target-confidence", "target-entropy", "target-agreement"):
+        resources.append("unlabeled-target-selection")  # target text (no labels) chooses the epoch
+    if recipe.training.select_best_on == "retrieval":
+        resources.append("parallel-selection")
     if recipe.evaluation.prior_correction is not None:
         resources.append("prior-correction")  # unlabeled target text at prediction time (transductive)
     return resources or ["zero-shot"]

@@ -98,6 +98,8 @@ class Protocol:
     prior_correction: str | None = field(default=None, metadata=OPTIONAL)
     """Transductive label-prior correction at prediction time, described."""
     checkpoint_averaging: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
+    extra_source_data: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
+    """More source-language training data beside the recipe's (``data.extra_source``): its files and size."""
     weight_space: str | None = field(default=None, metadata=OPTIONAL)
     """How a soup or a WiSE-FT interpolation made the weights, described."""
 

@@ -36,6 +36,14 @@ class Examples:
         labels = [self.labels[i] for i in order] if self.labels is not None else None
         return Examples([self.texts[i] for i in order], labels, self.language, self.split, f"{self.origin}[:{limit}]")
 
+    def concatenate(self, other: Examples) -> Examples:
+        """These examples followed by ``other``'s (same language; both labelled or both not)."""
+        if (self.labels is None) != (other.labels is None):
+            raise ValueError("cannot concatenate labelled and unlabeled examples")
+        labels = None if self.labels is None else [*self.labels, *other.labels]
+        return Examples([*self.texts, *other.texts], labels, self.language, self.split,
+                        f"{self.origin} + {other.origin}")
+
     def without_labels(self) -> Examples:
         """Drop the labels, so unlabeled-target streams cannot leak them into training."""
         return Examples(list(self.texts), None, self.language, self.split, self.origin)

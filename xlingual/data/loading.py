@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..config import DataConfig
-from ..errors import DataError
+from ..errors import ConfigError, DataError, did_you_mean
 from ..languages import normalize_language
 from .examples import Examples
 from .hub import read_hub
@@ -24,10 +24,13 @@ def split_name(config: DataConfig, split: str) -> str:
     return {"train": config.train_split, "dev": config.dev_split, "test": config.test_split}.get(split, split)
 
 
-def load_examples(config: DataConfig, language: str, split: str, *, labelled: bool = True) -> Examples:
-    """Read one language and split. ``labelled=False`` never reads labels (unlabeled streams)."""
+def load_examples(config: DataConfig, language: str, split: str, *, labelled: bool = True,
+                  scheme: LabelScheme | None = None) -> Examples:
+    """Read one language and split. ``labelled=False`` never reads labels (unlabeled streams).
+
+    ``scheme`` (built from ``config`` when not given) records which ``drop_labels`` the data had."""
     language = normalize_language(language)
-    scheme = label_scheme(config) if labelled else None
+    scheme = (scheme or label_scheme(config)) if labelled else None
     name = split_name(config, split)
     if config.format == "umsab":
         examples = read_umsab(config.root, language, name, scheme)
@@ -41,3 +44,40 @@ def load_examples(config: DataConfig, language: str, split: str, *, labelled: bo
         raise DataError(f"{examples.origin}: no examples")
     limit = config.max_train_examples if split == "train" else config.max_eval_examples
     return examples.subsample(limit)
+
+
+def load_extra_source(config: DataConfig, scheme: LabelScheme | None = None) -> Examples | None:
+    """``data.extra_source``: labelled source-language examples from a text/labels file pair or one table."""
+    from pathlib import Path
+
+    from .umsab import read_text_label_files
+
+    extra = config.extra_source
+    if extra is None:
+        return None
+    root = Path(extra.root)
+    scheme = scheme or label_scheme(config)
+    if root.is_dir():
+        examples = read_text_label_files(root, extra.split, scheme, config.source_language)
+    elif root.is_file():
+        formats = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
+        if root.suffix.lower() not in formats:
+            raise DataError(f"data.extra_source.root: {root} is not a .csv, .tsv or .jsonl file, nor a folder")
+        examples = read_tabular(str(root), formats[root.suffix.lower()], config.source_language, extra.split,
+                                scheme, config.text_column, config.label_column, None)
+    else:
+        raise DataError(f"data.extra_source.root: {root} not found")
+    if not examples.texts:
+        raise DataError(f"{examples.origin}: no examples")
+    return examples.subsample(extra.max_examples)
+
+
+def check_drop_labels(config: DataConfig, scheme: LabelScheme, origins: list[str]) -> None:
+    """Refuse a ``data.drop_labels`` entry that none of the files read contains (a typo drops nothing)."""
+    for raw in config.drop_labels or ():
+        key = str(raw).strip().lower()
+        if key not in scheme.dropped_seen:
+            known = sorted({*scheme.mapping, *scheme.dropped_seen})
+            raise ConfigError(f"data.drop_labels: {raw!r} is not a label of the data read ({', '.join(origins[:2])}"
+                              f"{', ...' if len(origins) > 2 else ''}; labels are matched case-insensitively)"
+                              f"{did_you_mean(key, known)}")

@@ -27,7 +27,13 @@ def language_folder(root: Path, language: str) -> Path:
 
 def read_umsab(root: str | Path, language: str, split: str, scheme: LabelScheme | None) -> Examples:
     """Read one language and split; ``scheme=None`` reads texts only (labels never opened)."""
-    folder = language_folder(Path(root), language)
+    return read_text_label_files(language_folder(Path(root), language), split, scheme, language)
+
+
+def read_text_label_files(folder: Path, split: str, scheme: LabelScheme | None, language: str) -> Examples:
+    """``<folder>/<split>_text.txt`` with the line-aligned ``<split>_labels.txt`` (unless ``scheme`` is None)."""
+    if not folder.is_dir():
+        raise DataError(f"data folder not found: {folder}")
     text_path = folder / f"{split}_text.txt"
     if not text_path.is_file():
         found = sorted(p.name for p in folder.glob("*_text.txt"))

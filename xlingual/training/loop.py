@@ -87,6 +87,7 @@ class TrainingLoop:
         log_fields: dict | None = None,
         averaging: AveragingConfig | None = None,
         snapshot_dir: Path | None = None,
+        signals=None,
         callbacks: Sequence[object] = (),
     ) -> None:
         self.recipe = recipe
@@ -121,6 +122,8 @@ class TrainingLoop:
         self.state = TrainState(total_steps=total_steps)
         self.best_weights: dict[str, torch.Tensor] | None = None
         self.averaging = averaging
+        self.signals = signals
+        """Label-free selection signals (:class:`~xlingual.evaluation.signals.SelectionSignals`) or None."""
         self.average = RunningAverage() if averaging is not None else None
         self.snapshot_dir = snapshot_dir if averaging is not None and averaging.keep_snapshots else None
 
@@ -168,7 +171,9 @@ class TrainingLoop:
                 if hasattr(self.optimizer, "optimizer") else self.optimizer, scheduler=self.scheduler,
                 objective_state=objective_state, best_state=self.best_weights, progress=asdict(self.state),
                 streams={name: stream.state_dict() for name, stream in self.streams.items()},
-                average_state=self.average.state_dict() if self.average is not None else None,
+                average_state={**(self.average.state_dict() if self.average is not None else {}),
+                               **{f"signals.{k}": v for k, v in
+                                  (self.signals.state_dict() if self.signals is not None else {}).items()}},
             )
         self.accelerator.wait_for_everyone()
         self.state.checkpoint_seconds += time.perf_counter() - start
@@ -188,9 +193,12 @@ class TrainingLoop:
             if own:
                 objective.load_state_dict(own)
         self.best_weights = saved["best"]
+        extra = saved.get("average") or {}
         if self.average is not None:
             dtypes = {k: v.dtype for k, v in self._trainable_state().items()}
-            self.average.load_state_dict(saved.get("average") or {}, dtypes)
+            self.average.load_state_dict({k: v for k, v in extra.items() if not k.startswith("signals.")}, dtypes)
+        if self.signals is not None:
+            self.signals.load_state_dict({k[len("signals."):]: v for k, v in extra.items() if k.startswith("signals.")})
         self.state = TrainState(**saved["progress"])
         self.state.resumed_from_step = self.state.global_step
         for name, stream in self.streams.items():
@@ -199,9 +207,11 @@ class TrainingLoop:
         restore_rng(saved)
         if self.log_path is not None and self.log_path.is_file() and self.accelerator.is_main_process:
             # steps after the saved state are done again, and so are self-training rounds (they run after it)
+            # and the selection of an epoch the state had not finished (state.epoch counts finished epochs)
             records = train_log_records(self.log_path)
             kept = [json.dumps({k: v for k, v in r.items() if k != "round"}) for r in records
-                    if r["round"] == 0 and r.get("step", 0) <= self.state.global_step]
+                    if r["round"] == 0 and r.get("step", 0) <= self.state.global_step
+                    and ("selection_macro_f1" not in r or r.get("epoch", 0) <= self.state.epoch)]
             self.log_path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
         return True
 
@@ -261,17 +271,34 @@ class TrainingLoop:
         return score, accuracy, sorted(report.languages)
 
     def _select(self, epoch: int) -> None:
-        """Score the selection split and keep the weights if they are the best so far."""
-        if not self.selection:
+        """Score the selection split (and the label-free signals); keep the weights if they are the best so far."""
+        if not self.selection and self.signals is None:
             return
-        score, accuracy, languages = self._score()
-        record = {"epoch": epoch + 1, "step": self.state.global_step, "selection_macro_f1": score,
-                  "selection_accuracy": accuracy, "selection_languages": languages}
+        record: dict = {"epoch": epoch + 1, "step": self.state.global_step}
+        if self.selection:
+            score, accuracy, languages = self._score()
+            record.update(selection_macro_f1=score, selection_accuracy=accuracy, selection_languages=languages)
+        if self.signals is not None:
+            start = time.perf_counter()
+            record["signals"] = self.signals(self.unwrapped, self.accelerator.device, self.accelerator)
+            self.state.selection_seconds += time.perf_counter() - start
         self.state.history.append(record)
         self._log(record)
-        if self.state.best_score is None or score > self.state.best_score:
-            self.state.best_score, self.state.best_epoch = score, epoch + 1
+        criterion = self._criterion(record)
+        if criterion is not None and (self.state.best_score is None or criterion > self.state.best_score):
+            self.state.best_score, self.state.best_epoch = criterion, epoch + 1
             self.best_weights = self._trainable_state()
+
+    def _criterion(self, record: dict) -> float | None:
+        """The value ``select_best_on`` maximises for this epoch (a signal to minimise is negated)."""
+        from ..config import SIGNAL_SELECTION
+        from ..evaluation.signals import HIGHER_IS_BETTER
+
+        signal = SIGNAL_SELECTION.get(self.config.select_best_on)
+        if signal is None:
+            return record.get("selection_macro_f1")
+        value = record.get("signals", {}).get(signal)
+        return None if value is None else (value if HIGHER_IS_BETTER[signal] else -value)
 
     def _snapshot(self) -> None:
         """Add the current trainable weights to the running average (and to ``snapshots/`` if kept)."""
