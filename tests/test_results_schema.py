@@ -57,3 +57,27 @@ def test_the_trainer_writes_the_current_schema(train_tiny):
     results = Results.read(run / "results.json")
     assert results.complete and results.to_dict() == data
     assert results.training["objectives"] == []
+    # the data checks are typed records, not loose keys a reader could drop
+    assert results.train_eval_overlap["train_examples"] > 0 and results.truncation["max_length"] > 0
+    assert "data.root" in results.paths["paths"]
+
+
+def test_evaluation_results_and_unknown_keys_survive_a_round_trip():
+    evaluation = {
+        **UNVERSIONED, "kind": "evaluation", "run": "runs/old-seed3",
+        "evaluation": {"kind": "other-data", "evaluated_on": "reviews", "original_run": "/abs/runs/old-seed3",
+                       "original_recipe": "old", "overrides": ["data.root=reviews"], "same_data_as_run": [],
+                       "other_data": ["test/english", "test/spanish"]},
+        "protocol": {**UNVERSIONED["protocol"], "dev_holdout": {"file": "dev_holdout.json", "languages": {}}},
+        "truncation": {"max_length": 8, "strategy": "head", "splits": {}},
+        "paths": {"paths": {}}, "train_eval_overlap": {"count": 0, "train_examples": 4},
+        "written_to": "out/results.json", "from_a_later_minor_version": {"kept": True},
+    }
+    results = Results.from_dict(evaluation)
+    assert results.other_data and results.evaluation.evaluated_on == "reviews"
+    assert results.protocol.dev_holdout["file"] == "dev_holdout.json"
+    assert results.extra == {"from_a_later_minor_version": {"kept": True}}
+    written = results.to_dict()
+    assert {k: v for k, v in written.items() if k != "schema_version"} == {
+        **evaluation, "splits": {"test": {**UNVERSIONED["splits"]["test"], "test_fingerprints": {}}}}
+    assert not Results.from_dict(UNVERSIONED).other_data

@@ -57,6 +57,11 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _no_verify_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-verify", action="store_true",
+                        help="load a checkpoint whose weights do not match the sha256 fingerprints it recorded")
+
+
 def _split_list(value: str | None) -> list[str] | None:
     return [part.strip() for part in value.split(",") if part.strip()] if value else None
 
@@ -90,18 +95,19 @@ def _print_results(splits: dict) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluation.other_data import describe
     from .pipeline import evaluate_run
 
     result = evaluate_run(args.run, _split_list(args.languages), _split_list(args.splits), args.set or [],
-                          progress=not args.no_progress, base_model=args.base_model, verify=not args.no_verify)
+                          progress=not args.no_progress, base_model=args.base_model, verify=not args.no_verify,
+                          out=args.out, name=args.name, command=["xlingual", *sys.argv[1:]])
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0
     _print_results(result.splits)
-    matches = result.matches_saved
-    if matches:
-        same = sum(matches.values())
-        print(f"\nreproduces results.json: {same}/{len(matches)} language scores identical")
+    print()
+    for line in describe(result):
+        print(line)
     return 0
 
 
@@ -189,16 +195,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="re-evaluate a saved run on some or all languages",
-                       description="Load a run's checkpoint and data settings and score it again; says whether the "
-                                   "numbers reproduce results.json.")
+                       description="Load a run's checkpoint and data settings and score it again. On the run's "
+                                   "own data it says whether the numbers reproduce results.json; on other data "
+                                   "(--set data.root=...) it says which data was evaluated, and --out keeps the "
+                                   "result as a results.json that 'xlingual compare' puts beside in-domain runs.")
     p.add_argument("run", help="run folder written by 'xlingual train'")
     p.add_argument("--languages", help="comma-separated languages (default: all in the run's recipe)")
     p.add_argument("--splits", help="comma-separated splits, e.g. test,dev (default: the recipe's)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override data settings, e.g. data.root=...")
+    p.add_argument("--out", metavar="DIR",
+                   help="write results.json (the run's schema, marked with the evaluated files and the original "
+                        "run), predictions/ and config.yaml into DIR, for 'xlingual compare'")
+    p.add_argument("--name", help="like --out RUN/evaluations/NAME; NAME labels the result in 'compare'")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.add_argument("--base-model", help="where a LoRA checkpoint's encoder is, if it moved")
-    p.add_argument("--no-verify", action="store_true",
-                   help="load a checkpoint whose weights do not match the fingerprints it recorded")
+    _no_verify_option(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_evaluate)
 
@@ -210,8 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--batch-size", type=_positive_int, default=64)
     p.add_argument("--base-model", help="where a LoRA checkpoint's encoder is, if it moved")
-    p.add_argument("--no-verify", action="store_true",
-                   help="load a checkpoint whose weights do not match the fingerprints it recorded")
+    _no_verify_option(p)
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("export", help="write a standalone model folder (merging LoRA adapters)",
@@ -225,8 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base-model", help="where a LoRA checkpoint's encoder is, if it moved")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an earlier export in OUT (only a folder holding just what xlingual exported)")
-    p.add_argument("--no-verify", action="store_true",
-                   help="load a checkpoint whose weights do not match the fingerprints it recorded")
+    _no_verify_option(p)
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("sweep", help="run recipes × seeds into one folder (resumable)",

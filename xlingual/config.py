@@ -141,16 +141,37 @@ class DataConfig:
     max_train_examples: int | None = None
     max_eval_examples: int | None = None
     """Cap per language and split, for quick checks; ``None`` uses everything."""
+    split_column: str | None = None
+    """csv/tsv/jsonl: a column naming each row's split, for files that hold several splits."""
+    language_names: dict[str, str] | None = None
+    """The dataset's own name of a language where it is not the canonical name or an ISO code: its
+    folder (umsab), ``{language}`` in a path template, language-column value or hub config, e.g.
+    ``{japanese: jp}``. Results use the canonical name."""
+    dev_fraction: float | None = None
+    """No dev split? Hold out this fraction of the train split as dev: stratified by label, seeded by
+    ``dev_seed``, the same for every training seed; the indices go to the run folder (dev_holdout.json)."""
+    dev_size: int | None = None
+    """Like ``dev_fraction``, as a number of examples per language."""
+    dev_seed: int = 0
+    dev_root: str | None = None
+    """The dev split from elsewhere: a folder (umsab), a path template (csv/tsv/jsonl) or a dataset id (hub)."""
+    truncation: Literal["head", "tail", "head+tail"] = "head"
+    """Which tokens of a text longer than ``model.max_length`` are kept: the first ones, the last ones, or
+    both (a quarter of the budget from the start, three quarters from the end; Sun et al. 2019)."""
+
     extra_source: ExtraSourceConfig | None = None
     """More labelled source-language data appended to the train split (recorded as extra source data)."""
 
     def validate(self) -> None:
         if self.extra_source is not None:
             self.extra_source.validate()
-        self.source_language = normalize_language(self.source_language, field="data.source_language")
+        from .data.language_names import canonical_names, to_canonical
+
+        self.language_names = canonical_names(self.language_names) or None
+        self.source_language = to_canonical(self.source_language, self.language_names, field="data.source_language")
         if not self.target_languages:
             raise ConfigError("data.target_languages: the list is empty; name at least one language to evaluate")
-        self.target_languages = [normalize_language(lang, field="data.target_languages")
+        self.target_languages = [to_canonical(lang, self.language_names, field="data.target_languages")
                                  for lang in self.target_languages]
         if len(set(self.target_languages)) != len(self.target_languages):
             raise ConfigError(f"data.target_languages: a language is listed twice: {self.target_languages}")
@@ -169,11 +190,28 @@ class DataConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"data.{name}: must be a positive integer or null, got {value}")
+        self._validate_dev()
         if self.train_split == self.test_split:
             raise ConfigError(f"data.train_split: '{self.train_split}' is also data.test_split; training on the "
                               "test split would leak it")
         # unknown scheme, custom without names, label_map to a class the scheme lacks: caught before any data is read
         LabelScheme.build(self.label_scheme, self.label_names, self.label_map, self.drop_labels)
+
+    def _validate_dev(self) -> None:
+        chosen = [name for name in ("dev_fraction", "dev_size", "dev_root") if getattr(self, name) is not None]
+        if len(chosen) > 1:
+            raise ConfigError(f"data.{chosen[1]}: set only one of data.dev_fraction, data.dev_size, data.dev_root "
+                              f"(also set: data.{chosen[0]})")
+        if self.dev_fraction is not None and not 0.0 < self.dev_fraction < 1.0:
+            raise ConfigError(f"data.dev_fraction: must be between 0 and 1 (e.g. 0.1), got {self.dev_fraction}")
+        if self.dev_size is not None and self.dev_size < 1:
+            raise ConfigError(f"data.dev_size: must be a positive integer, got {self.dev_size}")
+        if not 0 <= self.dev_seed < 2**32:
+            raise ConfigError(f"data.dev_seed: must be in [0, 2**32), got {self.dev_seed}")
+        if self.dev_root is not None and not self.dev_root:
+            raise ConfigError("data.dev_root: must name a folder, file template or dataset id (or be null)")
+        if self.dev_root and self.format in ("csv", "tsv", "jsonl"):
+            check_template(self.dev_root, "data.dev_root", ("language", "split"))
 
     @property
     def languages(self) -> list[str]:
@@ -760,8 +798,9 @@ def _yaml_problem(exc: yaml.YAMLError) -> tuple[str, Any]:
 
 
 # What PyYAML (and json) raise, besides YAMLError, for well-formed text with an impossible value: a date such as
-# 2020-13-45, ``!!bool maybe``, ``!!int``, an integer of 5000 digits, nesting too deep to parse.
-_YAML_VALUE_ERRORS = (ValueError, LookupError, TypeError, ArithmeticError, RecursionError)
+# 2020-13-45, ``!!bool maybe``, ``!!int``, ``!!timestamp`` with no value (AttributeError inside PyYAML), an
+# integer of 5000 digits, nesting too deep to parse.
+_YAML_VALUE_ERRORS = (ValueError, LookupError, TypeError, ArithmeticError, RecursionError, AttributeError)
 
 
 def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import torch
 
 from .checkpoint import load_checkpoint
 from .data.batching import collate, inference_batches
+from .data.truncation import encode
 from .errors import CheckpointError, DataError
 
 
@@ -34,13 +35,12 @@ class Classifier:
         self.labels = [config.id2label[i] for i in range(config.num_labels)]
         self.max_length = config.max_seq_length
         self.text_prefix = config.text_prefix or ""
+        self.truncation = getattr(config, "truncation", None) or "head"  # checkpoints from before it was recorded
 
     def _batches(self, texts: list[str], batch_size: int):
         if not texts:  # tokenizers cannot take an empty batch
             return
-        prefixed = [self.text_prefix + t for t in texts]
-        ids = self.tokenizer(prefixed, truncation=True, max_length=self.max_length, return_attention_mask=False,
-                             return_token_type_ids=False)["input_ids"]
+        ids, _ = encode(self.tokenizer, list(texts), self.max_length, self.text_prefix, self.truncation)
         pad = self.tokenizer.pad_token_id or 0
         for batch in inference_batches([len(x) for x in ids], batch_size):
             inputs = collate([ids[i] for i in batch], pad)

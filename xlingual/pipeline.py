@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shlex
 import shutil
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,21 +17,25 @@ from accelerate.utils import set_seed
 
 from . import run_folder as rf
 from .checkpoint import load_checkpoint, load_checkpoint_config, save_checkpoint
-from .config import RecipeConfig, load_recipe, load_recipe_dict
+from .config import RecipeConfig, apply_override, load_recipe, load_recipe_dict
 from .data.batching import TokenizedExamples, tokenize_examples
 from .data.examples import Examples, check_text, content_fingerprint
-from .data.loading import check_drop_labels, label_scheme, load_examples, load_extra_source
+from .data.holdout import HOLDOUT_FILE, holdout_record
+from .data.loading import check_drop_labels, holds_out_dev, label_scheme, load_examples, load_extra_source, split_role
 from .data.pairs import TranslationPairs, load_pairs
 from .data.textfile import read_lines
+from .data.truncation import TruncationStats, truncation_messages, truncation_report
 from .errors import ConfigError, DataError
+from .evaluation import other_data
 from .evaluation.zero_shot import EvaluationReport, evaluate_languages, write_predictions
-from .io import atomic_write_text
+from .io import atomic_write_json, atomic_write_text, read_json
 from .languages import normalize_language
-from .modeling.build import build_model
+from .modeling.build import build_model, position_limit
 from .modeling.freezing import count_parameters
 from .objectives import Objective, SetupContext, build_objectives
 from .protocol import SELECTION_NAMES, check_protocol, target_resources
-from .results import LabelSchemeRecord, LanguageScores, Protocol, Results, RunEvaluation, SplitResults
+from .results import LabelSchemeRecord, LanguageScores, Protocol, Results, SplitResults
+from .run_paths import PATHS_FILE, apply_recorded, record_paths, yaml_comment
 from .training.loop import TrainingLoop
 from .training.streams import PairStream, TextStream
 
@@ -65,9 +70,34 @@ def make_accelerator(recipe: RecipeConfig) -> Accelerator:
                        mixed_precision=recipe.training.mixed_precision, cpu=multi_cpu)
 
 
+def _tokenize(examples: Examples, tokenizer, recipe: RecipeConfig) -> TokenizedExamples:
+    return tokenize_examples(examples, tokenizer, recipe.model.max_length, recipe.model.text_prefix,
+                             recipe.data.truncation)
+
+
 def _tokenize_all(raw: dict[str, Examples], tokenizer, recipe: RecipeConfig) -> EvalData:
-    return {lang: (ex, tokenize_examples(ex, tokenizer, recipe.model.max_length, recipe.model.text_prefix))
-            for lang, ex in raw.items()}
+    return {lang: (ex, _tokenize(ex, tokenizer, recipe)) for lang, ex in raw.items()}
+
+
+def report_truncation(recipe: RecipeConfig, tokenized: dict[str, dict[str, TokenizedExamples]], show: bool) -> dict:
+    """Log how many texts of each language and split were cut (a warning above the threshold); the
+    ``truncation`` block of results.json."""
+    stats = {split: {lang: TruncationStats(len(data), data.truncated) for lang, data in by_language.items()}
+             for split, by_language in tokenized.items()}
+    if show:
+        for line in truncation_messages(stats, recipe.model.max_length, recipe.data.truncation):
+            level, _, message = line.partition(": ")
+            if level == "warning":
+                logger.warning(message)
+            else:
+                logger.info(line)
+    return truncation_report(stats, recipe.model.max_length, recipe.data.truncation)
+
+
+def train_eval_overlap(train: Examples, evaluation: dict[str, dict[str, Examples]]) -> int:
+    """How many training texts also appear (verbatim) in the evaluation data."""
+    test_texts = {text for split in evaluation.values() for ex in split.values() for text in ex.texts}
+    return sum(text in test_texts for text in train.texts)
 
 
 def load_run_data(
@@ -86,8 +116,7 @@ def load_run_data(
     evaluation = {split: {lang: load_examples(data, lang, split, scheme=scheme) for lang in data.languages}
                   for split in recipe.evaluation.splits}
     check_drop_labels(data, scheme, [train.origin, *(ex.origin for ex in selection.values())])
-    test_texts = {text for split in evaluation.values() for ex in split.values() for text in ex.texts}
-    overlap = sum(text in test_texts for text in train.texts)
+    overlap = train_eval_overlap(train, evaluation)
     if overlap and warn:
         logger.warning("%d training texts also appear in the evaluation data (%s)", overlap, train.origin)
     return train, selection, evaluation
@@ -129,8 +158,10 @@ def load_streams_data(recipe: RecipeConfig) -> tuple[dict[str, Examples], dict[s
 
 
 def protocol(recipe: RecipeConfig, train: Examples, selection: dict[str, Examples], unlabeled: dict[str, Examples],
-             pairs: dict[str, TranslationPairs], objectives: Sequence[Objective] = ()) -> Protocol:
-    """Which target-side resources the run used (with the files), and how the model was selected."""
+             pairs: dict[str, TranslationPairs], objectives: Sequence[Objective] = (),
+             holdout: dict[str, dict] | None = None) -> Protocol:
+    """Which target-side resources the run used (with the files), how the model was selected, and the
+    dev hold-out (its seed and the hash of its positions; the positions are in dev_holdout.json)."""
     files: dict = {"train": train.origin, "selection": {k: v.origin for k, v in selection.items()}}
     if unlabeled:
         files["unlabeled_target"] = {k: v.origin for k, v in unlabeled.items()}
@@ -145,6 +176,10 @@ def protocol(recipe: RecipeConfig, train: Examples, selection: dict[str, Example
     if recipe.averaging is not None:
         record.checkpoint_averaging = {"every_steps": recipe.averaging.every_steps,
                                        "start": recipe.averaging.start, "saved": recipe.averaging.save}
+    if holdout:
+        record.dev_holdout = {"file": HOLDOUT_FILE, "languages": {
+            lang: {k: v for k, v in entry.items() if k not in ("indices", "indices_are")}
+            for lang, entry in holdout.items()}}
     return record
 
 
@@ -188,21 +223,36 @@ def build_signals(recipe: RecipeConfig, tokenizer, unlabeled: dict[str, Examples
     return SelectionSignals(data, recipe.selection_signals.signals, recipe.evaluation.batch_size)
 
 
+def dev_holdouts(recipe: RecipeConfig, selection: dict[str, Examples],
+                 evaluation: dict[str, dict[str, Examples]]) -> dict[str, dict]:
+    """Per language, the record of its dev hold-out (``data.dev_fraction``/``dev_size``), if the run used one."""
+    data = recipe.data
+    if not holds_out_dev(data):
+        return {}
+    names = list(label_scheme(data).names)
+    dev_sets = dict(selection)
+    for split, by_language in evaluation.items():
+        if split_role(data, split) == "dev":
+            dev_sets.update(by_language)
+    return {lang: holdout_record(ex, data.train_split, data.dev_fraction, data.dev_size, data.dev_seed, names)
+            for lang, ex in dev_sets.items()}
+
+
 def build_streams(recipe: RecipeConfig, tokenizer, unlabeled: dict[str, Examples],
                   pairs: dict[str, TranslationPairs]) -> dict:
     """Tokenise the auxiliary data once and wrap it in endless seeded batch streams."""
-    model, training = recipe.model, recipe.training
+    training = recipe.training
     streams: dict = {}
     if unlabeled:
         size = recipe.alignment.unlabeled_target.batch_size or training.batch_size
-        parts = [tokenize_examples(ex, tokenizer, model.max_length, model.text_prefix) for ex in unlabeled.values()]
+        parts = [_tokenize(ex, tokenizer, recipe) for ex in unlabeled.values()]
         streams["target"] = TextStream(parts, size, seed=training.seed + 1)
     if pairs:
         size = recipe.alignment.pairs.batch_size or training.batch_size
-        english = [tokenize_examples(Examples(p.source, None, "english", "pairs", p.origin), tokenizer,
-                                     model.max_length, model.text_prefix) for p in pairs.values()]
-        other = [tokenize_examples(Examples(p.target, None, p.language, "pairs", p.origin), tokenizer,
-                                   model.max_length, model.text_prefix) for p in pairs.values()]
+        english = [_tokenize(Examples(p.source, None, "english", "pairs", p.origin), tokenizer, recipe)
+                   for p in pairs.values()]
+        other = [_tokenize(Examples(p.target, None, p.language, "pairs", p.origin), tokenizer, recipe)
+                 for p in pairs.values()]
         streams["pairs"] = PairStream(english, other, size, seed=training.seed + 2)
     return streams
 
@@ -216,8 +266,7 @@ def self_train(recipe, model, tokenizer, accelerator, train_data: TokenizedExamp
     from .training.pseudo_labels import select_pseudo_labels
 
     config = recipe.self_training
-    targets = {lang: tokenize_examples(ex, tokenizer, recipe.model.max_length, recipe.model.text_prefix)
-               for lang, ex in unlabeled.items()}
+    targets = {lang: _tokenize(ex, tokenizer, recipe) for lang, ex in unlabeled.items()}
     if not config.keep_alignment_losses:
         objectives, streams = [], None
     records = []
@@ -334,17 +383,23 @@ def prior_adjustments(model, tokenizer, recipe: RecipeConfig, scheme, device, ac
 
 
 def evaluate_splits(model, tokenizer, recipe: RecipeConfig, scheme, eval_examples: dict[str, dict[str, Examples]],
-                    device, accelerator=None, progress: bool = True, out: Path | None = None
-                    ) -> dict[str, SplitResults]:
-    """Score every split and language; with ``out``, write the predictions there (if the recipe saves them)."""
+                    device, accelerator=None, progress: bool = True, out: Path | None = None,
+                    tokenized: dict | None = None, reports: dict | None = None) -> dict[str, SplitResults]:
+    """Score every split and language; with ``out``, write the predictions there (if the recipe saves them).
+
+    ``tokenized`` (split → language → (examples, tokens)) skips tokenising again; ``reports`` collects the
+    :class:`EvaluationReport` of each split."""
     splits: dict[str, SplitResults] = {}
+    names = list(scheme.names)
     adjust, priors = prior_adjustments(model, tokenizer, recipe, scheme, device, accelerator,
                                        {lang for raw in eval_examples.values() for lang in raw})
     for split, raw in eval_examples.items():
-        data = _tokenize_all(raw, tokenizer, recipe)
-        report = evaluate_languages(model, data, list(scheme.names), split, recipe.data.source_language,
+        data = tokenized[split] if tokenized is not None else _tokenize_all(raw, tokenizer, recipe)
+        report = evaluate_languages(model, data, names, split, recipe.data.source_language,
                                     recipe.evaluation.batch_size, device, accelerator, progress, adjust)
-        splits[split] = split_results(report, raw, scheme.names)
+        if reports is not None:
+            reports[split] = report
+        splits[split] = split_results(report, raw, names)
         if priors:
             splits[split].prior_correction = {lang: priors[lang] for lang in raw if lang in priors}
         if out is not None and recipe.evaluation.save_predictions:
@@ -438,12 +493,20 @@ def run_training(
     unlabeled, pairs = data.unlabeled, data.pairs
     signal_examples = load_signal_data(recipe)
     scheme = label_scheme(recipe.data)
+    paths = record_paths(recipe.to_dict())
+    holdout = dev_holdouts(recipe, selection_examples, eval_examples)
 
     set_seed(recipe.training.seed)
     started = time.perf_counter()
     model, tokenizer = build_model(recipe, scheme)
-    train_data = tokenize_examples(train_examples, tokenizer, recipe.model.max_length, recipe.model.text_prefix)
+    train_data = _tokenize(train_examples, tokenizer, recipe)
     selection_data = _tokenize_all(selection_examples, tokenizer, recipe)
+    eval_data = {split: _tokenize_all(raw, tokenizer, recipe) for split, raw in eval_examples.items()}
+    cut = {"train": {recipe.data.source_language: train_data},
+           "dev": {lang: data for lang, (_, data) in selection_data.items()}}
+    for split, by_language in eval_data.items():
+        cut.setdefault(split, {}).update({lang: data for lang, (_, data) in by_language.items()})
+    truncation = report_truncation(recipe, {k: v for k, v in cut.items() if v}, accelerator.is_main_process)
     streams = build_streams(recipe, tokenizer, unlabeled, pairs)
     objectives = build_objectives(recipe.alignment.losses,
                                   SetupContext(model, model.config.hidden_size, recipe.data.target_languages), extra)
@@ -464,7 +527,10 @@ def run_training(
     if plan == "resume" and loop.restore() and accelerator.is_main_process:  # a damaged state stops here
         logger.info("resumed from step %d of %d", loop.state.global_step, loop.state.total_steps)
     if accelerator.is_main_process:
-        atomic_write_text(out / rf.CONFIG, recipe.to_yaml())
+        atomic_write_text(out / rf.CONFIG, recipe.to_yaml() + yaml_comment(paths))
+        atomic_write_json(out / PATHS_FILE, paths)
+        if holdout:
+            atomic_write_json(out / HOLDOUT_FILE, holdout)
         if recipe_path is not None:
             atomic_write_text(out / rf.RECIPE, recipe_path.read_text(encoding="utf-8"))
         record, line = (rf.COMMAND, command_line) if command_line else (rf.CALL, call or api_call("train", recipe))
@@ -492,14 +558,17 @@ def run_training(
         save_checkpoint(model, tokenizer, out / rf.CHECKPOINT)
 
     splits = evaluate_splits(model, tokenizer, recipe, scheme, eval_examples, accelerator.device, accelerator, progress,
-                             out if accelerator.is_main_process else None)
+                             out if accelerator.is_main_process else None, eval_data)
     results = Results(
         status="complete", recipe=recipe.name, method=recipe.method, model=recipe.model.name,
         seed=recipe.training.seed, source_language=recipe.data.source_language,
         target_languages=list(recipe.data.target_languages),
         label_scheme=LabelSchemeRecord(scheme.name, list(scheme.names)),
-        protocol=protocol(recipe, train_examples, selection_examples, unlabeled, pairs, extra),
-        trust_remote_code=recipe.model.trust_remote_code, training=training_summary, splits=splits,
+        protocol=protocol(recipe, train_examples, selection_examples, unlabeled, pairs, extra, holdout),
+        trust_remote_code=recipe.model.trust_remote_code, training=training_summary,
+        train_eval_overlap={"count": train_eval_overlap(train_examples, eval_examples),
+                            "train_examples": len(train_examples)},
+        truncation=truncation, paths=paths, splits=splits,
         wall_seconds=time.perf_counter() - started, processes=accelerator.num_processes,
         versions=rf.library_versions(),
     )
@@ -535,26 +604,46 @@ def evaluate_run(
     progress: bool = True,
     base_model: str | None = None,
     verify: bool = True,
-) -> RunEvaluation:
-    """Re-evaluate a saved run's checkpoint on its data (or ``--set`` changed data settings).
+    out: str | Path | None = None,
+    name: str | None = None,
+    command: list[str] | None = None,
+) -> Results:
+    """Re-evaluate a saved run's checkpoint on its data, or on other data (``--set data.…``).
 
-    ``base_model`` says where a LoRA checkpoint's encoder is if it moved; ``verify=False`` skips the
-    check of the weights against the checkpoint's fingerprints."""
+    On the run's own examples the result says whether it reproduces results.json (``matches_saved``);
+    on other examples it is a result of its own (``evaluation.other_data``). ``out`` (or ``name``, for
+    ``RUN/evaluations/NAME``) writes it as a results.json in the run schema, which ``compare`` reads.
+    Paths in the run's config resolve against the directory the run started in; paths in ``overrides``
+    against the current one. ``base_model`` says where a LoRA checkpoint's encoder is if it moved;
+    ``verify=False`` skips the check of the weights against the checkpoint's fingerprints."""
     run = Path(run)
     config_path = run / rf.CONFIG
     if not config_path.is_file():
         raise DataError(f"{run}: no {rf.CONFIG}; pass a run folder written by 'xlingual train'")
-    data = load_recipe_dict(config_path, overrides)
+    if out is None and name:
+        out = run / "evaluations" / name
+    if out is not None:
+        out = Path(out)
+        other_data.check_output_folder(out, run)
+    data = load_recipe_dict(config_path)
+    apply_recorded(data, read_json(run / PATHS_FILE) if (run / PATHS_FILE).is_file() else None)
+    for assignment in overrides:
+        apply_override(data, assignment)
+    paths = record_paths(data)
     recipe = RecipeConfig.from_dict(data)
     if languages:
-        from .languages import normalize_language
+        from .data.language_names import to_canonical
 
-        wanted = [normalize_language(lang, field="--languages") for lang in languages]
+        wanted = [to_canonical(lang, recipe.data.language_names, field="--languages") for lang in languages]
     else:
         wanted = recipe.data.languages
     # Check the classes first (config.json only), so a changed label scheme is named as such rather than
     # reported as an unknown label somewhere in the data.
     _, checkpoint_config = load_checkpoint_config(run)
+    limit = position_limit(checkpoint_config.encoder)
+    if limit is not None and recipe.model.max_length > limit:
+        raise ConfigError(f"model.max_length: {recipe.model.max_length} is over the checkpoint's encoder limit of "
+                          f"{limit} tokens")
     classes = [checkpoint_config.id2label[i] for i in range(checkpoint_config.num_labels)]
     scheme = label_scheme(recipe.data)
     if list(scheme.names) != classes:
@@ -562,10 +651,40 @@ def evaluate_run(
                         f"{list(scheme.names)}")
     raw_by_split = {split: {lang: load_examples(recipe.data, lang, split) for lang in wanted}
                     for split in (splits or recipe.evaluation.splits)}
+    started = time.perf_counter()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model, tokenizer = load_checkpoint(run, base_model=base_model, device=device, verify=verify)
-    out = RunEvaluation(str(run), evaluate_splits(model, tokenizer, recipe, scheme, raw_by_split, device, None,
-                                                  progress))
-    if (run / rf.RESULTS).is_file():
-        out.matches_saved = out.reproduces(Results.read(run / rf.RESULTS))
-    return out
+    tokenized = {split: _tokenize_all(raw, tokenizer, recipe) for split, raw in raw_by_split.items()}
+    truncation = report_truncation(
+        recipe, {split: {lang: t for lang, (_, t) in by.items()} for split, by in tokenized.items()}, True)
+    saved = Results.read(run / rf.RESULTS) if (run / rf.RESULTS).is_file() else None
+    names = list(scheme.names)
+    reports: dict = {}
+    splits = evaluate_splits(model, tokenizer, recipe, scheme, raw_by_split, device, None, progress,
+                             tokenized=tokenized, reports=reports)
+    same, other = other_data.same_data(saved, splits)
+    result = Results(
+        status="complete", kind=other_data.KIND, run=str(run),
+        recipe=recipe.name, method=recipe.method, model=recipe.model.name, seed=recipe.training.seed,
+        source_language=recipe.data.source_language,
+        target_languages=[lang for lang in wanted if lang != recipe.data.source_language],
+        label_scheme=LabelSchemeRecord(scheme.name, names),
+        protocol=saved.protocol if saved is not None else Protocol(),
+        evaluation=other_data.evaluation_record(run, saved, list(overrides), same, other,
+                                                name or (out.name if out is not None else None)),
+        truncation=truncation, paths=paths, splits=splits,
+    )
+    if saved is not None and same:
+        result.matches_saved = other_data.reproduction(saved, splits, same)
+    result.wall_seconds = time.perf_counter() - started
+    result.versions = rf.library_versions()
+    if out is not None:
+        if recipe.evaluation.save_predictions:
+            for split, report in reports.items():
+                write_predictions(out / rf.PREDICTIONS, report, tokenized[split], names)
+        atomic_write_text(out / rf.CONFIG, recipe.to_yaml() + yaml_comment(paths))
+        atomic_write_json(out / PATHS_FILE, paths)
+        atomic_write_text(out / rf.COMMAND, shlex.join(command or sys.argv) + "\n")
+        result.written_to = str(out / rf.RESULTS)
+        result.write(out / rf.RESULTS)
+    return result

@@ -38,6 +38,9 @@ def check_protocol(recipe: RecipeConfig) -> None:
     if data.format not in ("umsab", "hub") and "{language}" not in data.root and data.language_column is None:
         raise ProtocolError("data.root: one file for every language needs data.language_column, or target-language "
                             "rows (with their labels) would be read as source training data")
+    if data.format in ("csv", "tsv", "jsonl") and "{split}" not in data.root and data.split_column is None:
+        raise ProtocolError("data.root: no {split} in the path and no data.split_column, so the train and test "
+                            "splits would be the same rows; put {split} in data.root or set data.split_column")
 
 
 def target_resources(recipe: RecipeConfig, objectives: Sequence[Any] = ()) -> list[str]:

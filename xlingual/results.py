@@ -12,6 +12,7 @@ Consumers (``compare``, the model card, the plots, ``evaluate``, the CLI, :func:
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,13 +32,21 @@ class ResultsError(XlingualError, ValueError):
 
 OPTIONAL = {"omit_if_none": True}
 """Field metadata: the record is written only when set (only some runs have it)."""
+UNKNOWN_KEYS = {"unknown_keys": True}
+"""Field metadata: the mapping holds the keys of the record this xlingual does not know; they are kept as read
+and written back beside the known ones, so reading and writing a file never drops what another version wrote."""
 
 
 def _plain(value: Any) -> Any:
     """JSON data of a schema object: dataclasses as mappings, optional records left out when unset."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)
-                if not (f.metadata.get("omit_if_none") and getattr(value, f.name) is None)}
+        data = {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if not (f.metadata.get("omit_if_none") and getattr(value, f.name) is None)
+                and not f.metadata.get("unknown_keys")}
+        for f in dataclasses.fields(value):
+            if f.metadata.get("unknown_keys"):
+                data.update({k: _plain(v) for k, v in getattr(value, f.name).items() if k not in data})
+        return data
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -102,6 +111,9 @@ class Protocol:
     """More source-language training data beside the recipe's (``data.extra_source``): its files and size."""
     weight_space: str | None = field(default=None, metadata=OPTIONAL)
     """How a soup or a WiSE-FT interpolation made the weights, described."""
+    dev_holdout: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
+    """The dev set held out of the train split (``data.dev_fraction``/``dev_size``): the file with its positions
+    and, per language, its settings, class counts and the hash of the positions."""
 
     @property
     def resources(self) -> tuple[str, ...]:
@@ -110,8 +122,25 @@ class Protocol:
 
 
 @dataclass
+class EvaluationRecord:
+    """``xlingual evaluate --out/--name``: what a saved run was scored on again, and against which run."""
+
+    kind: str
+    """``in-domain`` (every score on the run's own examples: a reproduction check) or ``other-data``."""
+    evaluated_on: str | None = None
+    """The name of the evaluation (``--name``, or the ``--out`` folder's name)."""
+    original_run: str | None = None
+    original_recipe: str | None = None
+    overrides: list[str] = field(default_factory=list)
+    same_data_as_run: list[str] = field(default_factory=list)
+    """``split/language`` keys scored on the run's own examples."""
+    other_data: list[str] = field(default_factory=list)
+    """``split/language`` keys scored on other examples (other files, languages or splits)."""
+
+
+@dataclass
 class Results:
-    """A run's results.json."""
+    """A run's results.json; also an ``xlingual evaluate`` result (``kind: evaluation``) in the same layout."""
 
     status: str
     source_language: str
@@ -134,6 +163,23 @@ class Results:
     """``xlingual soup``: the kind (uniform, greedy), the ingredients and which were kept."""
     interpolation: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
     """``xlingual interpolate``: the α values, their source-dev scores and the one chosen."""
+    kind: str | None = field(default=None, metadata=OPTIONAL)
+    """``evaluation`` for an ``xlingual evaluate`` result; unset for a trained run."""
+    run: str | None = field(default=None, metadata=OPTIONAL)
+    """An evaluation's run folder, as given."""
+    evaluation: EvaluationRecord | None = field(default=None, metadata=OPTIONAL)
+    matches_saved: dict[str, bool] | None = field(default=None, metadata=OPTIONAL)
+    """An evaluation on the run's own data: ``split/language`` → the macro-F1 equals the run's results.json."""
+    written_to: str | None = field(default=None, metadata=OPTIONAL)
+    """Where an evaluation's results.json was written."""
+    train_eval_overlap: dict[str, int] | None = field(default=None, metadata=OPTIONAL)
+    """``count``: training texts that also appear verbatim in the evaluation data, of ``train_examples``."""
+    truncation: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
+    """``max_length``, ``strategy`` and per split and language how many texts were cut."""
+    paths: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
+    """Every local path in the recipe, as typed and resolved (paths.json)."""
+    extra: dict[str, Any] = field(default_factory=dict, metadata=UNKNOWN_KEYS)
+    """Keys this xlingual does not know, kept as read and written back."""
 
     @property
     def complete(self) -> bool:
@@ -144,10 +190,17 @@ class Results:
         block = self.splits.get(split)
         return block.languages.get(language) if block is not None else None
 
+    @property
+    def other_data(self) -> bool:
+        """An ``xlingual evaluate`` result on other examples than the run was scored on."""
+        return self.kind == "evaluation" and self.evaluation is not None and self.evaluation.kind == "other-data"
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON data in reading order: version and identity first, the bulky parts last."""
+        """JSON data in reading order: version and identity first, the bulky parts last (then any key not
+        in that order, so nothing is dropped)."""
         data = _plain(self)
-        return {key: data[key] for key in _ORDER if key in data}
+        return {**{key: data[key] for key in _ORDER if key in data},
+                **{key: value for key, value in data.items() if key not in _ORDER}}
 
     def write(self, path: str | Path) -> Path:
         return atomic_write_json(Path(path), self.to_dict())
@@ -171,31 +224,10 @@ class Results:
         return cls.from_dict(data, str(path))
 
 
-_ORDER = ("schema_version", "status", "recipe", "method", "model", "seed", "source_language", "target_languages",
-          "label_scheme", "protocol", "trust_remote_code", "soup", "interpolation", "training", "splits",
-          "wall_seconds", "processes", "versions")
-
-
-@dataclass
-class RunEvaluation:
-    """``xlingual evaluate``: a saved run scored again, and whether each score reproduces its results.json."""
-
-    run: str
-    splits: dict[str, SplitResults]
-    matches_saved: dict[str, bool] | None = field(default=None, metadata=OPTIONAL)
-    """``split/language`` → the macro-F1 equals the saved one; ``None`` without a saved results.json."""
-
-    def reproduces(self, saved: Results) -> dict[str, bool]:
-        """``split/language`` → whether the macro-F1 equals the one in ``saved``."""
-        def same(split: str, language: str, scores: LanguageScores) -> bool:
-            before = saved.scores(split, language)
-            return before is not None and before.macro_f1 == scores.macro_f1
-
-        return {f"{split}/{lang}": same(split, lang, scores)
-                for split, block in self.splits.items() for lang, scores in block.languages.items()}
-
-    def to_dict(self) -> dict[str, Any]:
-        return _plain(self)
+_ORDER = ("schema_version", "status", "kind", "run", "recipe", "method", "model", "seed", "source_language",
+          "target_languages", "label_scheme", "protocol", "trust_remote_code", "evaluation", "soup", "interpolation",
+          "training", "train_eval_overlap", "truncation", "paths", "splits", "matches_saved", "wall_seconds",
+          "processes", "versions", "written_to")
 
 
 def results_status(path: str | Path) -> str | None:
@@ -212,13 +244,18 @@ def results_status(path: str | Path) -> str | None:
 
 def _build(cls: type, data: Any, where: str) -> Any:
     """A dataclass from its JSON mapping: nested dataclasses (and mappings of them) are built, other values are
-    kept exactly as read; unknown keys are ignored, a missing required key is a ResultsError."""
+    kept exactly as read; unknown keys are ignored (or kept in an ``UNKNOWN_KEYS`` field), a missing required
+    key is a ResultsError."""
     if not isinstance(data, dict):
         raise ResultsError(f"{where}: expected a JSON object, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
     kwargs = {}
+    known = {item.name for item in dataclasses.fields(cls)}
     for item in dataclasses.fields(cls):
         key = f"{where}: {item.name}" if ": " not in where else f"{where}.{item.name}"
+        if item.metadata.get("unknown_keys"):
+            kwargs[item.name] = {k: v for k, v in data.items() if k not in known}
+            continue
         if item.name not in data:
             if item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING:
                 raise ResultsError(f"{key}: missing (not a results.json written by xlingual train?)")
@@ -228,6 +265,10 @@ def _build(cls: type, data: Any, where: str) -> Any:
 
 
 def _value(tp: Any, value: Any, key: str) -> Any:
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):  # ``X | None``: None, or build the X
+        if value is None and type(None) in typing.get_args(tp):
+            return None
+        tp = next((arg for arg in typing.get_args(tp) if arg is not type(None)), tp)
     if dataclasses.is_dataclass(tp):
         return _build(tp, value, key)
     if typing.get_origin(tp) is dict:

@@ -4,6 +4,9 @@
     recipe.yaml         the recipe file exactly as given (when there was one)
     command.txt         the command line that started the run (runs started by the CLI)
     call.txt            the Python call that started the run (runs started by xlingual.train)
+    paths.json          local paths of the recipe, typed and resolved (see xlingual.run_paths)
+    dev_holdout.json    the dev positions held out of the train split (data.dev_fraction / dev_size)
+    snapshots/          trainable weights at each averaging snapshot (averaging.keep_snapshots)
     results.json        metrics per language and split, summary, protocol, versions, timings
                         (written last and atomically: if it exists, the run finished)
     predictions/        <language>.<split>.jsonl with text, gold, prediction, probabilities
@@ -11,6 +14,7 @@
     logs/train_log.jsonl  loss terms and learning rate every logging step, selection scores
     logs/training_curves.png  the same as a figure: each loss term over steps, selection macro-F1 per epoch
     README.md           model card
+    evaluations/<name>/ results of ``xlingual evaluate RUN --name NAME`` (on the run's or other data)
     .xlingual-run.json  the marker written when the run started: only folders carrying it are ever
                         resumed or replaced (--resume, --overwrite), and only the entries above are deleted
 """
@@ -54,7 +58,7 @@ MARKER = ".xlingual-run.json"
 # What a run writes into its folder: --overwrite removes these and nothing else (a file a user added stays;
 # the marker stays too, so the folder is still known as a run's if the new run is killed at once).
 RUN_ENTRIES = (RESULTS, CONFIG, RECIPE, COMMAND, CALL, CHECKPOINT, PREDICTIONS, "logs", STATE, SNAPSHOTS, "README.md",
-               "interpolation_curve.png",
+               "interpolation_curve.png", "paths.json", "dev_holdout.json", "evaluations",
                f"{STATE}.tmp", f"{STATE}.old", f"{CHECKPOINT}.tmp", f"{CHECKPOINT}.old")
 
 
@@ -123,8 +127,10 @@ def check_run_folder(folder: Path, overwrite: bool = False, resume: bool = False
             raise RunFolderError(f"--resume: {folder} holds no run to resume; run without --resume to start one")
         return "new"
     if not is_run_folder(folder):
+        legacy = ("; if it is a run written before run folders carried the marker, create an empty "
+                  f"{folder / MARKER} to adopt it") if (folder / CONFIG).is_file() else ""
         raise RunFolderError(f"output_dir {folder} is not empty and is not an xlingual run folder (no {MARKER}); "
-                             "xlingual does not write into or delete other folders: choose another output_dir")
+                             f"xlingual does not write into or delete other folders: choose another output_dir{legacy}")
     if overwrite:
         return "replace"
     if is_complete(folder):

@@ -108,6 +108,7 @@ def build_model(recipe: RecipeConfig, scheme: LabelScheme) -> tuple[XlingualForS
         head_dropout=model_config.head_dropout,
         max_seq_length=model_config.max_length,
         text_prefix=model_config.text_prefix,
+        truncation=recipe.data.truncation,
         num_labels=scheme.num_labels,
         id2label=dict(enumerate(scheme.names)),
         label2id={name: i for i, name in enumerate(scheme.names)},

@@ -40,7 +40,12 @@ class Run:
 
     @property
     def recipe(self) -> str:
-        return str(self.results.recipe or self.path.name)
+        """The recipe name; an ``xlingual evaluate --out`` result on other data adds ``@ <its name>``, so it
+        stands beside the in-domain runs of its recipe as a row of its own."""
+        name = str(self.results.recipe or self.path.name)
+        if self.results.other_data:
+            name += f" @ {self.results.evaluation.evaluated_on or self.path.name}"
+        return name
 
     @property
     def seed(self) -> int | None:
