@@ -39,7 +39,6 @@ LORA_RECIPE = RECIPES / "umsab_e5small_lora.yaml"
 UMSAB = SHARED / "data" / "umsab"
 ENGLISH_EXTRA = SHARED / "data" / "tweeteval_en_extra"
 TATOEBA = SHARED / "data" / "tatoeba"
-UMSAB_LANGUAGES = ["english", "arabic", "french", "german", "hindi", "italian", "portuguese", "spanish"]
 TOY_LANGUAGES = ["english", "spanish", "german"]
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -146,7 +145,9 @@ def resolve_inputs(args: argparse.Namespace, workdir: Path, toy_sizes: dict[str,
     data = (data or UMSAB).expanduser()
     if not _is_umsab(data):
         raise Skip(f"no UMSAB data at {data} (english/train_text.txt missing); pass --data or run with --quick")
-    languages = [lang for lang in UMSAB_LANGUAGES if _is_umsab(data, [lang])]
+    from xlingual.data.umsab import UMSAB_LANGUAGES  # light: no torch in the parent process
+
+    languages = [lang for lang in dict.fromkeys(("english", *UMSAB_LANGUAGES)) if _is_umsab(data, [lang])]
     env.update(data=str(data.resolve()), data_kind="umsab", languages=languages)
     extra = ENGLISH_EXTRA if (ENGLISH_EXTRA / "train_text.txt").is_file() else None
     if need_extra and extra is None:
@@ -260,7 +261,7 @@ def train_xlingual(env: dict[str, Any], config: dict[str, Any]) -> dict[str, Any
     with tempfile.TemporaryDirectory(prefix="xlingual-bench-") as folder:
         classifier = xlingual.fit(recipe, train=(examples.texts, [scheme.names[i] for i in examples.labels]),
                                   callbacks=[timer], output_dir=Path(folder) / "run", progress=False)
-    summary = classifier.report["training"]
+    summary = classifier.report.training
     seconds, steps = summary["train_seconds"], summary["global_step"]
     return {
         "seconds": seconds, "steps": steps, "seconds_per_step": seconds / max(steps, 1),

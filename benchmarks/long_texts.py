@@ -117,11 +117,11 @@ def main(argv: list[str] | None = None) -> int:
             with contextlib.redirect_stderr(io.StringIO()) as err:
                 result = evaluate_run(run, languages, ["test"], overrides, progress=False,
                                       out=out / "evaluations" / name)
-            block = result["splits"]["test"]
-            cut = result["truncation"]["splits"]["test"]
+            block = result.splits["test"]
+            cut = result.truncation["splits"]["test"]
             record = {"variant": variant, "strategy": strategy, "max_length": max_length,
-                      "median_tokens": lengths, "macro_f1": {k: v["macro_f1"] for k, v in block["languages"].items()},
-                      "n": {k: v["n"] for k, v in block["languages"].items()},
+                      "median_tokens": lengths, "macro_f1": {k: v.macro_f1 for k, v in block.languages.items()},
+                      "n": {k: v.n for k, v in block.languages.items()},
                       "truncated_fraction": {k: v["fraction"] for k, v in cut.items()},
                       "warnings": [line for line in err.getvalue().splitlines() if line.startswith("warning")]}
             records.append(record)

@@ -184,26 +184,18 @@ def test_several_runs_and_languages():
 
 
 def test_t_quantiles_and_seed_interval():
-    assert stats.t_critical(2) == pytest.approx(4.3027)
-    assert stats.t_critical(30, 0.99) == pytest.approx(2.75)
-    assert stats.t_cdf(0, 4) == pytest.approx(0.5)
-    # off the table: solved from the CDF, and consistent with it
-    assert stats.t_cdf(stats.t_critical(45, 0.95), 45) == pytest.approx(0.975, abs=1e-8)
+    """Textbook values of Student's t (scipy.stats underneath)."""
+    assert stats.t_critical(2) == pytest.approx(4.3027, abs=1e-4)
+    assert stats.t_critical(30, 0.99) == pytest.approx(2.750, abs=1e-3)
     assert stats.t_critical(12, 0.8) == pytest.approx(1.3562, abs=1e-4)
     assert 1.96 < stats.t_critical(1000) < 1.963
+    assert stats.t_cdf(0, 4) == pytest.approx(0.5)
+    assert stats.t_cdf(stats.t_critical(45, 0.95), 45) == pytest.approx(0.975, abs=1e-12)
     low, high = stats.seed_ci([1.0, 2.0, 3.0])
-    assert (low, high) == pytest.approx((2 - 4.3027 / math.sqrt(3), 2 + 4.3027 / math.sqrt(3)))
+    assert (low, high) == pytest.approx((2 - 4.3027 / math.sqrt(3), 2 + 4.3027 / math.sqrt(3)), abs=1e-4)
     assert all(math.isnan(v) for v in stats.seed_ci([0.5]))
-
-
-def test_t_distribution_against_scipy_where_installed():
-    scipy_stats = pytest.importorskip("scipy.stats")
-    for df in (1, 3, 7, 31, 80):
-        for confidence in (0.9, 0.95, 0.975, 0.99):
-            assert stats.t_critical(df, confidence) == pytest.approx(scipy_stats.t.ppf(1 - (1 - confidence) / 2, df),
-                                                                     abs=1e-4)
-        for t in (-4.0, -1.0, 0.3, 2.5):
-            assert stats.t_cdf(t, df) == pytest.approx(scipy_stats.t.cdf(t, df), abs=1e-10)
+    with pytest.raises(ValueError):
+        stats.t_critical(0)
 
 
 def test_paired_t_test_effect_size_and_holm():
@@ -264,7 +256,7 @@ def test_table_numbers_by_hand(sweep):
     assert cols["spanish"]["macro_f1"]["mean"] == pytest.approx(statistics.mean(f1))
     assert cols["spanish"]["macro_f1"]["std"] == pytest.approx(statistics.stdev(f1))
     # intervals: t over seeds, bootstrap over examples around the mean
-    half = 4.3027 * 0.1 / math.sqrt(3)
+    half = 4.302652729911275 * 0.1 / math.sqrt(3)  # t_{0.975, 2}
     assert cols["english"]["accuracy"]["ci_seeds"] == pytest.approx([0.8 - half, 0.8 + half])
     for column in table["columns"]:
         for metric in ("accuracy", "macro_f1"):

@@ -10,7 +10,7 @@ from conftest import tiny_recipe_overrides, toy_sentences
 import xlingual
 from xlingual.config import load_recipe
 from xlingual.errors import DataError
-from xlingual.io import read_json
+from xlingual.results import Results
 
 LABELS = ("negative", "neutral", "positive")
 
@@ -46,19 +46,18 @@ def test_fit_from_a_dataset_and_a_dataframe_returns_the_classifier(tiny, tmp_pat
                               callbacks=[recorder], progress=False)
     assert classifier.predict("good").label in LABELS
     report = classifier.report
-    assert list(report["splits"]["test"]["languages"]) == ["english", "spanish", "german"]
-    assert report["target_languages"] == ["spanish", "german"]
-    assert report["protocol"]["files"]["train"] == "in-memory Dataset (96 rows)"
-    assert read_json(classifier.run_folder / "results.json")["splits"] == report["splits"]
+    assert list(report.splits["test"].languages) == ["english", "spanish", "german"]
+    assert report.target_languages == ["spanish", "german"]
+    assert report.protocol.files["train"] == "in-memory Dataset (96 rows)"
+    assert Results.read(classifier.run_folder / "results.json") == report
     assert (classifier.run_folder / "call.txt").read_text().startswith("xlingual.fit(")
     assert [record["epoch"] for record in recorder.epochs] == [1, 2, 3]
     assert all("selection_macro_f1" in record for record in recorder.epochs)
     assert recorder.logs and all("task" in r or "selection_macro_f1" in r for r in recorder.logs)
     # the public evaluate() gives what the run wrote, on the same data
     scores = xlingual.evaluate(classifier, test, column_mapping=mapping)
-    assert scores["languages"]["spanish"]["macro_f1"] == pytest.approx(
-        report["splits"]["test"]["languages"]["spanish"]["macro_f1"])
-    assert set(scores["summary"]) >= {"source_macro_f1", "target_avg_macro_f1", "transfer_gap_macro_f1"}
+    assert scores.languages["spanish"].macro_f1 == pytest.approx(report.scores("test", "spanish").macro_f1)
+    assert set(scores.summary) >= {"source_macro_f1", "target_avg_macro_f1", "transfer_gap_macro_f1"}
 
 
 def test_fit_with_unlabeled_target_text_and_an_objective(tiny, tmp_path):
@@ -66,8 +65,8 @@ def test_fit_with_unlabeled_target_text_and_an_objective(tiny, tmp_path):
     texts, labels = toy_sentences("english", 96, 0)
     classifier = xlingual.fit(tiny, train=(texts, labels), test={"spanish": toy_sentences("spanish", 30, 2)},
                               unlabeled_target={"spanish": toy_sentences("spanish", 64, 3)[0]}, progress=False)
-    assert classifier.report["protocol"]["target_resources"] == ["unlabeled-target"]
-    assert classifier.report["protocol"]["model_selection"] == "last-epoch"  # no dev data given
+    assert classifier.report.protocol.target_resources == ["unlabeled-target"]
+    assert classifier.report.protocol.model_selection == "last-epoch"  # no dev data given
 
 
 def test_fit_refuses_target_labels_in_training(tiny):

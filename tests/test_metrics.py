@@ -39,3 +39,26 @@ def test_transfer_summary():
 def test_length_mismatch_is_an_error():
     with pytest.raises(ValueError):
         classification_metrics([0, 1], [0], ["a", "b"])
+
+
+def test_transfer_metrics_load_offline_as_an_evaluate_module():
+    """``evaluate.load(xlingual.metrics.transfer_metric_path())`` gives results.json's numbers on any predictions."""
+    import evaluate
+
+    import xlingual.metrics
+    from xlingual.evaluation.metrics import classification_metrics, transfer_summary
+
+    metric = evaluate.load(xlingual.metrics.transfer_metric_path())
+    references = [0, 1, 2, 0, 1, 2, 0, 1, 2, 2]
+    predictions = [0, 1, 2, 0, 2, 2, 1, 1, 0, 2]
+    languages = ["en", "en", "en", "es", "es", "es", "de", "de", "de", "german"]
+    result = metric.compute(predictions=predictions, references=references, languages=languages,
+                            label_names=["negative", "neutral", "positive"])
+    assert list(result["languages"]) == ["english", "spanish", "german"]
+    expected = {lang: classification_metrics(references[a:b], predictions[a:b], ["negative", "neutral", "positive"])
+                for lang, (a, b) in {"english": (0, 3), "spanish": (3, 6), "german": (6, 10)}.items()}
+    for lang, metrics in expected.items():
+        assert result["languages"][lang]["macro_f1"] == metrics["macro_f1"]
+    summary = transfer_summary(expected, "english")
+    assert {k: result[k] for k in summary} == summary
+    assert result["source_accuracy"] == 1.0 and result["target_avg_accuracy"] == (2 / 3 + 2 / 4) / 2

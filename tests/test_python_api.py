@@ -71,3 +71,19 @@ def test_predict_takes_one_string(train_tiny):
     classifier = xlingual.load(train_tiny(**{"training.epochs": 1}))
     one = classifier.predict("me encanta")
     assert one == classifier.predict(["me encanta"])[0]
+
+
+def test_library_messages_go_through_logging_and_reach_stderr(capsys):
+    import logging
+
+    from xlingual import log
+
+    logging.getLogger("xlingual.pipeline").warning("%d training texts also appear", 3)
+    logging.getLogger("xlingual.pipeline").info("resumed from step 4 of 8")
+    assert capsys.readouterr().err == "warning: 3 training texts also appear\nresumed from step 4 of 8\n"
+    log.set_verbosity(logging.ERROR)
+    try:
+        logging.getLogger("xlingual.api").warning("hidden")
+        assert capsys.readouterr().err == ""
+    finally:
+        log.set_verbosity(logging.INFO)

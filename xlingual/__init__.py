@@ -9,8 +9,11 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from . import log as _log
 from .config import RecipeConfig, load_recipe
 from .errors import CheckpointError, ConfigError, DataError, XlingualError
+
+_log.install()
 
 _LAZY = {"XlingualConfig", "XlingualForSequenceClassification"}
 _OBJECTIVES = {"Objective", "register_objective", "registered_objectives"}

@@ -23,17 +23,22 @@ from .data.memory import examples_by_language, pairs_by_language
 from .errors import ConfigError, DataError
 from .inference import Classifier
 from .languages import normalize_language
+from .results import Results, SplitResults
 
 logger = logging.getLogger(__name__)
 
 
 class TrainedClassifier(Classifier):
-    """A :class:`Classifier` fresh from :func:`fit`: also its ``report`` (results.json's content) and ``run_folder``."""
+    """A :class:`Classifier` fresh from :func:`fit`: also its ``report`` (the :class:`~xlingual.results.Results`
+    written to results.json) and ``run_folder``."""
 
-    def __init__(self, model, tokenizer, report: dict, run_folder: Path, device="cpu") -> None:
+    def __init__(self, model, tokenizer, report: Results, run_folder: Path, scheme: LabelScheme,
+                 device="cpu") -> None:
         super().__init__(model, tokenizer, device)
         self.report = report
         self.run_folder = run_folder
+        self.scheme = scheme
+        """The label scheme the training data was read with; :func:`evaluate` reads raw labels with it too."""
 
 
 def fit(
@@ -102,7 +107,7 @@ def fit(
     run = run_training(recipe, call=call, objectives=objectives, callbacks=callbacks, overwrite=overwrite,
                        progress=progress,
                        data=RunData(by_language[source], selection, evaluation, unlabeled, translation_pairs))
-    return TrainedClassifier(run.model, run.tokenizer, run.results, run.folder, device=run.model.device)
+    return TrainedClassifier(run.model, run.tokenizer, run.results, run.folder, scheme, device=run.model.device)
 
 
 def _file_streams(recipe: RecipeConfig, unlabeled_target: Any, pairs: Any) -> RecipeConfig:
@@ -139,20 +144,28 @@ def evaluate(
     *,
     column_mapping: Mapping[str, str] | None = None,
     language: str | None = None,
+    label_scheme: str | LabelScheme | None = None,
     source_language: str = "english",
     split: str = "test",
     batch_size: int = 64,
     progress: bool = False,
-) -> dict:
+) -> SplitResults:
     """Score ``classifier`` on labelled data: per-language accuracy, macro-F1, per-class F1, confusion matrix,
     and the transfer summary (source score, target average, gap), as in results.json.
 
-    Labels are the classifier's class names or their indices. ``language`` names the language of rows
-    when the data has no language column."""
+    Raw labels are read with ``label_scheme`` (a built-in scheme name or a LabelScheme); by default with the
+    scheme a :func:`fit` classifier was trained with, else as the classifier's class names or their indices.
+    ``language`` names the language of rows when the data has no language column."""
     from .evaluation.zero_shot import evaluate_languages
-    from .pipeline import report_json
+    from .pipeline import split_results
 
-    scheme = LabelScheme.build("custom", list(classifier.labels))
+    if isinstance(label_scheme, str):
+        label_scheme = LabelScheme.build(label_scheme)
+    scheme = (label_scheme or getattr(classifier, "scheme", None)
+              or LabelScheme.build("custom", list(classifier.labels)))
+    if list(scheme.names) != list(classifier.labels):
+        raise ConfigError(f"label_scheme: its classes {list(scheme.names)} are not the classifier's "
+                          f"{classifier.labels}")
     default = normalize_language(language, field="language") if language else None
     examples = examples_by_language(data, split, scheme, column_mapping, default, "data")
     tokenized = {lang: (ex, tokenize_examples(ex, classifier.tokenizer, classifier.max_length,
@@ -160,4 +173,4 @@ def evaluate(
     report = evaluate_languages(classifier.model, tokenized, list(classifier.labels), split,
                                 normalize_language(source_language, field="source_language"), batch_size,
                                 classifier.device, None, progress)
-    return report_json(report)
+    return split_results(report)

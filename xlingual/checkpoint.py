@@ -37,6 +37,7 @@ from .io import atomic_write_json, new_temp_dir, read_json, replace_dir
 from .modeling.build import load_encoder, load_tokenizer
 from .modeling.classifier import XlingualConfig, XlingualForSequenceClassification
 from .modeling.lora import quiet_peft
+from .run_folder import CHECKPOINT
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
@@ -99,8 +100,8 @@ def resolve_checkpoint(path: str | Path) -> Path:
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"checkpoint not found: {path}")
-    if (path / "checkpoint" / "config.json").is_file():
-        return path / "checkpoint"
+    if (path / CHECKPOINT / "config.json").is_file():
+        return path / CHECKPOINT
     if not (path / "config.json").is_file():
         raise CheckpointError(f"{path}: no config.json; not an xlingual checkpoint or run folder")
     return path

@@ -67,25 +67,26 @@ def _split_list(value: str | None) -> list[str] | None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .io import read_json
     from .pipeline import train
+    from .results import Results
+    from .run_folder import RESULTS
 
     out = train(args.recipe, args.set or [], overwrite=args.overwrite, resume=args.resume,
                 progress=not args.no_progress, command=["xlingual", *sys.argv[1:]])
     import accelerate
 
     if accelerate.PartialState().is_main_process:
-        results = read_json(out / "results.json")
-        _print_results(results)
+        _print_results(Results.read(out / RESULTS).splits)
         print(f"run folder: {out}")
     return 0
 
 
-def _print_results(results: dict) -> None:
+def _print_results(splits: dict) -> None:
+    """Each split's summary line and language table (``splits``: split → :class:`~xlingual.results.SplitResults`)."""
     from .reports.model_card import results_table
 
-    for split, block in results["splits"].items():
-        summary = block["summary"]
+    for split, block in splits.items():
+        summary = block.summary
         parts = [f"{label} {100 * summary[key]:.1f}" for key, label in (
             ("source_macro_f1", "source macro-F1"), ("target_avg_macro_f1", "target average macro-F1"),
             ("transfer_gap_macro_f1", "gap")) if key in summary]  # a subset of languages may lack one
@@ -101,9 +102,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                           progress=not args.no_progress, base_model=args.base_model, verify=not args.no_verify,
                           out=args.out, name=args.name, command=["xlingual", *sys.argv[1:]])
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps(result.to_dict(), indent=2))
         return 0
-    _print_results(result)
+    _print_results(result.splits)
     print()
     for line in describe(result):
         print(line)

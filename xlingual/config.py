@@ -22,11 +22,9 @@ from typing import Any, Literal
 import yaml
 
 from .data.labels import LabelScheme
+from .data.umsab import UMSAB_LANGUAGES
 from .errors import ConfigError, did_you_mean
 from .languages import normalize_language
-
-UMSAB_LANGUAGES = ["arabic", "english", "french", "german", "hindi", "italian", "portuguese", "spanish"]
-
 
 SIGNAL_SELECTION = {"retrieval": "retrieval", "target-confidence": "confidence", "target-entropy": "entropy",
                     "target-agreement": "agreement"}

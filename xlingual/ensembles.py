@@ -15,6 +15,7 @@ results name every ingredient, so ``xlingual compare`` reads it like any run.
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from dataclasses import dataclass
@@ -29,7 +30,8 @@ from .config import RecipeConfig, load_recipe_dict
 from .data.batching import tokenize_examples
 from .data.loading import label_scheme, load_examples
 from .errors import CheckpointError, RunFolderError
-from .io import atomic_write_json, atomic_write_text, read_json
+from .io import atomic_write_text
+from .results import LabelSchemeRecord, Results
 from .training.averaging import RunningAverage
 
 ADAPTER_CONFIG = "adapter_config.json"
@@ -133,8 +135,8 @@ class _Scorer:
         return sum(r.metrics["macro_f1"] for r in report.languages.values()) / len(report.languages)
 
 
-def _write_run(out: Path, plan: str, model, tokenizer, recipe: RecipeConfig, base_results: dict, extra: dict,
-               started: float, progress: bool, figure=None) -> Path:
+def _write_run(out: Path, plan: str, model, tokenizer, recipe: RecipeConfig, base_results: Results | None,
+               record: dict, started: float, progress: bool, figure=None) -> Path:
     """Evaluate ``model`` on the recipe's splits and write ``out`` as a complete run folder (``plan`` from
     :func:`_check_out`; nothing in ``out`` is touched before this point)."""
     import shlex
@@ -153,18 +155,25 @@ def _write_run(out: Path, plan: str, model, tokenizer, recipe: RecipeConfig, bas
     atomic_write_text(out / rf.CONFIG, recipe.to_yaml())
     atomic_write_text(out / rf.COMMAND, command + "\n")
     save_checkpoint(model, tokenizer, out / rf.CHECKPOINT)
-    results = {key: base_results[key] for key in ("method", "model", "seed", "source_language", "target_languages",
-                                                  "label_scheme", "trust_remote_code") if key in base_results}
-    results = {"status": "running", "recipe": recipe.name, **results,
-               "protocol": {**base_results.get("protocol", {}), **extra.pop("protocol", {})},
-               **extra, "splits": {}}
-    results["splits"] = evaluate_splits(model, tokenizer, recipe, scheme, eval_examples, "cpu", None, progress, out)
-    results["wall_seconds"] = time.perf_counter() - started
-    results["versions"] = rf.library_versions()
-    results["status"] = "complete"
+    splits = evaluate_splits(model, tokenizer, recipe, scheme, eval_examples, "cpu", None, progress, out)
+    results = Results(status="complete", recipe=recipe.name, source_language=recipe.data.source_language,
+                      target_languages=list(recipe.data.target_languages),
+                      label_scheme=LabelSchemeRecord(scheme.name, list(scheme.names)), splits=splits,
+                      wall_seconds=time.perf_counter() - started, versions=rf.library_versions())
+    if base_results is not None:  # what the ingredients were: method, model, seed, protocol
+        results.method, results.model, results.seed = base_results.method, base_results.model, base_results.seed
+        results.trust_remote_code = base_results.trust_remote_code
+        results.protocol = copy.deepcopy(base_results.protocol)
+    results.protocol.weight_space = record.pop("weight_space")
+    results.soup, results.interpolation = record.get("soup"), record.get("interpolation")
     write_model_card(out, results, recipe)
-    atomic_write_json(out / rf.RESULTS, results)
+    results.write(out / rf.RESULTS)
     return out
+
+
+def _saved_results(run: Path) -> Results | None:
+    """The run's typed results.json, if it has one."""
+    return Results.read(run / rf.RESULTS) if (run / rf.RESULTS).is_file() else None
 
 
 def _check_out(out: Path, overwrite: bool, ingredients: list[Ingredient]) -> str:
@@ -188,7 +197,7 @@ def soup(paths: list[str | Path], out: str | Path, greedy: bool = False, name: s
     check_compatible(ingredients)
     plan = _check_out(out, overwrite, ingredients)
     recipe = run_recipe(ingredients[0].run)
-    base_results = read_json(ingredients[0].run / rf.RESULTS) if (ingredients[0].run / rf.RESULTS).is_file() else {}
+    base_results = _saved_results(ingredients[0].run)
     model, tokenizer = load_ingredient(ingredients[0], base_model)
     scorer = _Scorer(recipe, tokenizer) if greedy else None
     record: list[dict] = []
@@ -225,7 +234,7 @@ def soup(paths: list[str | Path], out: str | Path, greedy: bool = False, name: s
     kept = [r["ingredient"] for r in record if r["kept"]]
     extra = {"soup": {"kind": "greedy" if greedy else "uniform", "ingredients": record, "kept": kept,
                       "source_dev_macro_f1": best},
-             "protocol": {"weight_space": f"{'greedy' if greedy else 'uniform'} soup of {len(kept)} models"}}
+             "weight_space": f"{'greedy' if greedy else 'uniform'} soup of {len(kept)} models"}
     return _write_run(out, plan, model, tokenizer, recipe, base_results, extra, started, progress)
 
 
@@ -268,7 +277,7 @@ def interpolate(run: str | Path, alphas: list[float], out: str | Path, head: str
     alphas = sorted(set(alphas) | {1.0})
     plan = _check_out(out, overwrite, [ingredient])
     recipe = run_recipe(ingredient.run)
-    base_results = read_json(ingredient.run / rf.RESULTS) if (ingredient.run / rf.RESULTS).is_file() else {}
+    base_results = _saved_results(ingredient.run)
     model, tokenizer = load_ingredient(ingredient, base_model)
     merge_lora(model)
     fine_tuned = encoder_state(model)
@@ -297,8 +306,8 @@ def interpolate(run: str | Path, alphas: list[float], out: str | Path, head: str
     suffix = "wiseft" + ("-refit" if head == "refit" else "-kept")
     recipe.name = name or f"{recipe.name}-{suffix}"
     extra = {"interpolation": record,
-             "protocol": {"weight_space": f"WiSE-FT toward the pretrained encoder, α={chosen:g} chosen on source dev, "
-                                          f"head {'refitted on source train' if head == 'refit' else 'kept'}"}}
+             "weight_space": f"WiSE-FT toward the pretrained encoder, α={chosen:g} chosen on source dev, "
+                             f"head {'refitted on source train' if head == 'refit' else 'kept'}"}
     return _write_run(out, plan, model, tokenizer, recipe, base_results, extra, started, progress, figure)
 
 
@@ -325,8 +334,8 @@ def _analysis_curve(model, tokenizer, recipe, pretrained, fine_tuned, alphas, he
         model.classifier.load_state_dict(original_head)
         set_interpolation_back(model, pretrained, fine_tuned, alpha, head, train_data, recipe)
         splits = evaluate_splits(model, tokenizer, recipe, scheme, eval_examples, "cpu", None, progress)
-        curve[f"{alpha:g}"] = {split: {"languages": {lang: m["macro_f1"] for lang, m in block["languages"].items()},
-                                       "target_avg_macro_f1": block["summary"].get("target_avg_macro_f1")}
+        curve[f"{alpha:g}"] = {split: {"languages": {lang: m.macro_f1 for lang, m in block.languages.items()},
+                                       "target_avg_macro_f1": block.summary.get("target_avg_macro_f1")}
                                for split, block in splits.items()}
     model.classifier.load_state_dict(original_head)
     return curve
@@ -395,7 +404,7 @@ def _cmd_interpolate(args) -> int:
     out = interpolate(args.run, _floats(args.alpha), args.out, head=args.head, analysis=args.analysis,
                       name=args.name, base_model=args.base_model, overwrite=args.overwrite,
                       progress=not args.no_progress)
-    record = read_json(out / rf.RESULTS)["interpolation"]
+    record = Results.read(out / rf.RESULTS).interpolation
     scores = ", ".join(f"α={a}: {100 * s:.1f}" for a, s in record["source_dev_macro_f1"].items())
     print(f"source dev macro-F1 ({record['head']} head): {scores}; chose α={record['chosen_alpha']:g}")
     _print_summary(out)
@@ -405,7 +414,7 @@ def _cmd_interpolate(args) -> int:
 def _print_summary(out: Path) -> None:
     from .cli import _print_results
 
-    _print_results(read_json(out / rf.RESULTS))
+    _print_results(Results.read(out / rf.RESULTS).splits)
     print(f"run folder: {out}")
 
 

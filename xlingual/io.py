@@ -8,6 +8,7 @@ are written into a uniquely named hidden temp folder and renamed into place.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -36,6 +37,27 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 def atomic_write_json(path: str | Path, data: Any) -> Path:
     return atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
+
+
+def looks_local(name: str) -> bool:
+    """A model name that means a folder on this machine (a path, or something that exists) rather than a hub id."""
+    return name.startswith((".", "/", "~")) or Path(name).expanduser().exists()
+
+
+def json_ready(value: Any) -> Any:
+    """Plain, strict JSON data: NaN and infinity as null, numpy scalars and arrays as Python numbers and lists,
+    tuples as lists, paths as text."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if type(value).__module__ == "numpy" and hasattr(value, "tolist"):  # numpy scalar or array
+        return json_ready(value.tolist())
+    return value
 
 
 def read_json(path: str | Path) -> Any:

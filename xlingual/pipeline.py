@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shlex
 import shutil
 import sys
@@ -33,10 +34,12 @@ from .modeling.build import build_model, position_limit
 from .modeling.freezing import count_parameters
 from .objectives import Objective, SetupContext, build_objectives
 from .protocol import SELECTION_NAMES, check_protocol, target_resources
+from .results import LabelSchemeRecord, LanguageScores, Protocol, Results, SplitResults
 from .run_paths import PATHS_FILE, apply_recorded, record_paths, yaml_comment
 from .training.loop import TrainingLoop
 from .training.streams import PairStream, TextStream
 
+logger = logging.getLogger(__name__)
 EvalData = dict[str, tuple[Examples, TokenizedExamples]]
 
 
@@ -77,13 +80,17 @@ def _tokenize_all(raw: dict[str, Examples], tokenizer, recipe: RecipeConfig) -> 
 
 
 def report_truncation(recipe: RecipeConfig, tokenized: dict[str, dict[str, TokenizedExamples]], show: bool) -> dict:
-    """Print how many texts of each language and split were cut (a warning above the threshold); the
+    """Log how many texts of each language and split were cut (a warning above the threshold); the
     ``truncation`` block of results.json."""
     stats = {split: {lang: TruncationStats(len(data), data.truncated) for lang, data in by_language.items()}
              for split, by_language in tokenized.items()}
     if show:
         for line in truncation_messages(stats, recipe.model.max_length, recipe.data.truncation):
-            print(line, file=sys.stderr)
+            level, _, message = line.partition(": ")
+            if level == "warning":
+                logger.warning(message)
+            else:
+                logger.info(line)
     return truncation_report(stats, recipe.model.max_length, recipe.data.truncation)
 
 
@@ -111,8 +118,7 @@ def load_run_data(
     check_drop_labels(data, scheme, [train.origin, *(ex.origin for ex in selection.values())])
     overlap = train_eval_overlap(train, evaluation)
     if overlap and warn:
-        print(f"warning: {overlap} training texts also appear in the evaluation data ({train.origin})",
-              file=sys.stderr)
+        logger.warning("%d training texts also appear in the evaluation data (%s)", overlap, train.origin)
     return train, selection, evaluation
 
 
@@ -153,7 +159,7 @@ def load_streams_data(recipe: RecipeConfig) -> tuple[dict[str, Examples], dict[s
 
 def protocol(recipe: RecipeConfig, train: Examples, selection: dict[str, Examples], unlabeled: dict[str, Examples],
              pairs: dict[str, TranslationPairs], objectives: Sequence[Objective] = (),
-             holdout: dict[str, dict] | None = None) -> dict:
+             holdout: dict[str, dict] | None = None) -> Protocol:
     """Which target-side resources the run used (with the files), how the model was selected, and the
     dev hold-out (its seed and the hash of its positions; the positions are in dev_holdout.json)."""
     files: dict = {"train": train.origin, "selection": {k: v.origin for k, v in selection.items()}}
@@ -161,18 +167,17 @@ def protocol(recipe: RecipeConfig, train: Examples, selection: dict[str, Example
         files["unlabeled_target"] = {k: v.origin for k, v in unlabeled.items()}
     if pairs:
         files["pairs"] = {k: v.origin for k, v in pairs.items()}
-    record = {"target_resources": target_resources(recipe, objectives),
-              "model_selection": SELECTION_NAMES[recipe.training.select_best_on], "files": files}
+    record = Protocol(target_resources(recipe, objectives), SELECTION_NAMES[recipe.training.select_best_on], files)
     if recipe.data.extra_source is not None:
-        record["extra_source_data"] = {"files": recipe.data.extra_source.root, "train_examples": len(train.texts)}
+        record.extra_source_data = {"files": recipe.data.extra_source.root, "train_examples": len(train.texts)}
     if recipe.evaluation.prior_correction is not None:
-        record["prior_correction"] = (f"transductive: class priors re-estimated by EM on unlabeled target "
-                                      f"'{recipe.evaluation.prior_correction}' text at prediction time")
+        record.prior_correction = (f"transductive: class priors re-estimated by EM on unlabeled target "
+                                   f"'{recipe.evaluation.prior_correction}' text at prediction time")
     if recipe.averaging is not None:
-        record["checkpoint_averaging"] = {"every_steps": recipe.averaging.every_steps,
-                                          "start": recipe.averaging.start, "saved": recipe.averaging.save}
+        record.checkpoint_averaging = {"every_steps": recipe.averaging.every_steps,
+                                       "start": recipe.averaging.start, "saved": recipe.averaging.save}
     if holdout:
-        record["dev_holdout"] = {"file": HOLDOUT_FILE, "languages": {
+        record.dev_holdout = {"file": HOLDOUT_FILE, "languages": {
             lang: {k: v for k, v in entry.items() if k not in ("indices", "indices_are")}
             for lang, entry in holdout.items()}}
     return record
@@ -233,15 +238,6 @@ def dev_holdouts(recipe: RecipeConfig, selection: dict[str, Examples],
             for lang, ex in dev_sets.items()}
 
 
-def split_results(report: EvaluationReport, raw: dict[str, Examples], names: list[str]) -> dict:
-    """One split's block of results.json: metrics, the files scored and their content fingerprints."""
-    block = report_json(report)
-    block["test_files"] = {lang: ex.origin for lang, ex in raw.items()}
-    block["test_fingerprints"] = {lang: content_fingerprint(ex.texts, [names[i] for i in ex.labels or []])
-                                  for lang, ex in raw.items() if ex.labels is not None}
-    return block
-
-
 def build_streams(recipe: RecipeConfig, tokenizer, unlabeled: dict[str, Examples],
                   pairs: dict[str, TranslationPairs]) -> dict:
     """Tokenise the auxiliary data once and wrap it in endless seeded batch streams."""
@@ -294,10 +290,9 @@ def self_train(recipe, model, tokenizer, accelerator, train_data: TokenizedExamp
         empty = [lang for lang, c in counts.items() if c["selected"] == 0]
         if empty and accelerator.is_main_process:
             highest = max((counts[lang]["confidence_max"] or 0.0) for lang in empty)
-            print(f"warning: self-training round {round_number} selected no pseudo-labels for "
-                  f"{', '.join(empty)} (self_training.threshold {config.threshold}; the highest confidence there "
-                  f"was {highest:.3f}): this round trains on the source data only. Lower the threshold.",
-                  file=sys.stderr)
+            logger.warning(f"self-training round {round_number} selected no pseudo-labels for {', '.join(empty)} "
+                           f"(self_training.threshold {config.threshold}; the highest confidence there was "
+                           f"{highest:.3f}): this round trains on the source data only. Lower the threshold.")
         combined = Tokenized(input_ids, labels, "source+pseudo", train_data.pad_token_id)
         loop = TrainingLoop(model, recipe, combined, selection, scheme.names, accelerator, log_path=log_path,
                             objectives=objectives, streams=streams, progress=progress, epochs=config.epochs,
@@ -347,9 +342,17 @@ def prepare_objectives(recipe: RecipeConfig, objectives: Sequence[Objective]) ->
     return copy_objectives(objectives)
 
 
-def report_json(report: EvaluationReport) -> dict:
-    return {"languages": report.metrics(), "summary": report.summary(),
-            "seconds": report.seconds, "samples_per_second": report.examples / max(report.seconds, 1e-9)}
+def split_results(report: EvaluationReport, raw: dict[str, Examples] | None = None,
+                  label_names: Sequence[str] = ()) -> SplitResults:
+    """One split of results.json; with the examples, their files and content fingerprints too."""
+    languages = {lang: LanguageScores(**metrics) for lang, metrics in report.metrics().items()}
+    result = SplitResults(languages, report.summary(), report.seconds,
+                          report.examples / max(report.seconds, 1e-9))
+    if raw is not None:
+        result.test_files = {lang: ex.origin for lang, ex in raw.items()}
+        result.test_fingerprints = {lang: content_fingerprint(ex.texts, [label_names[i] for i in ex.labels])
+                                    for lang, ex in raw.items() if ex.labels is not None}
+    return result
 
 
 def prior_adjustments(model, tokenizer, recipe: RecipeConfig, scheme, device, accelerator,
@@ -381,12 +384,12 @@ def prior_adjustments(model, tokenizer, recipe: RecipeConfig, scheme, device, ac
 
 def evaluate_splits(model, tokenizer, recipe: RecipeConfig, scheme, eval_examples: dict[str, dict[str, Examples]],
                     device, accelerator=None, progress: bool = True, out: Path | None = None,
-                    tokenized: dict | None = None, reports: dict | None = None) -> dict:
+                    tokenized: dict | None = None, reports: dict | None = None) -> dict[str, SplitResults]:
     """Score every split and language; with ``out``, write the predictions there (if the recipe saves them).
 
     ``tokenized`` (split → language → (examples, tokens)) skips tokenising again; ``reports`` collects the
     :class:`EvaluationReport` of each split."""
-    splits: dict = {}
+    splits: dict[str, SplitResults] = {}
     names = list(scheme.names)
     adjust, priors = prior_adjustments(model, tokenizer, recipe, scheme, device, accelerator,
                                        {lang for raw in eval_examples.values() for lang in raw})
@@ -398,7 +401,7 @@ def evaluate_splits(model, tokenizer, recipe: RecipeConfig, scheme, eval_example
             reports[split] = report
         splits[split] = split_results(report, raw, names)
         if priors:
-            splits[split]["prior_correction"] = {lang: priors[lang] for lang in raw if lang in priors}
+            splits[split].prior_correction = {lang: priors[lang] for lang in raw if lang in priors}
         if out is not None and recipe.evaluation.save_predictions:
             write_predictions(out / rf.PREDICTIONS, report, data, list(scheme.names))
     return splits
@@ -429,7 +432,7 @@ class TrainedRun:
     folder: Path
     model: torch.nn.Module
     tokenizer: object
-    results: dict
+    results: Results
 
 
 def train(
@@ -522,7 +525,7 @@ def run_training(
         rf.prepare_run_folder(out, plan, command_line or call or api_call("train", recipe))
     accelerator.wait_for_everyone()
     if plan == "resume" and loop.restore() and accelerator.is_main_process:  # a damaged state stops here
-        print(f"resumed from step {loop.state.global_step} of {loop.state.total_steps}", file=sys.stderr)
+        logger.info("resumed from step %d of %d", loop.state.global_step, loop.state.total_steps)
     if accelerator.is_main_process:
         atomic_write_text(out / rf.CONFIG, recipe.to_yaml() + yaml_comment(paths))
         atomic_write_json(out / PATHS_FILE, paths)
@@ -554,37 +557,27 @@ def run_training(
     if accelerator.is_main_process:
         save_checkpoint(model, tokenizer, out / rf.CHECKPOINT)
 
-    results = {
-        "status": "running",
-        "recipe": recipe.name,
-        "method": recipe.method,
-        "model": recipe.model.name,
-        "seed": recipe.training.seed,
-        "source_language": recipe.data.source_language,
-        "target_languages": recipe.data.target_languages,
-        "label_scheme": scheme.to_dict(),
-        "protocol": protocol(recipe, train_examples, selection_examples, unlabeled, pairs, extra, holdout),
-        "trust_remote_code": recipe.model.trust_remote_code,
-        "training": training_summary,
-        "train_eval_overlap": {"count": train_eval_overlap(train_examples, eval_examples),
-                               "train_examples": len(train_examples)},
-        "truncation": truncation,
-        "paths": paths,
-        "splits": {},
-    }
-    results["splits"] = evaluate_splits(model, tokenizer, recipe, scheme, eval_examples, accelerator.device,
-                                        accelerator, progress, out if accelerator.is_main_process else None,
-                                        eval_data)
-    results["wall_seconds"] = time.perf_counter() - started
-    results["processes"] = accelerator.num_processes
-    results["versions"] = rf.library_versions()
-    results["status"] = "complete"
+    splits = evaluate_splits(model, tokenizer, recipe, scheme, eval_examples, accelerator.device, accelerator, progress,
+                             out if accelerator.is_main_process else None, eval_data)
+    results = Results(
+        status="complete", recipe=recipe.name, method=recipe.method, model=recipe.model.name,
+        seed=recipe.training.seed, source_language=recipe.data.source_language,
+        target_languages=list(recipe.data.target_languages),
+        label_scheme=LabelSchemeRecord(scheme.name, list(scheme.names)),
+        protocol=protocol(recipe, train_examples, selection_examples, unlabeled, pairs, extra, holdout),
+        trust_remote_code=recipe.model.trust_remote_code, training=training_summary,
+        train_eval_overlap={"count": train_eval_overlap(train_examples, eval_examples),
+                            "train_examples": len(train_examples)},
+        truncation=truncation, paths=paths, splits=splits,
+        wall_seconds=time.perf_counter() - started, processes=accelerator.num_processes,
+        versions=rf.library_versions(),
+    )
     if accelerator.is_main_process:
         from .reports.model_card import write_model_card
 
         _plot_training_curves(out, f"{recipe.name}, seed {recipe.training.seed}")
         write_model_card(out, results, recipe)
-        atomic_write_json(out / rf.RESULTS, results)
+        results.write(out / rf.RESULTS)
         shutil.rmtree(out / rf.STATE, ignore_errors=True)  # the run is complete: the resumable state is spent
     accelerator.wait_for_everyone()
     return TrainedRun(out, model, tokenizer, results)
@@ -594,13 +587,13 @@ def _plot_training_curves(out: Path, title: str) -> None:
     """logs/training_curves.png beside the log; a figure that cannot be drawn must not fail a finished run."""
     if not (out / rf.TRAIN_LOG).is_file():
         return
-    from .reports.compare import ComparisonError
     from .reports.plots import plot_training_curves
+    from .reports.runs import ComparisonError
 
     try:
         plot_training_curves(out, out / rf.TRAINING_CURVES, title)
     except (ComparisonError, OSError, ValueError) as exc:
-        print(f"warning: no {rf.TRAINING_CURVES}: {exc}", file=sys.stderr)
+        logger.warning("no %s: %s", rf.TRAINING_CURVES, exc)
 
 
 def evaluate_run(
@@ -614,7 +607,7 @@ def evaluate_run(
     out: str | Path | None = None,
     name: str | None = None,
     command: list[str] | None = None,
-) -> dict:
+) -> Results:
     """Re-evaluate a saved run's checkpoint on its data, or on other data (``--set data.…``).
 
     On the run's own examples the result says whether it reproduces results.json (``matches_saved``);
@@ -664,26 +657,27 @@ def evaluate_run(
     tokenized = {split: _tokenize_all(raw, tokenizer, recipe) for split, raw in raw_by_split.items()}
     truncation = report_truncation(
         recipe, {split: {lang: t for lang, (_, t) in by.items()} for split, by in tokenized.items()}, True)
-    saved = read_json(run / rf.RESULTS) if (run / rf.RESULTS).is_file() else None
+    saved = Results.read(run / rf.RESULTS) if (run / rf.RESULTS).is_file() else None
     names = list(scheme.names)
-    result: dict = {
-        "status": "complete", "kind": other_data.KIND, "run": str(run),
-        "recipe": recipe.name, "method": recipe.method, "model": recipe.model.name, "seed": recipe.training.seed,
-        "source_language": recipe.data.source_language,
-        "target_languages": [lang for lang in wanted if lang != recipe.data.source_language],
-        "label_scheme": scheme.to_dict(), "protocol": (saved or {}).get("protocol"),
-        "truncation": truncation, "paths": paths, "splits": {},
-    }
     reports: dict = {}
-    result["splits"] = evaluate_splits(model, tokenizer, recipe, scheme, raw_by_split, device, None, progress,
-                                       tokenized=tokenized, reports=reports)
-    same, other = other_data.same_data(saved, result["splits"])
-    result["evaluation"] = other_data.evaluation_record(run, saved, list(overrides), same, other,
-                                                        name or (out.name if out is not None else None))
-    if saved and same:
-        result["matches_saved"] = other_data.reproduction(saved, result["splits"], same)
-    result["wall_seconds"] = time.perf_counter() - started
-    result["versions"] = rf.library_versions()
+    splits = evaluate_splits(model, tokenizer, recipe, scheme, raw_by_split, device, None, progress,
+                             tokenized=tokenized, reports=reports)
+    same, other = other_data.same_data(saved, splits)
+    result = Results(
+        status="complete", kind=other_data.KIND, run=str(run),
+        recipe=recipe.name, method=recipe.method, model=recipe.model.name, seed=recipe.training.seed,
+        source_language=recipe.data.source_language,
+        target_languages=[lang for lang in wanted if lang != recipe.data.source_language],
+        label_scheme=LabelSchemeRecord(scheme.name, names),
+        protocol=saved.protocol if saved is not None else Protocol(),
+        evaluation=other_data.evaluation_record(run, saved, list(overrides), same, other,
+                                                name or (out.name if out is not None else None)),
+        truncation=truncation, paths=paths, splits=splits,
+    )
+    if saved is not None and same:
+        result.matches_saved = other_data.reproduction(saved, splits, same)
+    result.wall_seconds = time.perf_counter() - started
+    result.versions = rf.library_versions()
     if out is not None:
         if recipe.evaluation.save_predictions:
             for split, report in reports.items():
@@ -691,6 +685,6 @@ def evaluate_run(
         atomic_write_text(out / rf.CONFIG, recipe.to_yaml() + yaml_comment(paths))
         atomic_write_json(out / PATHS_FILE, paths)
         atomic_write_text(out / rf.COMMAND, shlex.join(command or sys.argv) + "\n")
-        result["written_to"] = str(out / rf.RESULTS)
-        atomic_write_json(out / rf.RESULTS, result)
+        result.written_to = str(out / rf.RESULTS)
+        result.write(out / rf.RESULTS)
     return result

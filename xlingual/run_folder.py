@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 from .errors import RunFolderError
-from .io import atomic_write_json, read_json
+from .io import atomic_write_json
 
 RESULTS = "results.json"
 CONFIG = "config.yaml"
@@ -46,13 +46,10 @@ SNAPSHOTS = "snapshots"
 
 def is_complete(folder: str | Path) -> bool:
     """True if ``folder`` holds a finished run (a results.json marked complete)."""
+    from .results import results_status
+
     path = Path(folder) / RESULTS
-    if not path.is_file():
-        return False
-    try:
-        return read_json(path).get("status") == "complete"
-    except (ValueError, OSError, AttributeError):
-        return False
+    return path.is_file() and results_status(path) == "complete"
 
 
 MARKER = ".xlingual-run.json"

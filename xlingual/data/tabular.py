@@ -17,6 +17,7 @@ from ..errors import ConfigError, DataError, did_you_mean
 from .examples import Examples, check_text
 from .labels import LabelScheme
 from .language_names import ColumnLanguages, dataset_names
+from .textfile import decode_utf8
 
 
 def resolve_template(template: str, language: str, split: str, names: Mapping[str, str] | None = None) -> Path:
@@ -38,12 +39,7 @@ def resolve_template(template: str, language: str, split: str, names: Mapping[st
 def _decode(path: Path) -> str:
     if not path.is_file():
         raise DataError(f"data file not found: {path}")
-    raw = path.read_bytes()
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise DataError(f"{path}:{line}: not valid UTF-8 ({exc.reason}); re-encode the file as UTF-8") from None
+    return decode_utf8(path.read_bytes(), path)
 
 
 def iter_rows(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -11,6 +11,9 @@ from .labels import LabelScheme
 from .language_names import dataset_names
 from .textfile import read_lines
 
+UMSAB_LANGUAGES = ("arabic", "english", "french", "german", "hindi", "italian", "portuguese", "spanish")
+"""The eight languages of the Unified Multilingual Sentiment Analysis Benchmark."""
+
 
 def language_folder(root: Path, language: str, names: Mapping[str, str] | None = None) -> Path:
     """The folder of ``language`` under ``root``: its ``data.language_names`` entry, else ``spanish``, ``es``

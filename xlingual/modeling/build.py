@@ -12,18 +12,15 @@ from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerBase
 from ..config import RecipeConfig
 from ..data.labels import LabelScheme
 from ..errors import CheckpointError, ConfigError
+from ..io import looks_local
 from .classifier import XlingualConfig, XlingualForSequenceClassification
 from .freezing import apply_freezing
 from .lora import add_lora
 
 
-def _looks_local(name: str) -> bool:
-    return name.startswith((".", "/", "~")) or Path(name).expanduser().exists()
-
-
 def _check_source(name: str) -> None:
     path = Path(name).expanduser()
-    if _looks_local(name):
+    if looks_local(name):
         if not path.is_dir():
             raise CheckpointError(f"model folder not found: {name}")
         if not (path / "config.json").is_file():
@@ -32,7 +29,7 @@ def _check_source(name: str) -> None:
 
 def _hub_error(what: str, name: str, exc: Exception) -> CheckpointError:
     first_line = str(exc).strip().splitlines()[0].rstrip(".") if str(exc).strip() else type(exc).__name__
-    if _looks_local(name):
+    if looks_local(name):
         return CheckpointError(f"could not load the {what} in {name}: {first_line}")
     return CheckpointError(
         f"could not load {what} '{name}': {first_line}. Without hub access, set model.name to a local folder "
@@ -52,7 +49,7 @@ def load_encoder(name: str, revision: str | None = None, trust_remote_code: bool
     except (OSError, ValueError, SafetensorError) as exc:  # SafetensorError: a truncated or corrupt weights file
         raise _hub_error("model", name, exc) from None
     except pickle.UnpicklingError:  # torch.load(weights_only=True) refused a pickle holding more than tensors
-        files = sorted(p.name for p in Path(name).expanduser().glob("*.bin")) if _looks_local(name) else []
+        files = sorted(p.name for p in Path(name).expanduser().glob("*.bin")) if looks_local(name) else []
         where = f"{name}/{files[0]}" if len(files) == 1 else f"the weights of {name}"
         raise CheckpointError(f"{where}: refused to unpickle it (it holds Python objects besides tensors, which "
                               "could run code); use a copy of the model saved as safetensors") from None

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CheckpointError, ConfigError, DataError
+from ..io import json_ready, looks_local
+from ..run_folder import CHECKPOINT, CONFIG
 
 if TYPE_CHECKING:
     import numpy as np
@@ -228,13 +230,9 @@ def _read_config(path: Path) -> dict[str, Any]:
 def is_xlingual(path: str | Path) -> bool:
     """True for an xlingual run folder or checkpoint; False for anything else (plain encoder, hub id)."""
     path = Path(path).expanduser()
-    if (path / "checkpoint" / "config.json").is_file():
+    if (path / CHECKPOINT / "config.json").is_file():
         return True
     return (path / "config.json").is_file() and _read_config(path).get("model_type") == "xlingual"
-
-
-def _looks_local(name: str) -> bool:
-    return name.startswith((".", "/", "~")) or Path(name).expanduser().exists()
 
 
 def load_embedder(path: str | Path, text_prefix: str | None = None) -> Classifier:
@@ -248,13 +246,13 @@ def load_embedder(path: str | Path, text_prefix: str | None = None) -> Classifie
     from ..inference import Classifier, load
 
     name = str(path)
-    if _looks_local(name):
+    if looks_local(name):
         folder = Path(name).expanduser()
         if not folder.exists():
             raise CheckpointError(f"model or run folder not found: {name}")
         if not folder.is_dir():
             raise CheckpointError(f"{name}: not a folder; give a run folder, checkpoint or Hugging Face model folder")
-        if not (folder / "config.json").is_file() and not (folder / "checkpoint" / "config.json").is_file():
+        if not (folder / "config.json").is_file() and not (folder / CHECKPOINT / "config.json").is_file():
             raise CheckpointError(f"{name}: no config.json (nor checkpoint/config.json); not a run folder, "
                                   "checkpoint or Hugging Face model folder")
         if is_xlingual(folder):
@@ -288,9 +286,9 @@ def _untrained(name: str, text_prefix: str):
 def default_out_dir(path: str | Path) -> Path:
     """``<run>/diagnostics`` for a run folder (or its checkpoint); ``./diagnostics-<name>`` otherwise."""
     folder = Path(path).expanduser()
-    if (folder / "checkpoint" / "config.json").is_file():
+    if (folder / CHECKPOINT / "config.json").is_file():
         return folder / "diagnostics"
-    if folder.name == "checkpoint" and (folder.parent / "config.yaml").is_file():
+    if folder.name == CHECKPOINT and (folder.parent / CONFIG).is_file():
         return folder.parent / "diagnostics"
     name = folder.resolve().name if folder.exists() else str(path).rstrip("/").split("/")[-1]
     return Path(f"diagnostics-{name or 'model'}")
@@ -302,7 +300,7 @@ def _run_languages(path: str | Path) -> list[str] | None:
 
     folder = Path(path).expanduser()
     for config in (folder / "config.yaml", folder.parent / "config.yaml"):
-        if config.is_file() and (config.parent / "checkpoint").is_dir():
+        if config.is_file() and (config.parent / CHECKPOINT).is_dir():
             try:
                 data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
                 languages = data.get("data", {}).get("target_languages")
@@ -382,7 +380,7 @@ def diagnose(path: str | Path, pairs_root: str | Path, languages: Sequence[str] 
     out = Path(out) if out is not None else default_out_dir(path)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out: {out} exists and is not a folder")
-    kind = "run" if _looks_local(str(path)) and is_xlingual(path) else "encoder"
+    kind = "run" if looks_local(str(path)) and is_xlingual(path) else "encoder"
     classifier = load_embedder(path, text_prefix)
 
     per_language: dict[str, dict[str, Any]] = {}
@@ -427,7 +425,7 @@ def diagnose(path: str | Path, pairs_root: str | Path, languages: Sequence[str] 
         },
         "pca": {"source": plot_source, "points": int(plot["embeddings"].shape[0]), "explained_variance": shares},
     }
-    result = _json_ready(result)
+    result = json_ready(result)
     written = [str(out / DIAGNOSTICS_JSON), str(out / PCA_PNG)]
     result["written"] = written
     atomic_write_json(out / DIAGNOSTICS_JSON, result)
@@ -499,17 +497,6 @@ def plot_pca(embeddings: Matrix, languages: Sequence[str], labels: Sequence[str]
     figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
     atomic_write_bytes(path, buffer.getvalue())
     return shares
-
-
-def _json_ready(value: Any) -> Any:
-    """NaN as null, so diagnostics.json is strict JSON."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_ready(v) for v in value]
-    return value
 
 
 # ----------------------------------------------------------------------------- CLI

@@ -16,9 +16,10 @@ from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from ..io import atomic_write_bytes, read_json
+from ..io import atomic_write_bytes
+from ..results import Results, ResultsError
 from ..run_folder import RESULTS, TRAIN_LOG, train_log_records
-from .compare import ComparisonError
+from .runs import ComparisonError
 from .stats import METRIC_LABELS
 
 DPI = 100
@@ -172,9 +173,9 @@ def plot_training_curves(run_folder: str | Path, path: str | Path, title: str | 
         title = run_folder.name
         if (run_folder / RESULTS).is_file():
             try:
-                results = read_json(run_folder / RESULTS)
-                title = f"{results.get('recipe', title)}, seed {results.get('seed', '?')}"
-            except (ValueError, OSError):
+                results = Results.read(run_folder / RESULTS)
+                title = f"{results.recipe or title}, seed {'?' if results.seed is None else results.seed}"
+            except ResultsError:
                 pass
     figure = Figure(figsize=(9.0, 7.0), dpi=DPI)
     loss_axes, score_axes = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})

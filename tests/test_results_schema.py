@@ -1,0 +1,83 @@
+"""results.json is typed and versioned: written once, read by every consumer, old files read, newer refused."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from xlingual.io import atomic_write_json
+from xlingual.reports.compare import load_runs
+from xlingual.results import SCHEMA_VERSION, Results, ResultsError
+
+UNVERSIONED = {  # the layout written before the schema existed (no schema_version, no training.objectives)
+    "status": "complete", "recipe": "old", "method": "full", "model": "m", "seed": 3,
+    "source_language": "english", "target_languages": ["spanish"],
+    "label_scheme": {"name": "binary", "names": ["negative", "positive"]},
+    "protocol": {"target_resources": ["zero-shot"], "model_selection": "source-dev", "files": {"train": "t"}},
+    "trust_remote_code": False, "training": {"global_step": 4},
+    "splits": {"test": {"languages": {
+        "english": {"n": 2, "accuracy": 1.0, "macro_f1": 1.0, "per_class_f1": {"negative": 1.0, "positive": 1.0},
+                    "confusion_matrix": [[1, 0], [0, 1]], "role": "source"},
+        "spanish": {"n": 2, "accuracy": 0.5, "macro_f1": 0.333, "per_class_f1": {"negative": 0.667, "positive": 0.0},
+                    "confusion_matrix": [[1, 0], [1, 0]], "role": "target"}},
+        "summary": {"source_macro_f1": 1.0}, "seconds": 0.1, "samples_per_second": 40.0,
+        "test_files": {"english": "a", "spanish": "b"}}},
+    "wall_seconds": 1.0, "processes": 1, "versions": {"xlingual": "0.1.0"},
+}
+
+
+def test_an_unversioned_file_is_read_as_schema_1():
+    results = Results.from_dict(UNVERSIONED)
+    assert results.schema_version == 1 and results.scores("test", "spanish").macro_f1 == 0.333
+    assert results.protocol.resources == ("zero-shot",) and results.scores("test", "german") is None
+    written = results.to_dict()
+    assert {k: v for k, v in written.items() if k != "schema_version"} == {
+        **UNVERSIONED, "splits": {"test": {**UNVERSIONED["splits"]["test"], "test_fingerprints": {}}}}
+
+
+def test_newer_or_incomplete_files_are_refused_by_name(tmp_path):
+    with pytest.raises(ResultsError, match=rf"schema_version {SCHEMA_VERSION + 1} is newer .* upgrade xlingual"):
+        Results.from_dict({**UNVERSIONED, "schema_version": SCHEMA_VERSION + 1})
+    broken = {k: v for k, v in UNVERSIONED.items() if k != "label_scheme"}
+    path = tmp_path / "run" / "results.json"
+    atomic_write_json(path, broken)
+    with pytest.raises(ResultsError, match=r"results\.json: label_scheme: missing"):
+        Results.read(path)
+    atomic_write_json(tmp_path / "ok" / "results.json", UNVERSIONED)
+    with pytest.warns(UserWarning, match=r"label_scheme: missing .*skipped"):
+        runs = load_runs([tmp_path])
+    assert [run.recipe for run in runs] == ["old"]
+
+
+def test_the_trainer_writes_the_current_schema(train_tiny):
+    run = train_tiny(**{"training.epochs": 1})
+    data = json.loads((run / "results.json").read_text())
+    assert list(data)[:3] == ["schema_version", "status", "recipe"] and data["schema_version"] == SCHEMA_VERSION
+    results = Results.read(run / "results.json")
+    assert results.complete and results.to_dict() == data
+    assert results.training["objectives"] == []
+    # the data checks are typed records, not loose keys a reader could drop
+    assert results.train_eval_overlap["train_examples"] > 0 and results.truncation["max_length"] > 0
+    assert "data.root" in results.paths["paths"]
+
+
+def test_evaluation_results_and_unknown_keys_survive_a_round_trip():
+    evaluation = {
+        **UNVERSIONED, "kind": "evaluation", "run": "runs/old-seed3",
+        "evaluation": {"kind": "other-data", "evaluated_on": "reviews", "original_run": "/abs/runs/old-seed3",
+                       "original_recipe": "old", "overrides": ["data.root=reviews"], "same_data_as_run": [],
+                       "other_data": ["test/english", "test/spanish"]},
+        "protocol": {**UNVERSIONED["protocol"], "dev_holdout": {"file": "dev_holdout.json", "languages": {}}},
+        "truncation": {"max_length": 8, "strategy": "head", "splits": {}},
+        "paths": {"paths": {}}, "train_eval_overlap": {"count": 0, "train_examples": 4},
+        "written_to": "out/results.json", "from_a_later_minor_version": {"kept": True},
+    }
+    results = Results.from_dict(evaluation)
+    assert results.other_data and results.evaluation.evaluated_on == "reviews"
+    assert results.protocol.dev_holdout["file"] == "dev_holdout.json"
+    assert results.extra == {"from_a_later_minor_version": {"kept": True}}
+    written = results.to_dict()
+    assert {k: v for k, v in written.items() if k != "schema_version"} == {
+        **evaluation, "splits": {"test": {**UNVERSIONED["splits"]["test"], "test_fingerprints": {}}}}
+    assert not Results.from_dict(UNVERSIONED).other_data

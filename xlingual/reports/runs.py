@@ -1,0 +1,221 @@
+"""Run discovery for ``compare``: find finished run folders (and sweeps of them), read each one's typed
+results.json, group them by recipe."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..data.examples import content_fingerprint
+from ..errors import XlingualError
+from ..results import LanguageScores, Protocol, Results, ResultsError, SplitResults, results_status
+from ..run_folder import CALL, COMMAND, PREDICTIONS, RESULTS, TRAIN_LOG
+
+
+class ComparisonError(XlingualError, ValueError):
+    """The runs cannot be compared (different label schemes, unknown recipe, nothing to read)."""
+
+
+class ComparisonWarning(UserWarning):
+    """A run was skipped or a comparison is not like for like; printed as ``warning: ...`` by the CLI."""
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, ComparisonWarning, stacklevel=3)
+
+
+@dataclass
+class Run:
+    """One finished run folder: its typed results.json, with predictions read on demand."""
+
+    path: Path
+    results: Results
+    _predictions: dict[tuple[str, str], tuple[np.ndarray, np.ndarray] | None] = field(
+        default_factory=dict, repr=False, compare=False)
+
+    @property
+    def recipe(self) -> str:
+        """The recipe name; an ``xlingual evaluate --out`` result on other data adds ``@ <its name>``, so it
+        stands beside the in-domain runs of its recipe as a row of its own."""
+        name = str(self.results.recipe or self.path.name)
+        if self.results.other_data:
+            name += f" @ {self.results.evaluation.evaluated_on or self.path.name}"
+        return name
+
+    @property
+    def seed(self) -> int | None:
+        return self.results.seed
+
+    @property
+    def name(self) -> str:
+        return f"{self.recipe}-seed{self.seed}"
+
+    @property
+    def label_names(self) -> list[str]:
+        return list(self.results.label_scheme.names)
+
+    @property
+    def label_scheme(self) -> tuple[str, tuple[str, ...]]:
+        return str(self.results.label_scheme.name), tuple(self.label_names)
+
+    @property
+    def source_language(self) -> str:
+        return str(self.results.source_language)
+
+    @property
+    def protocol(self) -> Protocol:
+        return self.results.protocol
+
+    @property
+    def target_resources(self) -> tuple[str, ...]:
+        return self.protocol.resources
+
+    @property
+    def model_selection(self) -> str:
+        return str(self.protocol.model_selection or "unknown")
+
+    def split(self, split: str) -> SplitResults | None:
+        return self.results.splits.get(split)
+
+    def language_metrics(self, split: str) -> dict[str, LanguageScores]:
+        block = self.split(split)
+        return block.languages if block is not None else {}
+
+    def test_file(self, language: str, split: str) -> str | None:
+        block = self.split(split)
+        return block.test_files.get(language) if block is not None else None
+
+    def test_identity(self, language: str, split: str) -> str | None:
+        """What the test set *is*: its content fingerprint (from results.json or, for runs written before
+        fingerprints were recorded, from the predictions file), else the file description."""
+        block = self.split(split)
+        recorded = block.test_fingerprints.get(language) if block is not None else None
+        if recorded:
+            return str(recorded)
+        path = self.path / PREDICTIONS / f"{language}.{split}.jsonl"
+        if path.is_file():
+            try:
+                records = sorted((int(r.get("index", n)), r["text"], r["label"]) for n, r in enumerate(
+                    json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()))
+                return content_fingerprint([r[1] for r in records], [r[2] for r in records])
+            except (ValueError, KeyError, TypeError, AttributeError):
+                pass
+        return self.test_file(language, split)
+
+    def predictions(self, language: str, split: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """Gold and predicted label indices from predictions/<language>.<split>.jsonl (None if absent)."""
+        key = (language, split)
+        if key not in self._predictions:
+            self._predictions[key] = self._read_predictions(language, split)
+        return self._predictions[key]
+
+    def _read_predictions(self, language: str, split: str) -> tuple[np.ndarray, np.ndarray] | None:
+        path = self.path / PREDICTIONS / f"{language}.{split}.jsonl"
+        if not path.is_file():
+            return None
+        index = {name: i for i, name in enumerate(self.label_names)}
+        records = []
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                records.append((int(record.get("index", number - 1)), index[record["label"]],
+                                index[record["prediction"]]))
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise ComparisonError(f"{path}:{number}: not a prediction record with a label of the run's "
+                                      f"scheme {self.label_names} ({exc})") from exc
+        records.sort()
+        gold = np.array([r[1] for r in records], dtype=np.int64)
+        pred = np.array([r[2] for r in records], dtype=np.int64)
+        scores = self.language_metrics(split).get(language)
+        if scores is not None and scores.n is not None and scores.n != len(gold):
+            expected = scores.n
+            _warn(f"{path} holds {len(gold)} predictions but results.json scores {expected} examples; "
+                  "left out of the example-level statistics")
+            return None
+        return gold, pred
+
+
+def looks_like_run(folder: Path) -> bool:
+    return any((folder / name).is_file() for name in (RESULTS, COMMAND, CALL, TRAIN_LOG))
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    try:
+        return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    except OSError:
+        return []
+
+
+def find_run_folders(path: Path, depth: int = 2) -> list[Path]:
+    """``path`` itself if it is a run folder, else run folders up to ``depth`` levels below it."""
+    if looks_like_run(path):
+        return [path]
+    if depth == 0:
+        return []
+    return [run for child in _subfolders(path) for run in find_run_folders(child, depth - 1)]
+
+
+def load_runs(paths: Iterable[str | Path]) -> list[Run]:
+    """Finished runs from run folders and sweep folders; unfinished ones are skipped with a warning."""
+    runs: list[Run] = []
+    seen: set[Path] = set()
+    for raw in paths:
+        path = Path(raw)
+        if not path.is_dir():
+            raise ComparisonError(f"{path}: not a folder; pass run folders or folders that contain them")
+        folders = find_run_folders(path)
+        if not folders:
+            raise ComparisonError(f"{path}: no run folder in it or up to two levels below (no {RESULTS} found)")
+        for folder in folders:
+            if folder.resolve() in seen:
+                continue
+            seen.add(folder.resolve())
+            if not (folder / RESULTS).is_file():
+                _warn(f"{folder}: no {RESULTS} (the run did not finish), skipped")
+                continue
+            if results_status(folder / RESULTS) != "complete":
+                try:
+                    Results.read(folder / RESULTS)
+                except ResultsError as exc:
+                    _warn(f"{exc}, skipped")
+                    continue
+                _warn(f"{folder}: the run is not complete, skipped")
+                continue
+            try:
+                results = Results.read(folder / RESULTS)
+            except ResultsError as exc:
+                _warn(f"{exc}, skipped")
+                continue
+            runs.append(Run(folder, results))
+    if not runs:
+        raise ComparisonError("no finished runs to compare")
+    return runs
+
+
+def group_runs(runs: Sequence[Run]) -> dict[str, list[Run]]:
+    """Runs by recipe name (first-seen order), sorted by seed; a repeated seed keeps the first run."""
+    groups: dict[str, list[Run]] = {}
+    for run in runs:
+        group = groups.setdefault(run.recipe, [])
+        twin = next((other for other in group if other.seed == run.seed), None)
+        if twin is not None:
+            _warn(f"{run.path}: recipe {run.recipe} seed {run.seed} already comes from {twin.path}, skipped")
+            continue
+        group.append(run)
+    for group in groups.values():
+        group.sort(key=lambda r: (r.seed is None, r.seed if isinstance(r.seed, int) else 0, str(r.path)))
+    return groups
+
+
+def group_runs_quiet(runs: Sequence[Run]) -> dict[str, list[Run]]:
+    """:func:`group_runs` without repeating its warnings (for internal second passes)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ComparisonWarning)
+        return group_runs(runs)

@@ -1,0 +1,280 @@
+"""The results.json schema: typed, versioned, written once by the trainer and read by every consumer.
+
+``schema_version`` 2 is the first versioned layout. Files written before it (no ``schema_version``,
+version 1) have the same shape and are read as they are; a file from a newer xlingual, or one that
+lacks what every consumer needs (``status``, ``source_language``, ``label_scheme``, ``splits``), is
+refused with a :class:`ResultsError` that names the file and the key.
+
+Consumers (``compare``, the model card, the plots, ``evaluate``, the CLI, :func:`xlingual.fit`) read
+:class:`Results` and never walk the raw JSON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import XlingualError
+from .io import atomic_write_json, json_ready, read_json
+
+SCHEMA_VERSION = 2
+"""1: the unversioned files written before the schema; 2: this module (``training.objectives`` added)."""
+METRIC_NAMES = ("accuracy", "macro_f1")
+
+
+class ResultsError(XlingualError, ValueError):
+    """A results.json that cannot be read: malformed, incomplete, or from a newer schema."""
+
+
+OPTIONAL = {"omit_if_none": True}
+"""Field metadata: the record is written only when set (only some runs have it)."""
+UNKNOWN_KEYS = {"unknown_keys": True}
+"""Field metadata: the mapping holds the keys of the record this xlingual does not know; they are kept as read
+and written back beside the known ones, so reading and writing a file never drops what another version wrote."""
+
+
+def _plain(value: Any) -> Any:
+    """JSON data of a schema object: dataclasses as mappings, optional records left out when unset."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        data = {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if not (f.metadata.get("omit_if_none") and getattr(value, f.name) is None)
+                and not f.metadata.get("unknown_keys")}
+        for f in dataclasses.fields(value):
+            if f.metadata.get("unknown_keys"):
+                data.update({k: _plain(v) for k, v in getattr(value, f.name).items() if k not in data})
+        return data
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return json_ready(value)
+
+
+@dataclass
+class LanguageScores:
+    """Scores of one language on one split (fractions in [0, 1])."""
+
+    n: int
+    accuracy: float
+    macro_f1: float
+    per_class_f1: dict[str, float] = field(default_factory=dict)
+    confusion_matrix: list[list[int]] = field(default_factory=list)
+    """``[gold][predicted]`` counts."""
+    role: str | None = None
+    """``source`` or ``target``."""
+
+    def metric(self, name: str) -> float:
+        return getattr(self, name)
+
+    def metrics(self) -> dict[str, float]:
+        """The headline metrics by name, as :func:`~xlingual.evaluation.metrics.transfer_summary` reads them."""
+        return {name: self.metric(name) for name in METRIC_NAMES}
+
+
+@dataclass
+class SplitResults:
+    """One evaluation split: every language's scores and the transfer summary."""
+
+    languages: dict[str, LanguageScores]
+    summary: dict[str, float] = field(default_factory=dict)
+    """``source_*``, ``target_avg_*`` and ``transfer_gap_*`` of accuracy and macro-F1."""
+    seconds: float | None = None
+    samples_per_second: float | None = None
+    test_files: dict[str, str] = field(default_factory=dict)
+    test_fingerprints: dict[str, str] = field(default_factory=dict)
+    """Content fingerprints of the test sets, so ``compare`` can tell whether runs saw the same examples."""
+    prior_correction: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
+    """Per target language, the EM-estimated class priors applied at prediction (``evaluation.prior_correction``)."""
+
+
+@dataclass
+class LabelSchemeRecord:
+    name: str
+    names: list[str]
+
+
+@dataclass
+class Protocol:
+    """Which target-side resources the run trained with, and how its model was selected."""
+
+    target_resources: list[str] = field(default_factory=list)
+    model_selection: str | None = None
+    files: dict[str, Any] = field(default_factory=dict)
+    prior_correction: str | None = field(default=None, metadata=OPTIONAL)
+    """Transductive label-prior correction at prediction time, described."""
+    checkpoint_averaging: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
+    extra_source_data: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
+    """More source-language training data beside the recipe's (``data.extra_source``): its files and size."""
+    weight_space: str | None = field(default=None, metadata=OPTIONAL)
+    """How a soup or a WiSE-FT interpolation made the weights, described."""
+    dev_holdout: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
+    """The dev set held out of the train split (``data.dev_fraction``/``dev_size``): the file with its positions
+    and, per language, its settings, class counts and the hash of the positions."""
+
+    @property
+    def resources(self) -> tuple[str, ...]:
+        """Sorted, ``("zero-shot",)`` when none is recorded."""
+        return tuple(sorted(self.target_resources or ["zero-shot"]))
+
+
+@dataclass
+class EvaluationRecord:
+    """``xlingual evaluate --out/--name``: what a saved run was scored on again, and against which run."""
+
+    kind: str
+    """``in-domain`` (every score on the run's own examples: a reproduction check) or ``other-data``."""
+    evaluated_on: str | None = None
+    """The name of the evaluation (``--name``, or the ``--out`` folder's name)."""
+    original_run: str | None = None
+    original_recipe: str | None = None
+    overrides: list[str] = field(default_factory=list)
+    same_data_as_run: list[str] = field(default_factory=list)
+    """``split/language`` keys scored on the run's own examples."""
+    other_data: list[str] = field(default_factory=list)
+    """``split/language`` keys scored on other examples (other files, languages or splits)."""
+
+
+@dataclass
+class Results:
+    """A run's results.json; also an ``xlingual evaluate`` result (``kind: evaluation``) in the same layout."""
+
+    status: str
+    source_language: str
+    label_scheme: LabelSchemeRecord
+    splits: dict[str, SplitResults]
+    schema_version: int = SCHEMA_VERSION
+    recipe: str | None = None
+    method: str | None = None
+    model: str | None = None
+    seed: int | None = None
+    target_languages: list[str] = field(default_factory=list)
+    protocol: Protocol = field(default_factory=Protocol)
+    trust_remote_code: bool = False
+    training: dict[str, Any] = field(default_factory=dict)
+    """The training loop's record (steps, throughput, selection history, parameters, objectives, self-training)."""
+    wall_seconds: float | None = None
+    processes: int | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+    soup: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
+    """``xlingual soup``: the kind (uniform, greedy), the ingredients and which were kept."""
+    interpolation: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
+    """``xlingual interpolate``: the α values, their source-dev scores and the one chosen."""
+    kind: str | None = field(default=None, metadata=OPTIONAL)
+    """``evaluation`` for an ``xlingual evaluate`` result; unset for a trained run."""
+    run: str | None = field(default=None, metadata=OPTIONAL)
+    """An evaluation's run folder, as given."""
+    evaluation: EvaluationRecord | None = field(default=None, metadata=OPTIONAL)
+    matches_saved: dict[str, bool] | None = field(default=None, metadata=OPTIONAL)
+    """An evaluation on the run's own data: ``split/language`` → the macro-F1 equals the run's results.json."""
+    written_to: str | None = field(default=None, metadata=OPTIONAL)
+    """Where an evaluation's results.json was written."""
+    train_eval_overlap: dict[str, int] | None = field(default=None, metadata=OPTIONAL)
+    """``count``: training texts that also appear verbatim in the evaluation data, of ``train_examples``."""
+    truncation: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
+    """``max_length``, ``strategy`` and per split and language how many texts were cut."""
+    paths: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
+    """Every local path in the recipe, as typed and resolved (paths.json)."""
+    extra: dict[str, Any] = field(default_factory=dict, metadata=UNKNOWN_KEYS)
+    """Keys this xlingual does not know, kept as read and written back."""
+
+    @property
+    def complete(self) -> bool:
+        return self.status == "complete"
+
+    def scores(self, split: str, language: str) -> LanguageScores | None:
+        """One language's scores on one split, ``None`` if the run did not score it."""
+        block = self.splits.get(split)
+        return block.languages.get(language) if block is not None else None
+
+    @property
+    def other_data(self) -> bool:
+        """An ``xlingual evaluate`` result on other examples than the run was scored on."""
+        return self.kind == "evaluation" and self.evaluation is not None and self.evaluation.kind == "other-data"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON data in reading order: version and identity first, the bulky parts last (then any key not
+        in that order, so nothing is dropped)."""
+        data = _plain(self)
+        return {**{key: data[key] for key in _ORDER if key in data},
+                **{key: value for key, value in data.items() if key not in _ORDER}}
+
+    def write(self, path: str | Path) -> Path:
+        return atomic_write_json(Path(path), self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "results.json") -> Results:
+        if not isinstance(data, dict):
+            raise ResultsError(f"{where}: expected a JSON object, got {type(data).__name__}")
+        version = data.get("schema_version", 1)
+        if not isinstance(version, int) or version > SCHEMA_VERSION:
+            raise ResultsError(f"{where}: schema_version {version!r} is newer than this xlingual reads "
+                               f"({SCHEMA_VERSION}); upgrade xlingual to read it")
+        return _build(cls, {**data, "schema_version": version}, where)
+
+    @classmethod
+    def read(cls, path: str | Path) -> Results:
+        try:
+            data = read_json(path)
+        except (ValueError, OSError) as exc:
+            raise ResultsError(f"{path}: unreadable ({exc})") from None
+        return cls.from_dict(data, str(path))
+
+
+_ORDER = ("schema_version", "status", "kind", "run", "recipe", "method", "model", "seed", "source_language",
+          "target_languages", "label_scheme", "protocol", "trust_remote_code", "evaluation", "soup", "interpolation",
+          "training", "train_eval_overlap", "truncation", "paths", "splits", "matches_saved", "wall_seconds",
+          "processes", "versions", "written_to")
+
+
+def results_status(path: str | Path) -> str | None:
+    """The ``status`` of a results.json without reading the rest; ``None`` if it is missing or unreadable."""
+    try:
+        data = read_json(path)
+    except (ValueError, OSError):
+        return None
+    return data.get("status") if isinstance(data, dict) else None
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    """A dataclass from its JSON mapping: nested dataclasses (and mappings of them) are built, other values are
+    kept exactly as read; unknown keys are ignored (or kept in an ``UNKNOWN_KEYS`` field), a missing required
+    key is a ResultsError."""
+    if not isinstance(data, dict):
+        raise ResultsError(f"{where}: expected a JSON object, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    known = {item.name for item in dataclasses.fields(cls)}
+    for item in dataclasses.fields(cls):
+        key = f"{where}: {item.name}" if ": " not in where else f"{where}.{item.name}"
+        if item.metadata.get("unknown_keys"):
+            kwargs[item.name] = {k: v for k, v in data.items() if k not in known}
+            continue
+        if item.name not in data:
+            if item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING:
+                raise ResultsError(f"{key}: missing (not a results.json written by xlingual train?)")
+            continue
+        kwargs[item.name] = _value(hints[item.name], data[item.name], key)
+    return cls(**kwargs)
+
+
+def _value(tp: Any, value: Any, key: str) -> Any:
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):  # ``X | None``: None, or build the X
+        if value is None and type(None) in typing.get_args(tp):
+            return None
+        tp = next((arg for arg in typing.get_args(tp) if arg is not type(None)), tp)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, key)
+    if typing.get_origin(tp) is dict:
+        _, item = typing.get_args(tp)
+        if dataclasses.is_dataclass(item):
+            if not isinstance(value, dict):
+                raise ResultsError(f"{key}: expected a JSON object, got {type(value).__name__}")
+            return {name: _build(item, sub, f"{key}.{name}") for name, sub in value.items()}
+    return value
