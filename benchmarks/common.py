@@ -76,6 +76,9 @@ def base_parser(script: str, description: str) -> argparse.ArgumentParser:
     parser.add_argument("--isolate", action=argparse.BooleanOptionalAction, default=None,
                         help="one fresh child process per configuration (default: on, off with --quick)")
     parser.add_argument("--verbose", action="store_true", help="show the children's output as they run")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads in each child (default: torch's). On a shared machine, 1 thread makes "
+                             "CPU seconds (also recorded) a measure of the work that other processes barely move")
     parser.add_argument("--_child", default=None, help=argparse.SUPPRESS)
     return parser
 
@@ -125,7 +128,7 @@ def resolve_inputs(args: argparse.Namespace, workdir: Path, toy_sizes: dict[str,
     ``--quick`` uses the tiny random BERT and toy data of ``tests/conftest.py`` unless
     ``--model`` / ``--data`` name real ones, so a smoke run never costs real-model time.
     """
-    env: dict[str, Any] = {"quick": bool(args.quick), "workdir": str(workdir)}
+    env: dict[str, Any] = {"quick": bool(args.quick), "workdir": str(workdir), "threads": args.threads}
     explicit_model = args.model is not None
     model = Path(args.model).expanduser() if explicit_model else default_model()
     if args.quick and not explicit_model:
@@ -249,6 +252,9 @@ def train_xlingual(env: dict[str, Any], config: dict[str, Any]) -> dict[str, Any
     ``config``: ``recipe`` (path), ``overrides`` and ``examples`` (how many English training
     examples, the first of :func:`english_pool`). No selection split, no checkpoints and no
     log file, so ``run()`` is the training steps alone; ``training.epochs`` sets how many.
+    An optional ``max_steps`` stops after that many of the epoch's (shuffled, length-grouped)
+    batches; ``epoch_seconds`` then extrapolates to the whole epoch: the first step as timed plus
+    the epoch's remaining steps at the mean time of the later ones.
     """
     from accelerate.utils import set_seed
 
@@ -271,18 +277,28 @@ def train_xlingual(env: dict[str, Any], config: dict[str, Any]) -> dict[str, Any
     streams = build_streams(recipe, tokenizer, unlabeled, pairs)
     objectives = build_objectives(recipe.alignment.losses, model.config.hidden_size,
                                   len(recipe.data.target_languages))
+    epoch_steps = math.ceil(len(train) / recipe.training.batch_size)
+    max_steps = config.get("max_steps")
+    epochs = min(1.0, max_steps / epoch_steps) if max_steps else None
     loop = TrainingLoop(model, recipe, train, None, scheme.names, accelerator, objectives=objectives,
-                        streams=streams, progress=False)
+                        streams=streams, progress=False, epochs=epochs)
     marks = step_marks(loop.scheduler)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     loop.run()
     synchronize()
     seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - cpu_start
     summary = loop.summary()
     steps = summary["global_step"]
+    steady = steady_step(marks)
+    extrapolated = max_steps is not None and steps < epoch_steps
+    first = marks[0] - start if marks else seconds
     return {
         "seconds": seconds, "steps": steps, "seconds_per_step": seconds / max(steps, 1),
-        "steady_seconds_per_step": steady_step(marks),
+        "steady_seconds_per_step": steady, "epoch_steps": epoch_steps, "extrapolated": extrapolated,
+        "epoch_seconds": first + (epoch_steps - 1) * steady if extrapolated and steady else seconds,
+        "cpu_seconds": cpu_seconds,  # every thread of this process (time.process_time)
+        "epoch_cpu_seconds": cpu_seconds * epoch_steps / steps if extrapolated and steps else cpu_seconds,
         "samples": summary["samples"], "tokens": summary["tokens"], "padded_tokens": summary["padded_tokens"],
         "auxiliary_samples": summary["auxiliary_samples"], "loop_train_seconds": summary["train_seconds"],
         "batch_size": recipe.training.batch_size, "max_length": recipe.model.max_length,
@@ -322,6 +338,8 @@ def child_main(payload: str, measure: Measure) -> int:
     import torch
     import transformers
 
+    if env.get("threads"):
+        torch.set_num_threads(env["threads"])
     results = []
     shared = len(configs) > 1
     cuda = torch.cuda.is_available()

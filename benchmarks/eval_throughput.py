@@ -92,7 +92,7 @@ def xlingual_eval(env: dict[str, Any], config: dict[str, Any], model=None, token
         model, tokenizer = load_checkpoint(config["export"])
     raw = test_examples(env, recipe, languages or config["languages"], config["max_examples"])
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     data = {lang: (ex, tokenize_examples(ex, tokenizer, recipe.model.max_length, recipe.model.text_prefix))
             for lang, ex in raw.items()}
     tokenized = time.perf_counter()
@@ -101,6 +101,7 @@ def xlingual_eval(env: dict[str, Any], config: dict[str, Any], model=None, token
     seconds = time.perf_counter() - start
     return {
         "seconds": seconds, "tokenize_seconds": tokenized - start, "evaluate_seconds": seconds - (tokenized - start),
+        "cpu_seconds": time.process_time() - cpu_start, "metrics": report.metrics(), "summary": report.summary(),
         "examples": sum(len(ex) for ex in raw.values()),
         "tokens": sum(sum(tok.lengths) for _, tok in data.values()),
         "languages": list(raw), "per_language_seconds": {k: r.seconds for k, r in report.languages.items()},
@@ -145,7 +146,8 @@ def scaling_eval(env: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
         for k in config["counts"]:
             result = xlingual_eval(env, config, model, tokenizer, config["languages"][:k])
             points.append({"languages": k, "repeat": repeat, "seconds": result["seconds"],
-                           "examples": result["examples"], "tokens": result["tokens"]})
+                           "cpu_seconds": result["cpu_seconds"], "examples": result["examples"],
+                           "tokens": result["tokens"]})
     return {"points": points}
 
 

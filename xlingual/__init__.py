@@ -25,11 +25,14 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'xlingual' has no attribute {name!r}")
 
 
-def load(path, base_model=None, device="cpu"):
-    """Load a run or checkpoint folder as a :class:`~xlingual.inference.Classifier`."""
+def load(path, base_model=None, device="cpu", quantize=None):
+    """Load a run or checkpoint folder as a :class:`~xlingual.inference.Classifier`.
+
+    ``quantize="int8"``: dynamic int8 on the CPU (the encoder's Linear layers; LoRA merged first).
+    """
     from .inference import load as _load
 
-    return _load(path, base_model=base_model, device=device)
+    return _load(path, base_model=base_model, device=device, quantize=quantize)
 
 
 def train(recipe, overrides=(), overwrite=False, resume=False, progress=True):

@@ -31,6 +31,15 @@ from .errors import CheckpointError
 from .modeling.build import load_encoder, load_tokenizer
 from .modeling.classifier import XlingualConfig, XlingualForSequenceClassification
 from .modeling.lora import quiet_peft
+from .quantization import (
+    INT8_WEIGHTS,
+    check_quantize,
+    int8_state_dict,
+    is_quantized,
+    load_int8_state_dict,
+    merge_lora,
+    quantize_int8,
+)
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
@@ -58,6 +67,9 @@ def save_checkpoint(model: XlingualForSequenceClassification, tokenizer, folder:
             (tmp / name).unlink(missing_ok=True)
         head = {k: v.detach().contiguous().cpu() for k, v in model.head_state_dict().items()}
         save_file(head, str(tmp / HEAD_WEIGHTS), metadata={"format": "pt"})
+    elif is_quantized(model):  # int8 weights as plain tensors (quantization.py), never pickled
+        tokenizer.save_pretrained(tmp)
+        save_file(int8_state_dict(model), str(tmp / INT8_WEIGHTS), metadata={"format": "pt"})
     else:
         tokenizer.save_pretrained(tmp)
         state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
@@ -104,12 +116,21 @@ def _load_weights(path: Path) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"{path}: unreadable weights file ({exc}); the checkpoint is damaged") from None
 
 
-def load_checkpoint(path: str | Path, base_model: str | None = None, device: str | torch.device = "cpu"):
+def load_checkpoint(path: str | Path, base_model: str | None = None, device: str | torch.device = "cpu",
+                    quantize: str | None = None):
     """Load ``(model, tokenizer)`` from a checkpoint or run folder.
 
     ``base_model`` overrides where a LoRA checkpoint finds its encoder (if it moved).
+    ``quantize="int8"``: dynamic int8 on the CPU (:mod:`xlingual.quantization`; LoRA is merged first).
+    An int8 export loads as int8 whatever ``quantize`` says.
     """
     folder, config = load_checkpoint_config(path)
+    int8_export = (folder / INT8_WEIGHTS).is_file() and getattr(config, "quantization", None)
+    check_quantize("int8" if int8_export else quantize, device)  # refuse before reading any weights
+    if int8_export:
+        model = XlingualForSequenceClassification(config)
+        load_int8_state_dict(model, _load_weights(folder / INT8_WEIGHTS), str(folder / INT8_WEIGHTS))
+        return model.eval(), load_tokenizer(str(folder))
     if (folder / ADAPTER_CONFIG).is_file():
         for name in (ADAPTER_WEIGHTS, HEAD_WEIGHTS):
             if not (folder / name).is_file():
@@ -151,12 +172,18 @@ def load_checkpoint(path: str | Path, base_model: str | None = None, device: str
             )
         tokenizer_source = str(folder)
     tokenizer = load_tokenizer(tokenizer_source)
+    if quantize:
+        quantize_int8(model)
     model.to(device).eval()
     return model, tokenizer
 
 
-def merge_and_export(path: str | Path, out: str | Path, base_model: str | None = None) -> Path:
-    """Write a standalone folder: LoRA merged into the encoder (or a full checkpoint copied)."""
+def merge_and_export(path: str | Path, out: str | Path, base_model: str | None = None,
+                     quantize: str | None = None) -> Path:
+    """Write a standalone folder: LoRA merged into the encoder (or a full checkpoint copied).
+
+    ``quantize="int8"`` writes the encoder's Linear layers as dynamic int8 (``model_int8.safetensors``).
+    """
     target = Path(out)
     if target.exists() and not target.is_dir():
         raise CheckpointError(f"export folder {target} exists and is not a folder")
@@ -164,13 +191,13 @@ def merge_and_export(path: str | Path, out: str | Path, base_model: str | None =
         # save_checkpoint replaces the folder: never let that delete something that is not an earlier export
         raise CheckpointError(f"export folder {target} already exists and is not an xlingual export; "
                               "choose a new folder")
+    check_quantize(quantize)
     model, tokenizer = load_checkpoint(path, base_model=base_model)
-    was_lora = is_lora(model)
-    if was_lora:
-        model.encoder = model.encoder.merge_and_unload()
-        model.config.encoder = model.encoder.config
+    was_lora = merge_lora(model)
+    if quantize:
+        quantize_int8(model)
     out = Path(out)
     save_checkpoint(model, tokenizer, out)
-    meta = {"exported_from": str(resolve_checkpoint(path)), "merged_lora": was_lora}
+    meta = {"exported_from": str(resolve_checkpoint(path)), "merged_lora": was_lora, "quantize": quantize}
     (out / "xlingual_export.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     return out

@@ -23,6 +23,7 @@ EPILOG = """examples:
   xlingual evaluate runs/umsab_e5small-seed1 --languages spanish,german
   xlingual predict runs/umsab_e5small-seed1 "Me encanta esta película" "Odio los lunes"
   xlingual export runs/umsab_e5small_lora-seed1 exported/ --merge
+  xlingual export runs/umsab_e5small-seed1 exported-int8/ --quantize int8
 """
 
 
@@ -95,7 +96,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         texts += [line for line in read_lines(Path(args.file)) if line.strip()]
     if not texts:
         raise DataError("predict: give texts as arguments or --file with one text per line")
-    classifier = load(args.run, base_model=args.base_model)
+    classifier = load(args.run, base_model=args.base_model, quantize=args.quantize)
     for text, prediction in zip(texts, classifier.predict(texts, batch_size=args.batch_size), strict=True):
         if args.json:
             print(json.dumps({"text": text, "label": prediction.label, "score": prediction.score,
@@ -110,9 +111,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .checkpoint import merge_and_export, resolve_checkpoint
     from .errors import CheckpointError
 
-    if not args.merge and (resolve_checkpoint(args.run) / "adapter_config.json").is_file():
+    if not args.merge and not args.quantize and (resolve_checkpoint(args.run) / "adapter_config.json").is_file():
         raise CheckpointError(f"{args.run} is a LoRA run: pass --merge to fold the adapter into the encoder")
-    out = merge_and_export(args.run, args.out, base_model=args.base_model)
+    out = merge_and_export(args.run, args.out, base_model=args.base_model, quantize=args.quantize)
+    if args.quantize:
+        print(f"wrote {out}: encoder Linear layers as dynamic int8 for CPU inference (load it with xlingual.load; "
+              "transformers' Auto classes cannot read int8 weights)")
+        return 0
     print(f"wrote {out} (load it with xlingual.load, or AutoModelForSequenceClassification after "
           "'import xlingual.modeling'; outside xlingual.load add the text prefix and max length from its config.json)")
     return 0
@@ -178,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--base-model", help="where a LoRA checkpoint's encoder is, if it moved")
+    p.add_argument("--quantize", choices=["int8"], help="int8 CPU inference (dynamic quantization of the encoder)")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("export", help="write a standalone model folder (merging LoRA adapters)",
@@ -189,6 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", help="folder to write")
     p.add_argument("--merge", action="store_true", help="merge LoRA adapters into the encoder weights")
     p.add_argument("--base-model", help="where a LoRA checkpoint's encoder is, if it moved")
+    p.add_argument("--quantize", choices=["int8"],
+                   help="store the encoder's Linear layers as dynamic int8 for CPU inference (implies --merge "
+                        "for a LoRA run; loads with xlingual.load only)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("sweep", help="run recipes × seeds into one folder (resumable)",

@@ -71,10 +71,12 @@ class Classifier:
         return results
 
 
-def load(path: str | Path, base_model: str | None = None, device: str | torch.device = "cpu") -> Classifier:
+def load(path: str | Path, base_model: str | None = None, device: str | torch.device = "cpu",
+         quantize: str | None = None) -> Classifier:
     """Load a run folder or checkpoint (full or LoRA) as a :class:`Classifier`.
 
-    ``base_model`` tells a LoRA checkpoint where its encoder is, if it moved.
+    ``base_model`` tells a LoRA checkpoint where its encoder is, if it moved. ``quantize="int8"``
+    runs the encoder's Linear layers in dynamic int8 on the CPU (see :mod:`xlingual.quantization`).
     """
-    model, tokenizer = load_checkpoint(path, base_model=base_model, device=device)
+    model, tokenizer = load_checkpoint(path, base_model=base_model, device=device, quantize=quantize)
     return Classifier(model, tokenizer, device)
