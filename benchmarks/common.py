@@ -121,7 +121,7 @@ def write_toy_pairs(folder: Path, languages: Sequence[str], n: int = 64) -> str:
 
 
 def resolve_inputs(args: argparse.Namespace, workdir: Path, toy_sizes: dict[str, int] | None = None,
-                   need_extra: bool = False, need_pairs: bool = False) -> dict[str, Any]:
+                   need_extra: bool = False, need_pairs: bool = False, extra: Path = ENGLISH_EXTRA) -> dict[str, Any]:
     """Where the model, UMSAB data, extra English and translation pairs come from.
 
     Full runs use the real encoder and data and raise :class:`Skip` where they are absent.
@@ -151,11 +151,11 @@ def resolve_inputs(args: argparse.Namespace, workdir: Path, toy_sizes: dict[str,
         raise Skip(f"no UMSAB data at {data} (english/train_text.txt missing); pass --data or run with --quick")
     languages = [lang for lang in UMSAB_LANGUAGES if _is_umsab(data, [lang])]
     env.update(data=str(data.resolve()), data_kind="umsab", languages=languages)
-    extra = ENGLISH_EXTRA if (ENGLISH_EXTRA / "train_text.txt").is_file() else None
-    if need_extra and extra is None:
-        raise Skip(f"extra English training data not found at {ENGLISH_EXTRA} (needed for more than the 1839 "
+    found = extra if (extra / "train_text.txt").is_file() else None
+    if need_extra and found is None:
+        raise Skip(f"extra English training data not found at {extra} (needed for more than the 1839 "
                    "UMSAB English training examples)")
-    env["extra"] = str(extra) if extra else None
+    env["extra"] = str(found) if found else None
     pairs = TATOEBA if (TATOEBA / "tatoeba.spa-eng.spa").is_file() else None
     if need_pairs and pairs is None:
         raise Skip(f"translation pairs not found at {TATOEBA} (needed for the contrastive loss)")

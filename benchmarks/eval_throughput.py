@@ -88,8 +88,9 @@ def xlingual_eval(env: dict[str, Any], config: dict[str, Any], model=None, token
     from xlingual.evaluation.zero_shot import evaluate_languages
 
     recipe = common.load_recipe(Path(config["recipe"]), config["overrides"])
+    device = config.get("device", "cpu")
     if model is None:
-        model, tokenizer = load_checkpoint(config["export"])
+        model, tokenizer = load_checkpoint(config["export"], device=device, quantize=config.get("quantize"))
     raw = test_examples(env, recipe, languages or config["languages"], config["max_examples"])
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -97,7 +98,8 @@ def xlingual_eval(env: dict[str, Any], config: dict[str, Any], model=None, token
             for lang, ex in raw.items()}
     tokenized = time.perf_counter()
     report = evaluate_languages(model, data, names, "test", recipe.data.source_language,
-                                recipe.evaluation.batch_size, "cpu", None, progress=False)
+                                recipe.evaluation.batch_size, device, None, progress=False)
+    common.synchronize()
     seconds = time.perf_counter() - start
     return {
         "seconds": seconds, "tokenize_seconds": tokenized - start, "evaluate_seconds": seconds - (tokenized - start),
@@ -119,7 +121,8 @@ def pipeline_eval(env: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]
     recipe = common.load_recipe(Path(config["recipe"]), config["overrides"])
     raw = test_examples(env, recipe, config["languages"], config["max_examples"])
     batch_size, max_length = recipe.evaluation.batch_size, recipe.model.max_length
-    classifier = pipeline("text-classification", model=config["export"], batch_size=batch_size, device="cpu")
+    classifier = pipeline("text-classification", model=config["export"], batch_size=batch_size,
+                          device=config.get("device", "cpu"))
     label2id = classifier.model.config.label2id
     prefix = recipe.model.text_prefix
     inputs = {lang: [prefix + text for text in ex.texts] for lang, ex in raw.items()}
@@ -130,6 +133,7 @@ def pipeline_eval(env: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]
         output = classifier(texts, batch_size=batch_size, truncation=True, max_length=max_length)
         predictions[language] = [label2id[item["label"]] for item in output]
         per_language[language] = time.perf_counter() - begin
+    common.synchronize()
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "examples": sum(len(t) for t in inputs.values()), "tokens": None,
             "languages": list(raw), "per_language_seconds": per_language, "predictions": predictions,
