@@ -482,6 +482,12 @@ def fmt_stats(stats: dict[str, Any], digits: int = 2, suffix: str = "") -> str:
     return f"{fmt(stats['median'], digits)}{suffix} ({fmt(stats['min'], digits)}–{fmt(stats['max'], digits)})"
 
 
+def goals_table(goals: Sequence[dict[str, Any]]) -> str:
+    """The Goals table: each goal's text, its measured median (with ``unit``, default ×) and whether it is met."""
+    return markdown_table(["goal", "measured (median)", "met"],
+                          [[g["goal"], f"{fmt(g['measured'])}{g.get('unit', '×')}", fmt(g["met"])] for g in goals])
+
+
 def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     lines += ["| " + " | ".join(cell if isinstance(cell, str) else fmt(cell) for cell in row) + " |" for row in rows]

@@ -312,8 +312,7 @@ def run(args: argparse.Namespace) -> int:
     markdown += (f"- settings: {len(s['languages'])} languages ({', '.join(s['languages'])}), {n} test examples, "
                  f"batch {s['batch_size']}, max length {s['max_length']}, text prefix {s['text_prefix']!r}, "
                  f"repeats {s['repeats']}; {'one fresh process per run' if args.isolate else 'one shared process'}\n")
-    goal_table = markdown_table(["goal", "measured (median)", "met"],
-                                [[g["goal"], f"{fmt(g['measured'])}×", fmt(g["met"])] for g in results["goals"]])
+    goal_table = common.goals_table(results["goals"])
     markdown += f"\n## Goals\n\n{goal_table}\n\n## Throughput\n\n{table}"
     if scaling_table:
         markdown += f"\n## Scaling with the number of languages (xlingual)\n\n{scaling_table}"

@@ -332,8 +332,7 @@ def run(args: argparse.Namespace) -> int:
                  f"{'one fresh process per run' if args.isolate else 'one shared process'}\n"
                  f"- MFU: 6 × {fmt(n_params)} non-embedding parameters × real tokens/s ÷ "
                  f"{fmt(peak, 0) if peak else '–'} TFLOPS ({peak_source})\n")
-    goal_table = markdown_table(["goal", "measured (median)", "met"],
-                                [[g["goal"], f"{fmt(g['measured'])}×", fmt(g["met"])] for g in results["goals"]])
+    goal_table = common.goals_table(results["goals"])
     markdown += (f"\n## Goals\n\n{goal_table}\n\n## Training\n\n{training_table}\n"
                  "Cells: median (min–max) over repeats; ratios paired within a repeat (A and B back to back"
                  f"{', each in a fresh process' if args.isolate else ', one shared process'}).\n\n"

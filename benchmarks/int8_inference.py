@@ -171,15 +171,12 @@ def run(args: argparse.Namespace) -> int:
         {"goal": f"int8 ≥ {GOAL_SPEEDUP}× fp32 CPU evaluation throughput", "measured": speedup,
          "met": speedup is not None and speedup >= GOAL_SPEEDUP},
         {"goal": f"≤ {GOAL_F1_LOSS} points of target-average macro-F1 lost", "measured": loss,
-         "met": loss <= GOAL_F1_LOSS},
+         "met": loss <= GOAL_F1_LOSS, "unit": " points"},
     ]
     markdown = common.markdown_header(results, "Int8 CPU inference vs fp32 (same run folder)")
     markdown += (f"- run: {args.run or 'tiny toy run (quick)'}; repeats {args.repeats or (1 if args.quick else 2)}; "
                  f"{'one fresh process per evaluation' if args.isolate else 'one shared process'}\n")
-    goal_table = markdown_table(["goal", "measured (median)", "met"],
-                                [[results["goals"][0]["goal"], f"{fmt(speedup)}×", fmt(results["goals"][0]["met"])],
-                                 [results["goals"][1]["goal"], f"{fmt(loss)} points", fmt(results["goals"][1]["met"])]])
-    markdown += f"\n## Goals\n\n{goal_table}\n\n## Throughput and accuracy\n\n{table}"
+    markdown += f"\n## Goals\n\n{common.goals_table(results['goals'])}\n\n## Throughput and accuracy\n\n{table}"
     common.write_results(args.out, results, markdown)
     return 0
 

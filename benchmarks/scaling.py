@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--eval-examples", type=int, default=None,
                         help="first N test examples per language in the evaluation sweep (all; quick 20)")
     parser.add_argument("--figure", type=Path, default=None, help="where to draw the figure (<out>/scaling.png)")
+    parser.add_argument("--figure-from", type=Path, default=None, metavar="RESULTS_JSON",
+                        help="only redraw the figure from an earlier run's results.json (to --figure)")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="what the fits and the figure use: wall-clock seconds, or CPU seconds of the child "
                              "(steadier on a shared machine, with --threads 1) (wall)")
@@ -282,6 +284,7 @@ def draw_figure(sections: dict[str, Any], path: Path, title: str, clock: str = "
         time_examples.legend(fontsize=8)
         memory.plot(xs, [p["peak_rss_mb"] for p in pts], "o-", color="C0", label="vs examples (bottom axis)")
         memory.set(xlabel="English training examples", ylabel="peak RSS MiB", title="Peak RSS per point")
+        memory.set_ylim(bottom=0)
     else:
         time_examples.set_visible(False)
     lengths = sections.get("max_length")
@@ -303,6 +306,7 @@ def draw_figure(sections: dict[str, Any], path: Path, title: str, clock: str = "
         top = memory.twiny()
         top.plot(xs, [p["peak_rss_mb"] for p in pts], "s-", color="C1", label="vs max length (top axis)")
         top.set_xlabel("max length (tokens)")
+        top.set_ylim(bottom=0)
         handles = memory.get_legend_handles_labels()
         extra = top.get_legend_handles_labels()
         memory.legend(handles[0] + extra[0], handles[1] + extra[1], fontsize=8, loc="lower right")
@@ -338,7 +342,23 @@ def draw_figure(sections: dict[str, Any], path: Path, title: str, clock: str = "
     return path
 
 
+def figure_title(results: dict[str, Any]) -> str:
+    machine, settings = results["machine"], results["settings"]
+    where = machine.get("gpu") or f"{machine['cpu_count']}-CPU machine"
+    threads = f", {settings['threads']} torch thread(s)" if settings.get("threads") else ""
+    quick = " (quick: numbers meaningless)" if results["quick"] else ""
+    return f"xlingual scaling — {where}{threads}, {results['date'][:10]}{quick}"
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.figure_from:
+        import json
+
+        earlier = json.loads(args.figure_from.read_text(encoding="utf-8"))
+        figure = draw_figure(earlier["sections"], args.figure or args.figure_from.with_name("scaling.png"),
+                             figure_title(earlier), earlier["settings"].get("clock", "wall"))
+        print(f"wrote {figure}", file=sys.stderr)
+        return 0
     started = time.perf_counter()
     results = common.header(SCRIPT, args.quick)
     with common.workdir() as tmp:
@@ -353,10 +373,7 @@ def run(args: argparse.Namespace) -> int:
     common.finish_header(results, children, started)
     results.update(inputs=common.public_inputs(env), settings=s, isolated=args.isolate, skipped=skipped)
     results["sections"], text = summarise(children, s)
-    machine = results["machine"]
-    figure = draw_figure(results["sections"], args.figure or Path(args.out) / "scaling.png",
-                         f"xlingual scaling — {machine.get('gpu') or str(machine['cpu_count']) + '-CPU machine'}, "
-                         f"{results['date'][:10]}{' (quick: numbers meaningless)' if args.quick else ''}",
+    figure = draw_figure(results["sections"], args.figure or Path(args.out) / "scaling.png", figure_title(results),
                          args.clock)
     results["figure"] = str(figure) if figure else None
     markdown = common.markdown_header(results, "Scaling: training time and memory, evaluation time")
