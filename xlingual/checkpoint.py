@@ -11,6 +11,9 @@ A checkpoint is a folder::
                              weights and tokenizer the checkpoint uses without copying them
     adapter_model.safetensors  the LoRA weights only (a few MB, no copy of the encoder)
     head.safetensors         pooling/classifier weights outside the encoder
+    -- or, for an int8 export (``xlingual export --quantize int8``) --
+    model_int8.safetensors   the encoder's Linear layers as int8 + scale + zero point, every other weight
+                             in fp32; config.json says ``quantization``; loads with xlingual only
 
 Weights are safetensors only: nothing is unpickled on load. A full checkpoint (or a
 merged LoRA export) also loads with ``AutoModelForSequenceClassification`` after
