@@ -330,7 +330,7 @@ def run(args: argparse.Namespace) -> int:
                  f"lr {s['learning_rate']}, precisions {', '.join(s['precisions'])}, repeats {s['repeats']}; "
                  f"evaluation on {', '.join(s['languages'])}; "
                  f"{'one fresh process per run' if args.isolate else 'one shared process'}\n"
-                 f"- MFU: 6 × {fmt(n_params)} non-embedding parameters × real tokens/s ÷ "
+                 f"- MFU: 6 × {f'{n_params:,}' if n_params else '–'} non-embedding parameters × real tokens/s ÷ "
                  f"{fmt(peak, 0) if peak else '–'} TFLOPS ({peak_source})\n")
     goal_table = common.goals_table(results["goals"])
     markdown += (f"\n## Goals\n\n{goal_table}\n\n## Training\n\n{training_table}\n"
