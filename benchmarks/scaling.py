@@ -247,6 +247,13 @@ def _rows(points: list[dict[str, Any]], key: str, gpu: bool) -> list[list[str]]:
     return rows
 
 
+def _joint_legend(ax, twin) -> None:
+    """One legend for an axis and its twin."""
+    handles, labels = ax.get_legend_handles_labels()
+    more, more_labels = twin.get_legend_handles_labels()
+    ax.legend(handles + more, labels + more_labels, fontsize=8, loc="lower right")
+
+
 def draw_figure(sections: dict[str, Any], path: Path, title: str, clock: str = "wall") -> Path | None:
     """Training time and peak memory vs examples and max length, evaluation time vs languages, with the fits."""
     if not sections:
@@ -297,9 +304,7 @@ def draw_figure(sections: dict[str, Any], path: Path, title: str, clock: str = "
         twin.plot(xs, [p["padded_tokens_per_epoch"] for p in pts], "^:", color="C3", label="padded tokens per epoch")
         twin.set_ylabel("tokens per epoch")
         twin.set_ylim(bottom=0)
-        handles = time_lengths.get_legend_handles_labels()
-        extra = twin.get_legend_handles_labels()
-        time_lengths.legend(handles[0] + extra[0], handles[1] + extra[1], fontsize=8, loc="lower right")
+        _joint_legend(time_lengths, twin)
         time_lengths.set(xlabel="max length (tokens)", ylabel=f"{unit} per epoch", xticks=xs,
                          title=f"Training time vs max length ({pts[0]['examples_wanted']} examples)")
         time_lengths.set_ylim(bottom=0)
@@ -307,9 +312,7 @@ def draw_figure(sections: dict[str, Any], path: Path, title: str, clock: str = "
         top.plot(xs, [p["peak_rss_mb"] for p in pts], "s-", color="C1", label="vs max length (top axis)")
         top.set_xlabel("max length (tokens)")
         top.set_ylim(bottom=0)
-        handles = memory.get_legend_handles_labels()
-        extra = top.get_legend_handles_labels()
-        memory.legend(handles[0] + extra[0], handles[1] + extra[1], fontsize=8, loc="lower right")
+        _joint_legend(memory, top)
     else:
         time_lengths.set_visible(False)
     if not examples and not lengths:
