@@ -84,3 +84,7 @@ def test_scaling_quick_mode_fits_and_draws_the_figure(tmp_path):
     assert all(p["cpu_seconds"] > 0 for p in examples["points"])
     assert [p["languages"] for p in sections["languages"]["points"]] == [1, 2]
     assert png_size(figure) == (1100, 800)
+    redrawn = tmp_path / "again.png"  # the figure again from results.json alone, nothing re-measured
+    done = run_script("scaling.py", "--figure-from", str(tmp_path / "results.json"), "--figure", str(redrawn))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert redrawn.read_bytes() == figure.read_bytes()
