@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -220,17 +221,38 @@ def load_recipe(path: Path, overrides: Sequence[str]):
     return _load(path, list(overrides))
 
 
-def step_marks(scheduler) -> list[float]:
-    """Record the time of every ``scheduler.step()`` (once per optimizer step in the training loop)."""
-    marks: list[float] = []
-    original = scheduler.step
+class StepTimer:
+    """A training callback that notes the wall and CPU time of every logged step (run with
+    ``training.logging_steps=1``); :meth:`watch` adds the moment the training loop starts."""
 
-    def step(*args: Any, **kwargs: Any) -> Any:
-        marks.append(time.perf_counter())
-        return original(*args, **kwargs)
+    def __init__(self) -> None:
+        self.marks: list[float] = []
+        self.cpu_marks: list[float] = []  # time.process_time: every thread of this process
+        self.start: float | None = None
+        self.cpu_start: float | None = None
 
-    scheduler.step = step
-    return marks
+    def on_log(self, record: dict[str, Any]) -> None:
+        if "task" in record:  # a step record, not a selection score
+            synchronize()
+            self.marks.append(time.perf_counter())
+            self.cpu_marks.append(time.process_time())
+
+    @contextmanager
+    def watch(self):
+        """Note when ``TrainingLoop.run`` starts (callbacks see only steps), so the first step is timed too."""
+        from xlingual.training.loop import TrainingLoop
+
+        original = TrainingLoop.run
+
+        def run(loop, *args: Any, **kwargs: Any) -> Any:
+            self.start, self.cpu_start = time.perf_counter(), time.process_time()
+            return original(loop, *args, **kwargs)
+
+        TrainingLoop.run = run
+        try:
+            yield self
+        finally:
+            TrainingLoop.run = original
 
 
 def steady_step(marks: Sequence[float]) -> float | None:
@@ -247,63 +269,49 @@ def synchronize() -> None:
 
 
 def train_xlingual(env: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    """Train with xlingual's :class:`TrainingLoop` exactly as ``xlingual train`` assembles it; time ``run()``.
+    """Train through ``xlingual.fit`` (the library's own entry point) and report the training loop's time.
 
     ``config``: ``recipe`` (path), ``overrides`` and ``examples`` (how many English training
-    examples, the first of :func:`english_pool`). No selection split, no checkpoints and no
-    log file, so ``run()`` is the training steps alone; ``training.epochs`` sets how many.
+    examples, the first of :func:`english_pool`). No selection and no test split, so the loop's
+    ``train_seconds`` is the training steps alone (state saves and the final checkpoint are timed apart);
+    ``training.epochs`` sets how many. Step times come from an ``on_log`` callback at every step.
     An optional ``max_steps`` stops after that many of the epoch's (shuffled, length-grouped)
     batches; ``epoch_seconds`` then extrapolates to the whole epoch: the first step as timed plus
     the epoch's remaining steps at the mean time of the later ones.
     """
-    from accelerate.utils import set_seed
-
-    from xlingual.data.batching import tokenize_examples
+    import xlingual
     from xlingual.data.loading import label_scheme
-    from xlingual.modeling.build import build_model
-    from xlingual.modeling.freezing import count_parameters
-    from xlingual.pipeline import build_streams, load_streams_data, make_accelerator
-    from xlingual.training.loop import TrainingLoop
-    from xlingual.training.objectives import build_objectives
 
-    recipe = load_recipe(Path(config["recipe"]), config["overrides"])
+    recipe = load_recipe(Path(config["recipe"]), [*config["overrides"], "training.logging_steps=1"])
     scheme = label_scheme(recipe.data)
     examples = english_pool(env, config["examples"], scheme)
-    unlabeled, pairs = load_streams_data(recipe)
-    accelerator = make_accelerator(recipe)
-    set_seed(recipe.training.seed)
-    model, tokenizer = build_model(recipe, scheme)
-    train = tokenize_examples(examples, tokenizer, recipe.model.max_length, recipe.model.text_prefix)
-    streams = build_streams(recipe, tokenizer, unlabeled, pairs)
-    objectives = build_objectives(recipe.alignment.losses, model.config.hidden_size,
-                                  len(recipe.data.target_languages))
-    epoch_steps = math.ceil(len(train) / recipe.training.batch_size)
+    epoch_steps = math.ceil(len(examples.texts) / recipe.training.batch_size)
     max_steps = config.get("max_steps")
-    epochs = min(1.0, max_steps / epoch_steps) if max_steps else None
-    loop = TrainingLoop(model, recipe, train, None, scheme.names, accelerator, objectives=objectives,
-                        streams=streams, progress=False, epochs=epochs)
-    marks = step_marks(loop.scheduler)
-    start, cpu_start = time.perf_counter(), time.process_time()
-    loop.run()
-    synchronize()
-    seconds = time.perf_counter() - start
-    cpu_seconds = time.process_time() - cpu_start
-    summary = loop.summary()
-    steps = summary["global_step"]
-    steady = steady_step(marks)
+    if max_steps:  # at most one epoch: the loop stops after max_steps batches
+        epochs = min(1.0, max_steps / epoch_steps)
+        recipe.training.epochs = epochs if math.ceil(epochs * epoch_steps) <= max_steps else math.nextafter(epochs, 0)
+    timer = StepTimer()
+    with tempfile.TemporaryDirectory(prefix="xlingual-bench-") as folder, timer.watch():
+        classifier = xlingual.fit(recipe, train=(examples.texts, [scheme.names[i] for i in examples.labels]),
+                                  callbacks=[timer], output_dir=Path(folder) / "run", progress=False)
+    summary = classifier.report["training"]
+    seconds, steps = summary["train_seconds"], summary["global_step"]
+    # CPU seconds of the training steps: from the loop's start to the last step (no selection, no test split)
+    cpu_seconds = timer.cpu_marks[-1] - timer.cpu_start if timer.cpu_marks and timer.cpu_start is not None else 0.0
+    steady = steady_step(timer.marks)
     extrapolated = max_steps is not None and steps < epoch_steps
-    first = marks[0] - start if marks else seconds
+    first = timer.marks[0] - timer.start if timer.marks and timer.start is not None else seconds
     return {
         "seconds": seconds, "steps": steps, "seconds_per_step": seconds / max(steps, 1),
         "steady_seconds_per_step": steady, "epoch_steps": epoch_steps, "extrapolated": extrapolated,
         "epoch_seconds": first + (epoch_steps - 1) * steady if extrapolated and steady else seconds,
-        "cpu_seconds": cpu_seconds,  # every thread of this process (time.process_time)
+        "cpu_seconds": cpu_seconds,
         "epoch_cpu_seconds": cpu_seconds * epoch_steps / steps if extrapolated and steps else cpu_seconds,
         "samples": summary["samples"], "tokens": summary["tokens"], "padded_tokens": summary["padded_tokens"],
         "auxiliary_samples": summary["auxiliary_samples"], "loop_train_seconds": summary["train_seconds"],
         "batch_size": recipe.training.batch_size, "max_length": recipe.model.max_length,
         "rows_per_step": (summary["samples"] + summary["auxiliary_samples"]) / max(steps, 1),
-        "parameters": count_parameters(model), "method": recipe.method,
+        "parameters": summary["parameters"], "method": recipe.method,
         "losses": [loss.name for loss in recipe.alignment.losses],
     }
 

@@ -11,10 +11,10 @@ from xlingual.data.batching import tokenize_examples
 from xlingual.data.loading import label_scheme, load_examples
 from xlingual.errors import ConfigError
 from xlingual.modeling.build import build_model
+from xlingual.objectives import SetupContext, build_objectives, schedule_weight
 from xlingual.pipeline import build_streams, load_streams_data
 from xlingual.protocol import ProtocolError, check_protocol, target_resources
 from xlingual.training.loop import TrainingLoop
-from xlingual.training.objectives import build_objectives, schedule_weight
 
 STREAMS = {
     "coral": ["alignment.unlabeled_target={split: train}", "alignment.losses=[{name: coral, weight: 1.0}]"],
@@ -39,7 +39,8 @@ def make_loop(tiny_bert, toy_umsab, toy_pairs, overrides, tmp_path):
     train = tokenize_examples(load_examples(recipe.data, "english", "train"), tokenizer, 32)
     unlabeled, pairs = load_streams_data(recipe)
     streams = build_streams(recipe, tokenizer, unlabeled, pairs)
-    objectives = build_objectives(recipe.alignment.losses, model.config.hidden_size, 2)
+    objectives = build_objectives(recipe.alignment.losses,
+                                  SetupContext(model, model.config.hidden_size, recipe.data.target_languages))
     return TrainingLoop(model, recipe, train, None, scheme.names, Accelerator(cpu=True), tmp_path / "log.jsonl",
                         objectives, streams, progress=False)
 
@@ -66,6 +67,7 @@ def test_combined_step_lowers_alignment_terms(combination, tiny_bert, toy_umsab,
         assert all(torch.isfinite(torch.tensor(values))) and aligned[0][f"{name}_weight"] == 1.0
         assert measured[0][f"{name}_weight"] == 0.0
         if name == "dann":  # adversarial: the encoder maximises the discriminator's loss, so it must not fall
+            assert all(0.0 <= record["dann_accuracy"] <= 1.0 for record in aligned)  # logged like tllib
             assert sum(values[-6:]) / 6 >= sum(r[name] for r in measured[-6:]) / 6 - 0.05
             continue
         with_loss, without = sum(values[-6:]) / 6, sum(r[name] for r in measured[-6:]) / 6

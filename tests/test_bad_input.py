@@ -5,10 +5,16 @@ for exit code 2 and exactly one ``error: ...`` line on stderr) or a library call
 :class:`~xlingual.errors.XlingualError` with a one-line message). The message must match the row's regex, which
 pins the file and line, key or value it has to name. Rows marked ``before_model`` are config or data mistakes:
 they must be reported before any model or checkpoint is loaded, so model loading is made to fail for them.
+
+A mistake must also change nothing: every row runs from its own working directory, and the trees of the test's
+folder (the decoy datasets, models and runs a row set up), the working directory, the shared data and the shared
+finished runs are hashed before and after. Early errors leave no output folder behind either.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import re
 import shutil
@@ -28,8 +34,10 @@ from xlingual.config import DataConfig
 from xlingual.data.loading import load_examples
 from xlingual.data.pairs import load_pairs
 from xlingual.errors import XlingualError
+from xlingual.run_folder import MARKER
 
 FULL = REPO / "recipes" / "umsab_e5small.yaml"
+CUDA = __import__("torch").cuda.is_available()
 LORA = REPO / "recipes" / "umsab_e5small_lora.yaml"
 SPLITS = ("train", "val", "test")
 
@@ -64,10 +72,27 @@ def clean_data(toy_umsab, tmp_path_factory) -> Path:
 def finished_runs(tiny_bert, clean_data, tmp_path_factory) -> dict[str, Path]:
     """One finished full fine-tuning run and one LoRA run (a few seconds each); tests copy before changing them."""
     base = tmp_path_factory.mktemp("runs")
-    quick = {"training.epochs": 1, "data.max_train_examples": 48}
-    return {name: xlingual.train(recipe, tiny_recipe_overrides(tiny_bert, clean_data, base / name, **quick),
+    return {name: xlingual.train(recipe, tiny_recipe_overrides(tiny_bert, clean_data, base / name, **QUICK),
                                  progress=False)
             for name, recipe in (("full", FULL), ("lora", LORA))}
+
+
+QUICK = {"training.epochs": 1, "data.max_train_examples": 48}
+
+
+def tree_hash(*roots: Path) -> dict[str, str]:
+    """Every file and folder under ``roots`` with a hash of its bytes: what a mistake must leave as it was."""
+    found = {}
+    for root in roots:
+        for path in sorted(root.rglob("*")):
+            key = str(path)
+            found[key] = "dir" if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+@functools.cache
+def classifier(path: Path):
+    return xlingual.load(path)
 
 
 @dataclass
@@ -82,6 +107,19 @@ class Env:
     def train(self, *assignments: str, recipe: Path = FULL, data: Path | None = None) -> list[str]:
         """``xlingual train`` on the tiny model and toy data, then ``assignments`` as further ``--set``."""
         overrides = [*tiny_recipe_overrides(self.bert, data or self.data, self.tmp / "run"), *assignments]
+        return ["train", str(recipe), "--no-progress", *[arg for o in overrides for arg in ("--set", o)]]
+
+    def unfinished(self, name: str = "full") -> Path:
+        """A copy of a finished run made unfinished: no results.json, a saved state (enough to reach --resume)."""
+        run = self.copy_run(name)
+        (run / "results.json").unlink()
+        (run / "state").mkdir()
+        (run / "state" / "state.json").write_text("{}", encoding="utf-8")
+        return run
+
+    def train_like(self, run: Path, *assignments: str, recipe: Path = FULL) -> list[str]:
+        """``xlingual train`` with the settings the finished runs were trained with, into ``run``."""
+        overrides = [*tiny_recipe_overrides(self.bert, self.data, run, **QUICK), *assignments]
         return ["train", str(recipe), "--no-progress", *[arg for o in overrides for arg in ("--set", o)]]
 
     def copy_data(self) -> Path:
@@ -208,7 +246,123 @@ def resume_finished_run(env: Env) -> list[str]:
 
 def unfinished_output_dir(env: Env) -> list[str]:
     env.file("run/logs/train_log.jsonl", '{"step": 1}\n')
+    env.file(f"run/{MARKER}", "{}")
     return env.train()
+
+
+def folder_of_user_files(env: Env, *flags: str) -> list[str]:
+    env.file("mine/thesis.tex", "years of work")
+    return [*env.train(f"output_dir={env.tmp / 'mine'}"), *flags]
+
+
+def overwrite_data_root(env: Env) -> list[str]:
+    root = env.copy_data()
+    (root / MARKER).write_text("{}")  # even a folder that looks like a run: it is the data
+    return [*env.train(f"data.root={root}", f"output_dir={root}"), "--overwrite"]
+
+
+def overwrite_parent_of_data(env: Env) -> list[str]:
+    root = env.copy_data()
+    return [*env.train(f"data.root={root}", f"output_dir={env.tmp}"), "--overwrite"]
+
+
+def overwrite_working_directory(env: Env) -> list[str]:
+    return [*env.train("output_dir=."), "--overwrite"]
+
+
+def overwrite_recipe_folder(env: Env) -> list[str]:
+    recipe = env.file("recipes/mine.yaml", FULL.read_text(encoding="utf-8"))
+    (recipe.parent / MARKER).write_text("{}")
+    return [*env.train(f"output_dir={recipe.parent}", recipe=recipe), "--overwrite"]
+
+
+def resume_without_state(env: Env) -> list[str]:
+    run = env.copy_run()
+    (run / "results.json").unlink()
+    return [*env.train_like(run), "--resume"]
+
+
+def lora_other_base_same_shapes(env: Env) -> list[str]:
+    """The tiny BERT with every weight nudged: same architecture and shapes, other weights."""
+    import torch
+    from transformers import BertModel
+
+    other = env.tmp / "other-bert"
+    shutil.copytree(env.bert, other)
+    model = BertModel.from_pretrained(env.bert)
+    torch.manual_seed(1)
+    for parameter in model.parameters():
+        parameter.data.add_(torch.randn_like(parameter) * 0.01)
+    model.save_pretrained(other)
+    return ["predict", str(env.runs["lora"]), "me encanta", "--base-model", str(other)]
+
+
+def lora_base_of_another_architecture(env: Env) -> list[str]:
+    from transformers import BertConfig, BertModel
+
+    other = Path(shutil.copytree(env.bert, env.tmp / "wider-bert"))
+    (other / "model.safetensors").unlink()
+    config = BertConfig.from_pretrained(env.bert, hidden_size=48, num_attention_heads=2, intermediate_size=64)
+    BertModel(config).save_pretrained(other)
+    return ["predict", str(env.runs["lora"]), "--base-model", str(other), "me encanta"]
+
+
+class Pickled:
+    """Not a tensor: torch.load(weights_only=True) refuses to unpickle it."""
+
+
+def lora_pickled_base(env: Env) -> list[str]:
+    import torch
+    from safetensors.torch import load_file
+
+    other = Path(shutil.copytree(env.bert, env.tmp / "pickled-bert"))
+    (other / "model.safetensors").unlink()
+    torch.save({**load_file(env.bert / "model.safetensors"), "extra": Pickled()}, other / "pytorch_model.bin")
+    return ["predict", str(env.runs["lora"]), "me encanta", "--base-model", str(other)]
+
+
+def flip_a_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) - 7] ^= 0x01  # inside the last tensor: the file still parses
+    path.write_bytes(bytes(data))
+
+
+def bit_flipped_weights(env: Env, command: str = "predict") -> list[str]:
+    run = env.copy_run("full")
+    flip_a_byte(run / "checkpoint" / "model.safetensors")
+    return ["predict", str(run), "me encanta"] if command == "predict" else ["evaluate", str(run), "--no-progress"]
+
+
+def bit_flipped_adapter(env: Env) -> list[str]:
+    run = env.copy_run("lora")
+    flip_a_byte(run / "checkpoint" / "adapter_model.safetensors")
+    return ["predict", str(run), "me encanta"]
+
+
+def fewer_labels_in_config(env: Env, name: str = "full") -> list[str]:
+    run = env.copy_run(name)
+    path = run / "checkpoint" / "config.json"
+    config = json.loads(path.read_text())
+    config["id2label"], config["label2id"] = {"0": "negative", "1": "positive"}, {"negative": 0, "positive": 1}
+    path.write_text(json.dumps(config))
+    return ["predict", str(run), "me encanta", "--no-verify"]
+
+
+def export_twice(env: Env, *flags: str, user_file: bool = False) -> list[str]:
+    out = env.tmp / "exported"
+    assert main(["export", str(env.runs["full"]), str(out)]) == 0
+    if user_file:
+        (out / "my-notes.txt").write_text("keep me")
+    return ["export", str(env.runs["full"]), str(out), *flags]
+
+
+def duplicate_key_recipe(env: Env) -> list[str]:
+    recipe = env.file("dup.yaml", "name: dup\ntraining:\n  epochs: 1\n  batch_size: 8\n  epochs: 3\n")
+    return ["train", str(recipe)]
+
+
+def api(call: Callable[[xlingual.inference.Classifier], object]) -> Callable[[Env], Callable[[], object]]:
+    return lambda env: lambda: call(classifier(env.runs["full"]))
 
 
 def output_dir_is_a_file(env: Env) -> list[str]:
@@ -366,7 +520,8 @@ CASES = [
          r"tatoeba\.spa-eng\.eng has 3 lines but .*tatoeba\.spa-eng\.spa has 2: translation pairs must be "
          r"line-aligned"),
     Case("pairs-unequal-line-counts-cli", unequal_pairs_cli, r"tatoeba\.spa-eng\.eng has 3 lines but", True),
-    Case("pairs-tsv-not-utf8", lambda env: lambda: load_pairs(env.file("p.tsv", b"I love it\tMe encant\xe1"), "es"),
+    Case("pairs-tsv-not-utf8",
+         lambda env: functools.partial(load_pairs, env.file("p.tsv", b"I love it\tMe encant\xe1"), "es"),
          r"p\.tsv:1: not valid UTF-8"),
     Case("hub-config-unknown-placeholder", bad_hub_template, r"data\.hub_config: invalid template '\{lang\}'"),
     Case("unlabeled-target-file-missing",
@@ -393,6 +548,59 @@ CASES = [
     Case("resume-a-finished-run", resume_finished_run, r"full-run already holds a finished run", True),
     Case("output-dir-holds-an-unfinished-run", unfinished_output_dir,
          r"run already holds an unfinished run; pass --resume to continue it or --overwrite", True),
+    # -- output folders are owned: only a folder carrying the run marker is resumed or replaced
+    Case("output-dir-holds-user-files", folder_of_user_files,
+         r"^(?!.*--overwrite).*output_dir .*/mine is not empty and is not an xlingual run folder", True),
+    Case("overwrite-a-folder-of-user-files", lambda env: folder_of_user_files(env, "--overwrite"),
+         r"output_dir .*/mine is not empty and is not an xlingual run folder", True),
+    Case("resume-in-a-folder-of-user-files", lambda env: folder_of_user_files(env, "--resume"),
+         r"output_dir .*/mine is not empty and is not an xlingual run folder", True),
+    Case("overwrite-data-root", overwrite_data_root, r"refusing to overwrite .*/data: it is data\.root", True),
+    Case("overwrite-parent-of-data-root", overwrite_parent_of_data,
+         r"refusing to overwrite .*: it contains data\.root", True),
+    Case("overwrite-working-directory", overwrite_working_directory,
+         r"refusing to overwrite \.: it is the working directory", True),
+    Case("overwrite-recipe-folder", overwrite_recipe_folder,
+         r"refusing to overwrite .*/recipes: it (is|contains) the recipe's folder", True),
+    Case("overwrite-and-resume", lambda env: [*env.train(f"output_dir={env.unfinished()}"), "--overwrite", "--resume"],
+         r"--overwrite and --resume contradict each other", True),
+    Case("resume-an-empty-folder", lambda env: [*env.train(), "--resume"],
+         r"--resume: .*/run holds no run to resume", True),
+    Case("resume-without-saved-state", resume_without_state,
+         r"--resume: .*/full-run holds no saved training state .*; pass --overwrite to start it again", True),
+    Case("resume-with-changed-learning-rate",
+         lambda env: [*env.train_like(env.unfinished(), "training.learning_rate=0.5"), "--resume"],
+         r"--resume: the settings differ from the run's config\.yaml in training\.learning_rate \(0\.005 -> 0\.5\)",
+         True),
+    Case("resume-with-changed-seed",
+         lambda env: [*env.train_like(env.unfinished(), "training.seed=7", "training.learning_rate=0.5"), "--resume"],
+         r"training\.learning_rate \(0\.005 -> 0\.5\), training\.seed \(1 -> 7\)", True),
+    Case("resume-with-a-damaged-state", lambda env: [*env.train_like(env.unfinished()), "--resume"],
+         r"--resume: the saved training state in .*/full-run/state is damaged "
+         r"\(FileNotFoundError: .*optimizer\.safetensors\); pass --overwrite"),
+    # -- config strictness
+    Case("duplicate-key-in-recipe", duplicate_key_recipe, r"dup\.yaml: line 5, column 3 invalid YAML: duplicate key "
+         r"'epochs' \(first at line 3\)", True),
+    Case("yaml-error-in-set-value", train_with("data.drop_labels=[NONE"),
+         r"--set data\.drop_labels: invalid YAML value '\[NONE'", True),
+    Case("unknown-drop-label", train_with("data.drop_labels=[NONE]"),
+         r"data\.drop_labels: 'NONE' is not a label of the data read \(.*english/train", True),
+    Case("empty-recipe", lambda env: ["train", str(env.file("empty.yaml", "# nothing yet\n"))],
+         r"empty\.yaml: the recipe is empty", True),
+    Case("recipe-is-a-folder", lambda env: ["train", str(env.tmp)], r"recipe .* is a folder; give a recipe YAML file",
+         True),
+    Case("name-with-path-separators", train_with("name=../../../x", "output_dir=runs/{name}-{seed}"),
+         r"name: '\.\./\.\./\.\./x' must be a plain name \(no path separators", True),
+    Case("target-languages-unclosed-list", train_with("data.target_languages=[spanish, german"),
+         r"--set data\.target_languages: invalid YAML value", True),
+    Case("splits-as-a-mapping", train_with("evaluation.splits={test: 1}"),
+         r"evaluation\.splits: expected a list such as \[a, b\], got dict", True),
+    Case("target-modules-as-a-mapping", train_with("lora.target_modules={query: value}", recipe=LORA),
+         r"lora\.target_modules: expected a list such as \[a, b\], got dict", True),
+    Case("losses-as-a-name", train_with("alignment.losses=coral"),
+         r"alignment\.losses\[0\]: expected a mapping of settings such as \{name: \.\.\.\}, got str 'coral'", True),
+    Case("label-map-without-braces", train_with("data.label_map=P:positive"),
+         r"data\.label_map: expected a mapping such as \{key: value\}, got str 'P:positive'", True),
     Case("output-dir-is-a-file", output_dir_is_a_file, r"output_dir .*/taken exists and is not a folder", True),
     # -- checkpoints: predict, evaluate, export
     Case("predict-without-texts", lambda env: ["predict", str(env.runs["full"])],
@@ -405,6 +613,8 @@ CASES = [
     Case("full-checkpoint-without-weights", full_without_weights,
          r"full-run/checkpoint: missing model\.safetensors \(and no LoRA adapter files\)"),
     Case("full-checkpoint-weights-damaged", full_with_broken_weights,
+         r"checkpoint/model\.safetensors: sha256 differs from the one recorded when the checkpoint was written"),
+    Case("full-checkpoint-weights-damaged-no-verify", lambda env: [*full_with_broken_weights(env), "--no-verify"],
          r"checkpoint/model\.safetensors: unreadable weights file"),
     Case("lora-base-encoder-moved", lora_base_moved,
          r"base encoder: model folder not found: .*/moved-encoder; pass --base-model"),
@@ -425,6 +635,68 @@ CASES = [
          r"export folder .*/mine already exists and is not an xlingual export; choose a new folder", True),
     Case("export-onto-a-file", lambda env: ["export", str(env.runs["full"]), str(env.file("out.bin", b"x"))],
          r"export folder .*/out\.bin exists and is not a folder", True),
+    Case("export-over-an-export", export_twice, r"export folder .*/exported already holds an xlingual export; "
+         r"pass --overwrite"),
+    Case("export-overwrite-keeps-user-files", lambda env: export_twice(env, "--overwrite", user_file=True),
+         r"export folder .*/exported holds files xlingual did not write \(my-notes\.txt\)"),
+    Case("export-overwrite-another-run", lambda env: ["export", str(env.runs["full"]), str(env.copy_run("lora")),
+                                                     "--overwrite"],
+         r"export folder .*/lora-run already exists and is not an xlingual export", True),
+    Case("export-overwrite-its-own-checkpoint",
+         lambda env: ["export", str(run := env.copy_run()), str(run / "checkpoint"), "--overwrite"],
+         r"refusing to export into .*/full-run/checkpoint: it is the checkpoint being exported", True),
+    # -- checkpoints are verified, and their mistakes named
+    Case("bit-flipped-weights", bit_flipped_weights,
+         r"checkpoint/model\.safetensors: sha256 differs from the one recorded .*; pass --no-verify"),
+    Case("bit-flipped-weights-evaluate", lambda env: bit_flipped_weights(env, "evaluate"),
+         r"checkpoint/model\.safetensors: sha256 differs"),
+    Case("bit-flipped-adapter", bit_flipped_adapter, r"checkpoint/adapter_model\.safetensors: sha256 differs"),
+    Case("lora-other-base-same-shapes", lora_other_base_same_shapes,
+         r"the base encoder .*/other-bert has other weights than the one this LoRA checkpoint was trained on"),
+    Case("lora-base-of-another-architecture", lora_base_of_another_architecture,
+         r"the base encoder .*/wider-bert has hidden_size 48, the LoRA checkpoint was trained on one with 32"),
+    Case("lora-pickled-base", lora_pickled_base, r"pickled-bert/pytorch_model\.bin: refused to unpickle it"),
+    Case("label-count-differs-from-head", fewer_labels_in_config,
+         r"checkpoint/model\.safetensors: the head has 3 outputs but .*config\.json lists 2 classes"),
+    Case("label-count-differs-from-lora-head", lambda env: fewer_labels_in_config(env, "lora"),
+         r"checkpoint/head\.safetensors: the head has 3 outputs but .*config\.json lists 2 classes"),
+    Case("predict-with-a-plain-encoder", lambda env: ["predict", str(env.bert), "me encanta"],
+         r"tiny-bert/config\.json: a 'bert' model, not an xlingual classifier"),
+    Case("predict-empty-text", lambda env: ["predict", str(env.runs["full"]), "me encanta", " "],
+         r"predict: text argument 2 is empty or whitespace only", True),
+    Case("predict-batch-size-0", lambda env: ["predict", str(env.runs["full"]), "hola", "--batch-size", "0"],
+         r"--batch-size: must be at least 1, got 0", True),
+    Case("cli-unknown-option", lambda env: ["predict", str(env.runs["full"]), "hola", "--jsn"],
+         r"unrecognized arguments: --jsn", True),
+    # -- the Python API checks its inputs
+    Case("api-predict-none", api(lambda clf: clf.predict([None])), r"texts\[0\]: expected a string, got NoneType"),
+    Case("api-predict-int", api(lambda clf: clf.predict(["ok", 42])), r"texts\[1\]: expected a string, got int 42"),
+    Case("api-predict-bytes-item", api(lambda clf: clf.predict([b"x"])), r"texts\[0\]: expected a string, got bytes"),
+    Case("api-predict-bytes", api(lambda clf: clf.predict(b"x")), r"texts: got bytes; decode them"),
+    Case("api-predict-nested-list", api(lambda clf: clf.predict([["x"]])), r"texts\[0\]: expected a string, got list"),
+    Case("api-predict-generator-of-ints", api(lambda clf: clf.predict(i for i in range(2))),
+         r"texts\[0\]: expected a string, got int"),
+    Case("api-predict-lone-surrogate", api(lambda clf: clf.predict(["ok", "bad \udc80"])),
+         r"texts\[1\]: not valid Unicode \(surrogates not allowed at character 4\)"),
+    Case("api-predict-empty-string", api(lambda clf: clf.predict("")), r"text: the text is empty or whitespace only"),
+    Case("api-predict-none-at-all", api(lambda clf: clf.predict(None)),
+         r"texts: expected a string or a list of strings, got NoneType"),
+    Case("api-predict-batch-size-0", api(lambda clf: clf.predict(["x"], batch_size=0)),
+         r"batch_size: must be a positive integer, got 0"),
+    Case("api-load-none", lambda env: lambda: xlingual.load(None),
+         r"load\(\): expected the path of a run or checkpoint folder \(str or Path\), got NoneType"),
+    Case("api-load-int", lambda env: lambda: xlingual.load(42), r"load\(\): expected the path .*, got int 42"),
+    Case("export-into-the-working-directory", lambda env: ["export", str(env.runs["full"]), "."],
+         r"refusing to export into \.: it is the working directory"),
+    Case("export-into-the-run-itself", lambda env: ["export", str(env.runs["full"]), str(env.runs["full"])],
+         r"refusing to export into .*/full: it contains the checkpoint being exported"),
+    Case("predict-file-is-a-folder", lambda env: ["predict", str(env.runs["full"]), "--file", str(env.tmp)],
+         r"is a folder, not a text file", True),
+    Case("output-dir-name-too-long", lambda env: env.train(f"output_dir={env.tmp / ('x' * 300)}"),
+         r"error: File name too long: .*/xxxx", True),
+    *([Case("mixed-precision-without-a-gpu", train_with("training.mixed_precision=fp16"),
+            r"training\.mixed_precision: fp16 needs a CUDA GPU and torch sees none", True)]
+      if not CUDA else []),
     Case("sweep-seeds-not-integers", lambda env: ["sweep", str(FULL), "--seeds", "1,two"],
          r"--seeds: expected comma-separated integers, got '1,two'", True),
 ]
@@ -436,14 +708,20 @@ def _param(case: Case):
 
 
 def test_the_table_is_big_enough():
-    assert len(CASES) >= 30 and len({case.id for case in CASES}) == len(CASES)
+    assert len(CASES) >= 120 and len({case.id for case in CASES}) == len(CASES)
 
 
 @pytest.mark.parametrize("case", [_param(case) for case in CASES])
 def test_bad_input_is_one_clear_error(case: Case, env: Env, capsys, monkeypatch):
+    cwd = env.tmp / "cwd"
+    cwd.mkdir()
+    (cwd / "notes.txt").write_text("the user's working directory")
+    monkeypatch.chdir(cwd)
     action = case.setup(env)
     if case.before_model:
         forbid_model_loading(monkeypatch)
+    watched = (env.tmp, env.data, *env.runs.values())
+    before = tree_hash(*watched)
     if callable(action):
         with pytest.raises(XlingualError) as info:
             action()
@@ -458,6 +736,7 @@ def test_bad_input_is_one_clear_error(case: Case, env: Env, capsys, monkeypatch)
         assert len(lines) == 1 and lines[0].startswith("error: "), err
         message = lines[0]
     assert re.search(case.pattern, message), message
+    assert tree_hash(*watched) == before, "a mistake changed files (or left an output folder behind)"
 
 
 def test_duplicates_between_train_and_test_warn_but_do_not_stop(env: Env, capsys, monkeypatch):
@@ -477,3 +756,70 @@ def test_duplicates_between_train_and_test_warn_but_do_not_stop(env: Env, capsys
     assert len(lines) == 2 and lines[1] == "error: stopped where the model would be built", lines
     assert re.fullmatch(r"warning: [1-9]\d* training texts also appear in the evaluation data \(.*english.*\)",
                         lines[0]), lines
+
+
+# ----------------------------------------------------------------------------- what must keep working
+
+
+def test_python_api_takes_what_a_user_would_pass(finished_runs):
+    clf = classifier(finished_runs["full"])
+    assert clf.predict([]) == [] and clf.predict_proba([]).shape == (0, 3) and clf.embed([]).shape == (0, 32)
+    one = clf.predict("me encanta")
+    assert isinstance(one, xlingual.inference.Prediction)
+    assert one == clf.predict(["me encanta"])[0]
+    assert clf.predict_proba("me encanta").shape == (3,)
+    assert clf.predict(text for text in ("me encanta", "lo odio")) == clf.predict(["me encanta", "lo odio"])
+    assert clf.predict(("me encanta",)) == clf.predict(["me encanta"])
+    assert xlingual.load(str(finished_runs["full"])).labels == xlingual.load(finished_runs["full"]).labels
+
+
+def test_cli_options_after_positional_arguments(finished_runs, tiny_bert, tmp_path, capsys):
+    run = finished_runs["lora"]
+    assert main(["predict", str(run), "--json", "me encanta", "--base-model", str(tiny_bert), "lo odio"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [row["text"] for row in rows] == ["me encanta", "lo odio"]
+    moved = Path(shutil.copytree(tiny_bert, tmp_path / "moved-copy"))  # same weights elsewhere: accepted
+    assert main(["predict", str(run), "me encanta", "--base-model", str(moved)]) == 0
+    assert capsys.readouterr().out.split()[0] == rows[0]["label"]
+    assert main(["export", "--merge", str(run), str(tmp_path / "out"), "--base-model", str(moved)]) == 0
+
+
+def test_no_verify_loads_a_checkpoint_that_changed(env: Env, capsys):
+    run = env.copy_run("full")
+    flip_a_byte(run / "checkpoint" / "model.safetensors")
+    assert main(["predict", str(run), "me encanta"]) == 2
+    capsys.readouterr()
+    assert main(["predict", str(run), "me encanta", "--no-verify"]) == 0
+    assert xlingual.load(run, verify=False).predict("me encanta").label
+
+
+def test_overwrite_replaces_only_what_a_run_wrote(env: Env, capsys):
+    run = env.copy_run("full")
+    (run / "my-notes.txt").write_text("written by the user, inside the run folder")
+    command = env.train_like(run)
+    assert main(command) == 2  # a finished run: refused without --overwrite
+    assert "already holds a finished run; pass --overwrite" in capsys.readouterr().err
+    assert main([*command, "--overwrite"]) == 0
+    assert (run / "my-notes.txt").read_text() == "written by the user, inside the run folder"
+    assert (run / MARKER).is_file() and (run / "results.json").is_file()
+
+
+def test_sweep_starts_again_a_run_stopped_before_its_first_state(env: Env, monkeypatch):
+    """A sweep resumes runs with saved state and reruns (--overwrite) its own runs that have none."""
+    import xlingual.sweep
+
+    calls = []
+    monkeypatch.setattr(xlingual.sweep.subprocess, "run", lambda command: calls.append(command) or
+                        type("Done", (), {"returncode": 1})())
+    sweep = env.tmp / "sweep"
+    overrides = tiny_recipe_overrides(env.bert, env.data, env.tmp / "unused")[:-1]
+    stopped = sweep / "umsab_e5small" / "seed1"
+    stopped.mkdir(parents=True)
+    (stopped / MARKER).write_text("{}")
+    saved = sweep / "umsab_e5small" / "seed2"
+    (saved / "state").mkdir(parents=True)
+    (saved / MARKER).write_text("{}")
+    (saved / "state" / "state.json").write_text("{}")
+    xlingual.sweep.run_sweep([str(FULL)], [1, 2, 3], sweep, overrides)
+    flags = [[arg for arg in command if arg in ("--resume", "--overwrite")] for command in calls]
+    assert flags == [["--overwrite"], ["--resume"], []]

@@ -83,3 +83,35 @@ def test_quantize_is_offered_by_the_cli():
     out = subprocess.run([sys.executable, "-m", "xlingual", "export", "--help"], cwd=REPO, capture_output=True,
                          text=True, check=True).stdout
     assert "--quantize {int8}" in out
+
+
+def test_int8_export_is_verified_and_overwritten_only_with_overwrite(train_tiny, tmp_path, capsys):
+    run = train_tiny()
+    out = tmp_path / "int8"
+    assert main(["export", str(run), str(out), "--quantize", "int8"]) == 0
+    recorded = json.loads((out / "xlingual_checkpoint.json").read_text())["sha256"]
+    assert list(recorded) == [INT8_WEIGHTS]
+    marker = json.loads((out / "xlingual_export.json").read_text())
+    assert {INT8_WEIGHTS, "xlingual_checkpoint.json", "config.json", "xlingual_export.json"} <= set(marker["files"])
+    assert sorted(p.name for p in out.iterdir()) == sorted(marker["files"])
+    assert not list(tmp_path.glob(".int8.xlingual-*"))  # the temp folder was renamed into place
+
+    capsys.readouterr()
+    assert main(["export", str(run), str(out), "--quantize", "int8"]) == 2  # an earlier export: --overwrite
+    assert "pass --overwrite" in capsys.readouterr().err
+    (out / "my-notes.txt").write_text("keep me")
+    assert main(["export", str(run), str(out), "--quantize", "int8", "--overwrite"]) == 2
+    assert "my-notes.txt" in capsys.readouterr().err and (out / "my-notes.txt").read_text() == "keep me"
+    (out / "my-notes.txt").unlink()
+    assert main(["export", str(run), str(out), "--quantize", "int8", "--overwrite"]) == 0
+
+    data = bytearray((out / INT8_WEIGHTS).read_bytes())
+    data[len(data) - 7] ^= 0x01  # inside the last tensor: the file still parses
+    (out / INT8_WEIGHTS).write_bytes(bytes(data))
+    with pytest.raises(xlingual.CheckpointError, match=r"model_int8\.safetensors: sha256 differs"):
+        xlingual.load(out)
+    assert is_quantized(xlingual.load(out, verify=False).model)
+    capsys.readouterr()
+    assert main(["predict", str(out), "me encanta"]) == 2
+    assert capsys.readouterr().err.strip().startswith("error: ")
+    assert main(["predict", str(out), "me encanta", "--no-verify"]) == 0

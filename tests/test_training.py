@@ -24,7 +24,7 @@ def test_training_lowers_the_loss_and_writes_the_run_folder(train_tiny):
     run = train_tiny(**{"training.epochs": 6})
     steps = [r for r in read_log(run) if "task" in r]
     assert steps[-1]["task"] < steps[0]["task"] * 0.8
-    for name in ("config.yaml", "recipe.yaml", "command.txt", "results.json", "README.md",
+    for name in ("config.yaml", "recipe.yaml", "call.txt", "results.json", "README.md",
                  "checkpoint/model.safetensors", "checkpoint/config.json", "logs/training_curves.png"):
         assert (run / name).is_file(), name
     results = read_json(run / "results.json")

@@ -13,6 +13,7 @@ from .config import RecipeConfig, load_recipe
 from .errors import CheckpointError, ConfigError, DataError, XlingualError
 
 _LAZY = {"XlingualConfig", "XlingualForSequenceClassification"}
+_OBJECTIVES = {"Objective", "register_objective", "registered_objectives"}
 
 
 def __getattr__(name: str):
@@ -22,27 +23,50 @@ def __getattr__(name: str):
         from .modeling import classifier
 
         return getattr(classifier, name)
+    if name in _OBJECTIVES:  # imports torch: only on first use
+        from . import objectives
+
+        return getattr(objectives, name)
     raise AttributeError(f"module 'xlingual' has no attribute {name!r}")
 
 
-def load(path, base_model=None, device="cpu", quantize=None):
+def fit(recipe=None, **kwargs):
+    """Train on in-memory data (Datasets, DataFrames, lists); returns the trained classifier.
+
+    See :func:`xlingual.api.fit`."""
+    from .api import fit as _fit
+
+    return _fit(recipe, **kwargs)
+
+
+def evaluate(classifier, data, **kwargs):
+    """Score a classifier on in-memory labelled data. See :func:`xlingual.api.evaluate`."""
+    from .api import evaluate as _evaluate
+
+    return _evaluate(classifier, data, **kwargs)
+
+
+def load(path, base_model=None, device="cpu", verify=True, quantize=None):
     """Load a run or checkpoint folder as a :class:`~xlingual.inference.Classifier`.
 
     ``quantize="int8"``: dynamic int8 on the CPU (the encoder's Linear layers; LoRA merged first).
     """
     from .inference import load as _load
 
-    return _load(path, base_model=base_model, device=device, quantize=quantize)
+    return _load(path, base_model=base_model, device=device, verify=verify, quantize=quantize)
 
 
-def train(recipe, overrides=(), overwrite=False, resume=False, progress=True):
-    """Train a recipe (path or :class:`RecipeConfig`) and return the run folder."""
+def train(recipe, overrides=(), overwrite=False, resume=False, progress=True, objectives=()):
+    """Train a recipe (path or :class:`RecipeConfig`) and return the run folder.
+
+    ``objectives``: :class:`~xlingual.objectives.Objective` instances trained beside the recipe's losses."""
     from .pipeline import train as _train
 
-    return _train(recipe, overrides, overwrite=overwrite, resume=resume, progress=progress)
+    return _train(recipe, overrides, overwrite=overwrite, resume=resume, progress=progress, objectives=objectives)
 
 
 __all__ = [
-    "CheckpointError", "ConfigError", "DataError", "RecipeConfig", "XlingualConfig",
-    "XlingualError", "XlingualForSequenceClassification", "__version__", "load", "load_recipe", "train",
+    "CheckpointError", "ConfigError", "DataError", "Objective", "RecipeConfig", "XlingualConfig",
+    "XlingualError", "XlingualForSequenceClassification", "__version__", "evaluate", "fit", "load", "load_recipe",
+    "register_objective", "registered_objectives", "train",
 ]

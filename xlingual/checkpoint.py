@@ -14,6 +14,10 @@ A checkpoint is a folder::
     -- or, for an int8 export (``xlingual export --quantize int8``) --
     model_int8.safetensors   the encoder's Linear layers as int8 + scale + zero point, every other weight
                              in fp32; config.json says ``quantization``; loads with xlingual only
+    -- always --
+    xlingual_checkpoint.json  the sha256 of each weight file, checked on load (``verify=False`` /
+                             ``--no-verify`` skips it); a LoRA checkpoint's config.json also holds the
+                             fingerprint of the base encoder's weights, so another base is refused
 
 Weights are safetensors only: nothing is unpickled on load. A full checkpoint (or a
 merged LoRA export) also loads with ``AutoModelForSequenceClassification`` after
@@ -31,6 +35,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .errors import CheckpointError
+from .fingerprint import file_sha256, weights_fingerprint
+from .io import atomic_write_json, new_temp_dir, read_json, replace_dir
 from .modeling.build import load_encoder, load_tokenizer
 from .modeling.classifier import XlingualConfig, XlingualForSequenceClassification
 from .modeling.lora import quiet_peft
@@ -48,44 +54,60 @@ ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 HEAD_WEIGHTS = "head.safetensors"
 FULL_WEIGHTS = "model.safetensors"
+METADATA = "xlingual_checkpoint.json"
+EXPORT_MARKER = "xlingual_export.json"
+NO_VERIFY_HINT = "pass --no-verify (verify=False in Python) to load it anyway"
 
 
 def is_lora(model: XlingualForSequenceClassification) -> bool:
     return hasattr(model.encoder, "peft_config")
 
 
-def save_checkpoint(model: XlingualForSequenceClassification, tokenizer, folder: str | Path) -> Path:
-    """Write ``model`` and ``tokenizer`` to ``folder`` atomically (a temp folder, then rename)."""
-    folder = Path(folder)
-    tmp = folder.with_name(folder.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    model.config.save_pretrained(tmp)
+def write_checkpoint(model: XlingualForSequenceClassification, tokenizer, folder: Path) -> list[str]:
+    """Write ``model`` and ``tokenizer`` into the empty ``folder`` with the weights' sha256; returns the files."""
+    model.config.save_pretrained(folder)
     if is_lora(model):
         # The tokenizer belongs to the base model the adapter refers to: not copied (17 MB for XLM-R's
         # vocabulary, three times the adapter), loaded from the base model like the encoder weights.
-        model.encoder.save_pretrained(tmp)
+        model.encoder.save_pretrained(folder)
         for name in ("README.md",):  # peft writes a model card stub; the run folder has its own
-            (tmp / name).unlink(missing_ok=True)
+            (folder / name).unlink(missing_ok=True)
         head = {k: v.detach().contiguous().cpu() for k, v in model.head_state_dict().items()}
-        save_file(head, str(tmp / HEAD_WEIGHTS), metadata={"format": "pt"})
+        save_file(head, str(folder / HEAD_WEIGHTS), metadata={"format": "pt"})
+        weights = [ADAPTER_WEIGHTS, HEAD_WEIGHTS]
     elif is_quantized(model):  # int8 weights as plain tensors (quantization.py), never pickled
-        tokenizer.save_pretrained(tmp)
-        save_file(int8_state_dict(model), str(tmp / INT8_WEIGHTS), metadata={"format": "pt"})
+        tokenizer.save_pretrained(folder)
+        save_file(int8_state_dict(model), str(folder / INT8_WEIGHTS), metadata={"format": "pt"})
+        weights = [INT8_WEIGHTS]
     else:
-        tokenizer.save_pretrained(tmp)
+        tokenizer.save_pretrained(folder)
         state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-        save_file(state, str(tmp / FULL_WEIGHTS), metadata={"format": "pt"})
-    if folder.exists():
-        old = folder.with_name(folder.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        folder.rename(old)
-        tmp.rename(folder)
-        shutil.rmtree(old)
-    else:
-        tmp.rename(folder)
-    return folder
+        save_file(state, str(folder / FULL_WEIGHTS), metadata={"format": "pt"})
+        weights = [FULL_WEIGHTS]
+    atomic_write_json(folder / METADATA, {"format": 1, "sha256": {name: file_sha256(folder / name)
+                                                                  for name in weights}})
+    return sorted(p.name for p in folder.iterdir())
+
+
+def _is_xlingual_checkpoint(folder: Path) -> bool:
+    try:
+        return read_json(folder / "config.json").get("model_type") == "xlingual"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def save_checkpoint(model: XlingualForSequenceClassification, tokenizer, folder: str | Path) -> Path:
+    """Write ``model`` and ``tokenizer`` to ``folder`` atomically (a unique temp folder, then rename)."""
+    folder = Path(folder)
+    if folder.is_dir() and any(folder.iterdir()) and not _is_xlingual_checkpoint(folder):
+        raise CheckpointError(f"{folder} already exists and is not an xlingual checkpoint; it is not replaced")
+    tmp = new_temp_dir(folder)
+    try:
+        write_checkpoint(model, tokenizer, tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return replace_dir(tmp, folder)
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
@@ -104,8 +126,17 @@ def load_checkpoint_config(path: str | Path) -> tuple[Path, XlingualConfig]:
     """The checkpoint folder and its config (classes, base model, pooling) without loading any weights."""
     folder = resolve_checkpoint(path)
     try:
+        raw = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{folder}/config.json: unreadable ({exc})") from None
+    model_type = raw.get("model_type") if isinstance(raw, dict) else None
+    if model_type != "xlingual":
+        kind = f"a '{model_type}' model" if isinstance(model_type, str) else "not a model config"
+        raise CheckpointError(f"{folder}/config.json: {kind}, not an xlingual classifier; pass a run or "
+                              "checkpoint folder written by 'xlingual train' (a plain encoder has no trained head)")
+    try:
         config = XlingualConfig.from_pretrained(folder)
-    except (OSError, ValueError, TypeError, KeyError) as exc:
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
         raise CheckpointError(f"{folder}/config.json: not an xlingual classifier config ({exc})") from None
     if getattr(config, "model_type", None) != "xlingual" or config.encoder is None:
         raise CheckpointError(f"{folder}/config.json: not an xlingual classifier config")
@@ -119,11 +150,79 @@ def _load_weights(path: Path) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"{path}: unreadable weights file ({exc}); the checkpoint is damaged") from None
 
 
+def verify_checkpoint(folder: Path, weights: list[str]) -> None:
+    """Check each weight file against the sha256 the checkpoint recorded when it was written.
+
+    Checkpoints written before fingerprints existed have no record and are loaded as they are."""
+    meta_path = folder / METADATA
+    if not meta_path.is_file():
+        return
+    try:
+        recorded = read_json(meta_path)["sha256"]
+        assert isinstance(recorded, dict)
+    except (ValueError, OSError, KeyError, TypeError, AssertionError):
+        raise CheckpointError(f"{meta_path}: damaged (no sha256 record); {NO_VERIFY_HINT}") from None
+    for name in weights:
+        if name not in recorded:
+            raise CheckpointError(f"{folder / name}: not listed in {METADATA}, so it cannot be verified; "
+                                  f"{NO_VERIFY_HINT}")
+        if file_sha256(folder / name) != recorded[name]:
+            raise CheckpointError(f"{folder / name}: sha256 differs from the one recorded when the checkpoint was "
+                                  f"written ({METADATA}): the file is damaged or was replaced; {NO_VERIFY_HINT}")
+
+
+def _check_shapes(model, state: dict[str, torch.Tensor], path: Path) -> None:
+    """Compare shapes before ``load_state_dict`` (whose size-mismatch RuntimeError names no file)."""
+    expected = model.state_dict()
+    for key, tensor in state.items():
+        if key in expected and tuple(expected[key].shape) != tuple(tensor.shape):
+            if key.startswith("classifier."):
+                raise CheckpointError(
+                    f"{path}: the head has {tensor.shape[0]} outputs but {path.parent}/config.json lists "
+                    f"{model.config.num_labels} classes (id2label); the config and the weights do not belong together")
+            raise CheckpointError(f"{path}: {key} has shape {list(tensor.shape)} but config.json describes "
+                                  f"{list(expected[key].shape)}; the config and the weights do not belong together")
+
+
+def _load_int8_export(folder: Path, config: XlingualConfig, verify: bool):
+    """An int8 export: its sha256 checked like any checkpoint, shapes compared, then the int8 weights loaded."""
+    path = folder / INT8_WEIGHTS
+    if verify:
+        verify_checkpoint(folder, [INT8_WEIGHTS])
+    try:
+        model = XlingualForSequenceClassification(config)
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        raise CheckpointError(f"{folder}/config.json: cannot build the model it describes ({exc})") from None
+    state = _load_weights(path)
+    suffix = ".weight_int8"  # an int8 Linear weight has the shape of the fp32 weight it replaces
+    _check_shapes(model, {k[: -len(suffix)] + ".weight" if k.endswith(suffix) else k: v
+                          for k, v in state.items()}, path)
+    load_int8_state_dict(model, state, str(path))
+    return model.eval()
+
+
+def _check_base(folder: Path, config: XlingualConfig, encoder, base_name: str, verify: bool) -> None:
+    """Refuse a base encoder other than the one the adapter was trained on."""
+    expected, found = config.encoder, encoder.config
+    for attribute in ("model_type", "hidden_size", "num_hidden_layers", "vocab_size"):
+        if getattr(expected, attribute, None) != getattr(found, attribute, None):
+            raise CheckpointError(
+                f"{folder}: the base encoder {base_name} has {attribute} {getattr(found, attribute, None)!r}, the "
+                f"LoRA checkpoint was trained on one with {getattr(expected, attribute, None)!r}; pass the original "
+                "encoder with --base-model")
+    recorded = getattr(config, "base_model_fingerprint", None)
+    if verify and recorded and weights_fingerprint(encoder) != recorded:
+        raise CheckpointError(
+            f"{folder}: the base encoder {base_name} has other weights than the one this LoRA checkpoint was trained "
+            f"on (its fingerprint differs); pass the original encoder with --base-model, or {NO_VERIFY_HINT}")
+
+
 def load_checkpoint(path: str | Path, base_model: str | None = None, device: str | torch.device = "cpu",
-                    quantize: str | None = None):
+                    verify: bool = True, quantize: str | None = None):
     """Load ``(model, tokenizer)`` from a checkpoint or run folder.
 
-    ``base_model`` overrides where a LoRA checkpoint finds its encoder (if it moved).
+    ``base_model`` overrides where a LoRA checkpoint finds its encoder (if it moved). ``verify`` checks the
+    weight files' sha256 and the LoRA base encoder's fingerprint against those recorded at save time.
     ``quantize="int8"``: dynamic int8 on the CPU (:mod:`xlingual.quantization`; LoRA is merged first).
     An int8 export loads as int8 whatever ``quantize`` says.
     """
@@ -131,13 +230,13 @@ def load_checkpoint(path: str | Path, base_model: str | None = None, device: str
     int8_export = (folder / INT8_WEIGHTS).is_file() and getattr(config, "quantization", None)
     check_quantize("int8" if int8_export else quantize, device)  # refuse before reading any weights
     if int8_export:
-        model = XlingualForSequenceClassification(config)
-        load_int8_state_dict(model, _load_weights(folder / INT8_WEIGHTS), str(folder / INT8_WEIGHTS))
-        return model.eval(), load_tokenizer(str(folder))
+        return _load_int8_export(folder, config, verify), load_tokenizer(str(folder))
     if (folder / ADAPTER_CONFIG).is_file():
         for name in (ADAPTER_WEIGHTS, HEAD_WEIGHTS):
             if not (folder / name).is_file():
                 raise CheckpointError(f"{folder}: LoRA checkpoint is missing {name}")
+        if verify:
+            verify_checkpoint(folder, [ADAPTER_WEIGHTS, HEAD_WEIGHTS])
         from peft import PeftModel
 
         base_name = base_model or config.base_model
@@ -146,9 +245,14 @@ def load_checkpoint(path: str | Path, base_model: str | None = None, device: str
         except CheckpointError as exc:
             hint = "check --base-model" if base_model else "pass --base-model (base_model= in Python) if it moved"
             raise CheckpointError(f"{folder}: the LoRA checkpoint's base encoder: {exc}; {hint}") from None
+        _check_base(folder, config, encoder, base_name, verify)
         try:
             with quiet_peft():
                 encoder = PeftModel.from_pretrained(encoder, str(folder))
+        except RuntimeError as exc:  # e.g. size mismatch: an adapter for another architecture
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CheckpointError(f"{folder}: the LoRA adapter does not fit the base encoder {base_name} "
+                                  f"({first}); pass the original encoder with --base-model") from None
         except (SafetensorError, OSError, ValueError, KeyError, TypeError) as exc:
             raise CheckpointError(f"{folder}: could not load the LoRA adapter ({type(exc).__name__}: {exc}); "
                                   f"{ADAPTER_CONFIG} or {ADAPTER_WEIGHTS} is damaged") from None
@@ -159,14 +263,21 @@ def load_checkpoint(path: str | Path, base_model: str | None = None, device: str
             raise CheckpointError(
                 f"{folder / HEAD_WEIGHTS}: head weights {sorted(head)} do not match the model's {sorted(expected)}"
             )
+        _check_shapes(model, head, folder / HEAD_WEIGHTS)
         model.load_state_dict(head, strict=False)
         # checkpoints written before the tokenizer was left with the base model still carry a copy
         tokenizer_source = str(folder) if (folder / "tokenizer_config.json").is_file() else base_name
     else:
         if not (folder / FULL_WEIGHTS).is_file():
             raise CheckpointError(f"{folder}: missing {FULL_WEIGHTS} (and no LoRA adapter files)")
-        model = XlingualForSequenceClassification(config)
+        if verify:
+            verify_checkpoint(folder, [FULL_WEIGHTS])
+        try:
+            model = XlingualForSequenceClassification(config)
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            raise CheckpointError(f"{folder}/config.json: cannot build the model it describes ({exc})") from None
         state = _load_weights(folder / FULL_WEIGHTS)
+        _check_shapes(model, state, folder / FULL_WEIGHTS)
         missing, unexpected = model.load_state_dict(state, strict=False)
         if missing or unexpected:
             raise CheckpointError(
@@ -181,26 +292,66 @@ def load_checkpoint(path: str | Path, base_model: str | None = None, device: str
     return model, tokenizer
 
 
-def merge_and_export(path: str | Path, out: str | Path, base_model: str | None = None,
-                     quantize: str | None = None) -> Path:
-    """Write a standalone folder: LoRA merged into the encoder (or a full checkpoint copied).
+def check_export_target(target: Path, source: Path, overwrite: bool = False) -> None:
+    """Refuse any export folder that is not absent, empty, or (with ``overwrite``) an export xlingual wrote."""
+    from .run_folder import refuse_protected
 
-    ``quantize="int8"`` writes the encoder's Linear layers as dynamic int8 (``model_int8.safetensors``).
-    """
-    target = Path(out)
     if target.exists() and not target.is_dir():
         raise CheckpointError(f"export folder {target} exists and is not a folder")
-    if target.is_dir() and any(target.iterdir()) and not (target / "xlingual_export.json").is_file():
-        # save_checkpoint replaces the folder: never let that delete something that is not an earlier export
+    # never into (or around) the working directory or the checkpoint itself: it is renamed into place
+    refuse_protected(target, {"the checkpoint being exported": source, "the working directory": Path.cwd()},
+                     "export into")
+    if not (target.is_dir() and any(target.iterdir())):
+        return
+    marker = target / EXPORT_MARKER
+    if not marker.is_file():
         raise CheckpointError(f"export folder {target} already exists and is not an xlingual export; "
                               "choose a new folder")
-    check_quantize(quantize)
-    model, tokenizer = load_checkpoint(path, base_model=base_model)
+    if not overwrite:
+        raise CheckpointError(f"export folder {target} already holds an xlingual export; pass --overwrite to "
+                              "replace it, or choose a new folder")
+    try:
+        written = set(read_json(marker)["files"])
+    except (ValueError, OSError, KeyError, TypeError):
+        raise CheckpointError(f"export folder {target}: {EXPORT_MARKER} does not list the files xlingual wrote "
+                              "(an older or damaged export); remove the folder yourself or choose a new one") from None
+    foreign = sorted(p.name for p in target.iterdir() if p.name not in written)
+    if foreign:
+        raise CheckpointError(f"export folder {target} holds files xlingual did not write ({', '.join(foreign[:5])}); "
+                              "--overwrite replaces only exports: move them, or choose a new folder")
+
+
+def merge_and_export(path: str | Path, out: str | Path, base_model: str | None = None, overwrite: bool = False,
+                     verify: bool = True, quantize: str | None = None) -> Path:
+    """Write a standalone folder: LoRA merged into the encoder (or a full checkpoint copied).
+
+    ``quantize="int8"`` writes the encoder's Linear layers as dynamic int8 (``model_int8.safetensors``,
+    with its sha256 in ``xlingual_checkpoint.json`` like any other weight file).
+
+    The export is written into a uniquely named hidden folder beside ``out`` and renamed into place, so an
+    interrupted export leaves ``out`` as it was; nothing but an earlier export (with ``overwrite``) is replaced.
+    """
+    import sys
+
+    target = Path(out)
+    check_quantize(quantize)  # refuse before reading or writing anything
+    source = resolve_checkpoint(path)
+    check_export_target(target, source, overwrite)
+    model, tokenizer = load_checkpoint(path, base_model=base_model, verify=verify)
     was_lora = merge_lora(model)
     if quantize:
         quantize_int8(model)
-    out = Path(out)
-    save_checkpoint(model, tokenizer, out)
-    meta = {"exported_from": str(resolve_checkpoint(path)), "merged_lora": was_lora, "quantize": quantize}
-    (out / "xlingual_export.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    return out
+    tmp = new_temp_dir(target)
+    try:
+        files = write_checkpoint(model, tokenizer, tmp)
+        atomic_write_json(tmp / EXPORT_MARKER, {"exported_from": str(source), "merged_lora": was_lora,
+                                                "quantize": quantize, "files": [*files, EXPORT_MARKER]})
+        replace_dir(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    leftovers = sorted(p.name for p in target.parent.glob(f".{target.name}.xlingual-*") if p.is_dir())
+    if leftovers:
+        print(f"warning: {target.parent} holds {', '.join(leftovers)}, left by an interrupted export; delete "
+              "them once you no longer need them", file=sys.stderr)
+    return target

@@ -7,6 +7,7 @@ are imported only inside the commands so ``--help`` answers at once.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -27,6 +28,10 @@ EPILOG = """examples:
 """
 
 
+# The file system said no (permissions, a full disk, a name too long): one line, not a traceback.
+_FILESYSTEM_REFUSALS = {errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.ENAMETOOLONG}
+
+
 def _quiet_libraries() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import transformers
@@ -34,6 +39,28 @@ def _quiet_libraries() -> None:
 
     transformers.logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its usage mistakes as one ``error:`` line (exit 2), like every other user mistake."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USER_ERROR, f"error: {self.prog}: {message} (see '{self.prog} --help')\n")
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+def _no_verify_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-verify", action="store_true",
+                        help="load a checkpoint whose weights do not match the sha256 fingerprints it recorded")
 
 
 def _split_list(value: str | None) -> list[str] | None:
@@ -68,18 +95,19 @@ def _print_results(results: dict) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluation.other_data import describe
     from .pipeline import evaluate_run
 
     result = evaluate_run(args.run, _split_list(args.languages), _split_list(args.splits), args.set or [],
-                          progress=not args.no_progress, base_model=args.base_model)
+                          progress=not args.no_progress, base_model=args.base_model, verify=not args.no_verify,
+                          out=args.out, name=args.name, command=["xlingual", *sys.argv[1:]])
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
     _print_results(result)
-    matches = result.get("matches_saved")
-    if matches:
-        same = sum(matches.values())
-        print(f"\nreproduces results.json: {same}/{len(matches)} language scores identical")
+    print()
+    for line in describe(result):
+        print(line)
     return 0
 
 
@@ -96,7 +124,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
         texts += [line for line in read_lines(Path(args.file)) if line.strip()]
     if not texts:
         raise DataError("predict: give texts as arguments or --file with one text per line")
-    classifier = load(args.run, base_model=args.base_model, quantize=args.quantize)
+    for number, text in enumerate(args.texts, start=1):
+        if not text.strip():
+            raise DataError(f"predict: text argument {number} is empty or whitespace only")
+    classifier = load(args.run, base_model=args.base_model, verify=not args.no_verify, quantize=args.quantize)
     for text, prediction in zip(texts, classifier.predict(texts, batch_size=args.batch_size), strict=True):
         if args.json:
             print(json.dumps({"text": text, "label": prediction.label, "score": prediction.score,
@@ -113,7 +144,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     if not args.merge and not args.quantize and (resolve_checkpoint(args.run) / "adapter_config.json").is_file():
         raise CheckpointError(f"{args.run} is a LoRA run: pass --merge to fold the adapter into the encoder")
-    out = merge_and_export(args.run, args.out, base_model=args.base_model, quantize=args.quantize)
+    out = merge_and_export(args.run, args.out, base_model=args.base_model, overwrite=args.overwrite,
+                           verify=not args.no_verify, quantize=args.quantize)
     if args.quantize:
         print(f"wrote {out}: encoder Linear layers as dynamic int8 for CPU inference (load it with xlingual.load; "
               "transformers' Auto classes cannot read int8 weights)")
@@ -144,7 +176,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = argparse.ArgumentParser(prog="xlingual", description=DESCRIPTION, epilog=EPILOG,
+    parser = _Parser(prog="xlingual", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"xlingual {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -158,20 +190,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a recipe value with a dotted key, e.g. --set training.learning_rate=2e-5 "
                         "(repeatable)")
-    p.add_argument("--overwrite", action="store_true", help="replace a run already in output_dir")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run in output_dir (only a folder xlingual created for a run; never the data, "
+                        "the recipe's folder or the working directory)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run from its last saved state, with the same settings")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="re-evaluate a saved run on some or all languages",
-                       description="Load a run's checkpoint and data settings and score it again; says whether the "
-                                   "numbers reproduce results.json.")
+                       description="Load a run's checkpoint and data settings and score it again. On the run's "
+                                   "own data it says whether the numbers reproduce results.json; on other data "
+                                   "(--set data.root=...) it says which data was evaluated, and --out keeps the "
+                                   "result as a results.json that 'xlingual compare' puts beside in-domain runs.")
     p.add_argument("run", help="run folder written by 'xlingual train'")
     p.add_argument("--languages", help="comma-separated languages (default: all in the run's recipe)")
     p.add_argument("--splits", help="comma-separated splits, e.g. test,dev (default: the recipe's)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override data settings, e.g. data.root=...")
+    p.add_argument("--out", metavar="DIR",
+                   help="write results.json (the run's schema, marked with the evaluated files and the original "
+                        "run), predictions/ and config.yaml into DIR, for 'xlingual compare'")
+    p.add_argument("--name", help="like --out RUN/evaluations/NAME; NAME labels the result in 'compare'")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.add_argument("--base-model", help="where a LoRA checkpoint's encoder is, if it moved")
+    _no_verify_option(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_evaluate)
 
@@ -181,9 +223,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("texts", nargs="*", help="texts to classify")
     p.add_argument("--file", help="also classify each non-empty line of this UTF-8 file")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=_positive_int, default=64)
     p.add_argument("--base-model", help="where a LoRA checkpoint's encoder is, if it moved")
     p.add_argument("--quantize", choices=["int8"], help="int8 CPU inference (dynamic quantization of the encoder)")
+    _no_verify_option(p)
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("export", help="write a standalone model folder (merging LoRA adapters)",
@@ -198,6 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quantize", choices=["int8"],
                    help="store the encoder's Linear layers as dynamic int8 for CPU inference (implies --merge "
                         "for a LoRA run; loads with xlingual.load only)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier export in OUT (only a folder holding just what xlingual exported)")
+    _no_verify_option(p)
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("sweep", help="run recipes × seeds into one folder (resumable)",
@@ -211,17 +257,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", action="store_true", help="show each run's progress bars")
     p.set_defaults(func=cmd_sweep)
 
+    from .ensembles import register as register_ensembles
     from .reports.compare import register as register_compare
     from .reports.diagnostics import register as register_diagnose
 
     register_compare(sub)
     register_diagnose(sub)
+    register_ensembles(sub)
     return parser
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse with options allowed before or after positionals (``predict RUN --json "text"``)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args, extra = parser.parse_known_args(argv)
+    command = getattr(args, "command", None)
+    subparsers = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+    if command and subparsers is not None and command in argv:
+        try:
+            parsed = subparsers.choices[command].parse_intermixed_args(argv[argv.index(command) + 1:])
+        except TypeError:  # a parser that intermixed parsing cannot handle: keep argparse's plain reading
+            parsed = None
+        if parsed is not None:
+            parsed.command = command
+            return parsed
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = _parse(parser, argv)
+    except SystemExit as exc:  # --help and --version exit 0; a usage mistake has printed its one line
+        if exc.code == EXIT_USER_ERROR:
+            return EXIT_USER_ERROR
+        raise
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USER_ERROR
@@ -232,6 +304,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except XlingualError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as exc:
+        if exc.errno not in _FILESYSTEM_REFUSALS:
+            raise
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -9,6 +9,7 @@ before any model or data is touched.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import string
@@ -25,6 +26,11 @@ from .errors import ConfigError, did_you_mean
 from .languages import normalize_language
 
 UMSAB_LANGUAGES = ["arabic", "english", "french", "german", "hindi", "italian", "portuguese", "spanish"]
+
+
+SIGNAL_SELECTION = {"retrieval": "retrieval", "target-confidence": "confidence", "target-entropy": "entropy",
+                    "target-agreement": "agreement"}
+"""``training.select_best_on`` values that select by a label-free signal → the signal."""
 
 
 @dataclass
@@ -90,6 +96,24 @@ class FreezeConfig:
 
 
 @dataclass
+class ExtraSourceConfig:
+    """More labelled source-language training data appended to the train split, recorded in the protocol as
+    extra source data (runs using it belong beside the standard table, not in it)."""
+
+    root: str = "../shared/data/tweeteval_en_extra"
+    """A folder with ``<split>_text.txt`` and line-aligned ``<split>_labels.txt``, or one CSV/TSV/JSONL file
+    with ``data.text_column`` and ``data.label_column``. Labels go through the data's label scheme."""
+    split: str = "train"
+    max_examples: int | None = None
+    """A fixed random subset (the same for every seed), e.g. to measure transfer against source data size."""
+
+    def validate(self) -> None:
+        if not self.root:
+            raise ConfigError("data.extra_source.root: must name a folder or file")
+        _check_positive(self, "data.extra_source", ("max_examples",))
+
+
+@dataclass
 class DataConfig:
     """Where the labelled data lives and which languages to train and test on."""
 
@@ -119,12 +143,37 @@ class DataConfig:
     max_train_examples: int | None = None
     max_eval_examples: int | None = None
     """Cap per language and split, for quick checks; ``None`` uses everything."""
+    split_column: str | None = None
+    """csv/tsv/jsonl: a column naming each row's split, for files that hold several splits."""
+    language_names: dict[str, str] | None = None
+    """The dataset's own name of a language where it is not the canonical name or an ISO code: its
+    folder (umsab), ``{language}`` in a path template, language-column value or hub config, e.g.
+    ``{japanese: jp}``. Results use the canonical name."""
+    dev_fraction: float | None = None
+    """No dev split? Hold out this fraction of the train split as dev: stratified by label, seeded by
+    ``dev_seed``, the same for every training seed; the indices go to the run folder (dev_holdout.json)."""
+    dev_size: int | None = None
+    """Like ``dev_fraction``, as a number of examples per language."""
+    dev_seed: int = 0
+    dev_root: str | None = None
+    """The dev split from elsewhere: a folder (umsab), a path template (csv/tsv/jsonl) or a dataset id (hub)."""
+    truncation: Literal["head", "tail", "head+tail"] = "head"
+    """Which tokens of a text longer than ``model.max_length`` are kept: the first ones, the last ones, or
+    both (a quarter of the budget from the start, three quarters from the end; Sun et al. 2019)."""
+
+    extra_source: ExtraSourceConfig | None = None
+    """More labelled source-language data appended to the train split (recorded as extra source data)."""
 
     def validate(self) -> None:
-        self.source_language = normalize_language(self.source_language, field="data.source_language")
+        if self.extra_source is not None:
+            self.extra_source.validate()
+        from .data.language_names import canonical_names, to_canonical
+
+        self.language_names = canonical_names(self.language_names) or None
+        self.source_language = to_canonical(self.source_language, self.language_names, field="data.source_language")
         if not self.target_languages:
             raise ConfigError("data.target_languages: the list is empty; name at least one language to evaluate")
-        self.target_languages = [normalize_language(lang, field="data.target_languages")
+        self.target_languages = [to_canonical(lang, self.language_names, field="data.target_languages")
                                  for lang in self.target_languages]
         if len(set(self.target_languages)) != len(self.target_languages):
             raise ConfigError(f"data.target_languages: a language is listed twice: {self.target_languages}")
@@ -143,11 +192,28 @@ class DataConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"data.{name}: must be a positive integer or null, got {value}")
+        self._validate_dev()
         if self.train_split == self.test_split:
             raise ConfigError(f"data.train_split: '{self.train_split}' is also data.test_split; training on the "
                               "test split would leak it")
         # unknown scheme, custom without names, label_map to a class the scheme lacks: caught before any data is read
         LabelScheme.build(self.label_scheme, self.label_names, self.label_map, self.drop_labels)
+
+    def _validate_dev(self) -> None:
+        chosen = [name for name in ("dev_fraction", "dev_size", "dev_root") if getattr(self, name) is not None]
+        if len(chosen) > 1:
+            raise ConfigError(f"data.{chosen[1]}: set only one of data.dev_fraction, data.dev_size, data.dev_root "
+                              f"(also set: data.{chosen[0]})")
+        if self.dev_fraction is not None and not 0.0 < self.dev_fraction < 1.0:
+            raise ConfigError(f"data.dev_fraction: must be between 0 and 1 (e.g. 0.1), got {self.dev_fraction}")
+        if self.dev_size is not None and self.dev_size < 1:
+            raise ConfigError(f"data.dev_size: must be a positive integer, got {self.dev_size}")
+        if not 0 <= self.dev_seed < 2**32:
+            raise ConfigError(f"data.dev_seed: must be in [0, 2**32), got {self.dev_seed}")
+        if self.dev_root is not None and not self.dev_root:
+            raise ConfigError("data.dev_root: must name a folder, file template or dataset id (or be null)")
+        if self.dev_root and self.format in ("csv", "tsv", "jsonl"):
+            check_template(self.dev_root, "data.dev_root", ("language", "split"))
 
     @property
     def languages(self) -> list[str]:
@@ -175,13 +241,19 @@ class TrainingConfig:
     seed: int = 42
     group_by_length: bool = True
     """Batch tweets of similar length together to cut padding (shuffled at the batch level)."""
-    select_best_on: Literal["source-dev", "last", "target-dev"] = "source-dev"
+    select_best_on: Literal["source-dev", "last", "target-dev", "retrieval", "target-confidence",
+                            "target-entropy", "target-agreement"] = "source-dev"
     """Model selection: best epoch on the English dev split (default), the last epoch, or
-    ``target-dev`` (oracle selection on target-language dev labels, marked in the results)."""
+    ``target-dev`` (oracle selection on target-language dev labels, marked in the results), or a label-free
+    signal from ``selection_signals`` (``retrieval``, ``target-confidence``, ``target-entropy``,
+    ``target-agreement``)."""
     eval_every_epoch: bool = True
     logging_steps: int = 10
     checkpoint_steps: int = 0
     """Save a resumable checkpoint every N optimizer steps (0: only at epoch ends)."""
+    lp_ft: bool = False
+    """LP-FT (Kumar et al., ICLR 2022): fit the head as a linear probe on the frozen encoder's cached
+    source features first, then fine-tune from that head instead of a random one."""
 
     def validate(self) -> None:
         if self.epochs <= 0:
@@ -218,10 +290,16 @@ class EvaluationConfig:
     """Role names (``test``, ``dev``) or literal split names to evaluate in every language."""
     batch_size: int = 128
     save_predictions: bool = True
+    prior_correction: str | None = None
+    """Transductive label-prior correction (Saerens et al. 2002): the split of each target language whose
+    *text* (labels dropped) re-estimates the class priors by EM, e.g. ``train``; ``null``: off."""
 
     def validate(self) -> None:
         if self.batch_size < 1:
             raise ConfigError(f"evaluation.batch_size: must be at least 1, got {self.batch_size}")
+        if self.prior_correction is not None and self.prior_correction in ("test", *self.splits):
+            raise ConfigError(f"evaluation.prior_correction: '{self.prior_correction}' is an evaluated split; "
+                              "estimate priors on other target text, e.g. train")
         if not self.splits:
             raise ConfigError("evaluation.splits: name at least one split, e.g. [test]")
 
@@ -285,39 +363,70 @@ class PairsConfig:
 
 @dataclass
 class LossConfig:
-    """One alignment loss term: ``weight(progress) · loss``."""
+    """One alignment loss term: ``weight(progress) · loss``; ``name`` picks a registered objective
+    (:mod:`xlingual.objectives`), whose own settings (``params``) are written beside ``name`` in a recipe."""
 
-    name: Literal["coral", "mmd", "dann", "contrastive"] = "coral"
+    name: str
     weight: float = 1.0
     schedule: Literal["constant", "linear", "dann"] = "constant"
     """constant; linear warm-up over ``warmup_ratio`` of training; or DANN's 2/(1+exp(-10p)) − 1."""
     warmup_ratio: float = 0.1
-    temperature: float = 0.05
-    """contrastive: InfoNCE temperature."""
-    kernel_multipliers: list[float] = field(default_factory=lambda: [0.25, 0.5, 1.0, 2.0, 4.0])
-    """mmd: Gaussian bandwidths as multiples of the median heuristic."""
-    unbiased: bool = False
-    """mmd: unbiased estimate (drops the diagonal terms)."""
-    domains: Literal["binary", "languages"] = "binary"
-    """dann: source vs target, or one class per language."""
-    discriminator_hidden: int = 256
-    discriminator_learning_rate: float | None = None
+    params: Any = None
+    """The objective's ``Params`` dataclass (a mapping or ``None`` for its defaults is converted)."""
 
-    def validate(self, where: str) -> None:
-        if self.weight < 0:
-            raise ConfigError(f"{where}.weight: must be >= 0, got {self.weight}")
-        if self.temperature <= 0:
-            raise ConfigError(f"{where}.temperature: must be positive, got {self.temperature}")
-        if not self.kernel_multipliers or any(m <= 0 for m in self.kernel_multipliers):
-            raise ConfigError(f"{where}.kernel_multipliers: must be positive numbers")
-        if not 0.0 <= self.warmup_ratio <= 1.0:
-            raise ConfigError(f"{where}.warmup_ratio: must be in [0, 1], got {self.warmup_ratio}")
-        if self.discriminator_hidden < 1:
-            raise ConfigError(f"{where}.discriminator_hidden: must be at least 1, got {self.discriminator_hidden}")
-        if self.discriminator_learning_rate is not None and self.discriminator_learning_rate <= 0:
-            raise ConfigError(
-                f"{where}.discriminator_learning_rate: must be positive or null, got {self.discriminator_learning_rate}"
-            )
+    def validate(self, where: str) -> LossConfig:
+        """Check the term and convert ``params`` to the objective's dataclass; returns a normalised copy."""
+        from .objectives.registry import get_objective
+
+        cls = get_objective(self.name, f"{where}.name")
+        if isinstance(self.params, cls.Params):
+            params = copy.deepcopy(self.params)
+        elif self.params is None or isinstance(self.params, dict):
+            params = _convert(cls.Params, dict(self.params or {}), where)
+        else:
+            raise ConfigError(f"{where}.params: expected {cls.Params.__name__} or a mapping of its settings, got "
+                              f"{type(self.params).__name__}")
+        checked = _convert(LossConfig, {"name": self.name, "weight": self.weight, "schedule": self.schedule,
+                                        "warmup_ratio": self.warmup_ratio}, where)
+        checked.params = params
+        if checked.weight < 0:
+            raise ConfigError(f"{where}.weight: must be >= 0, got {checked.weight}")
+        if not 0.0 <= checked.warmup_ratio <= 1.0:
+            raise ConfigError(f"{where}.warmup_ratio: must be in [0, 1], got {checked.warmup_ratio}")
+        cls.check(checked, where)
+        return checked
+
+    def to_dict(self) -> dict[str, Any]:
+        """Flat, as in a recipe: the common keys, then the objective's settings."""
+        params = self.params if not dataclasses.is_dataclass(self.params) else dataclasses.asdict(self.params)
+        return {"name": self.name, "weight": self.weight, "schedule": self.schedule,
+                "warmup_ratio": self.warmup_ratio, **(params or {})}
+
+
+def _convert_loss(value: Any, key: str) -> LossConfig:
+    """A recipe's loss mapping: the common keys, and the objective's settings flat beside them (or under ``params``)."""
+    from .objectives.registry import get_objective
+
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key}: expected a mapping such as {{name: coral, weight: 1.0}}, got "
+                          f"{type(value).__name__} {value!r}")
+    if "name" not in value:
+        raise ConfigError(f"{key}.name: missing; every loss names a registered objective")
+    cls = get_objective(value["name"], f"{key}.name")
+    common = [f.name for f in dataclasses.fields(LossConfig) if f.name != "params"]
+    own = [f.name for f in dataclasses.fields(cls.Params)]
+    nested = value.get("params")
+    if nested is not None and not isinstance(nested, dict):
+        raise ConfigError(f"{key}.params: expected a mapping, got {type(nested).__name__} {nested!r}")
+    for name in value:
+        if name not in (*common, *own, "params"):
+            raise ConfigError(f"unknown key '{key}.{name}'{did_you_mean(name, [*common, *own])}; valid keys for "
+                              f"'{cls.name}': {', '.join([*common, *own])}")
+    params = {**{k: v for k, v in value.items() if k in own}, **(nested or {})}
+    hints = typing.get_type_hints(LossConfig)
+    loss = LossConfig(**{k: _convert(hints[k], value[k], f"{key}.{k}") for k in common if k in value})
+    loss.params = _convert(cls.Params, params, key)
+    return loss
 
 
 @dataclass
@@ -345,6 +454,70 @@ class SelfTrainingConfig:
 
 
 @dataclass
+class AveragingConfig:
+    """Checkpoint averaging inside a run (Schmidt, Vulić & Glavaš, ACL 2023): a uniform running
+    average of the trainable weights at snapshot points, scored on the selection split beside the
+    single checkpoints. LoRA runs average the adapters and the head (their trainable weights)."""
+
+    every_steps: int = 0
+    """Take a snapshot every N optimiser steps; 0: at the end of every epoch."""
+    start: float = 0.0
+    """Fraction of training before which snapshots are skipped (e.g. 0.1 to skip the warm-up)."""
+    save: Literal["averaged", "selected"] = "averaged"
+    """Which model the run saves and evaluates: the average, or the checkpoint ``select_best_on`` chose."""
+    keep_snapshots: bool = False
+    """Also write each snapshot's trainable weights to ``snapshots/`` (for soups and later analysis)."""
+
+    def validate(self) -> None:
+        if self.every_steps < 0:
+            raise ConfigError(f"averaging.every_steps: must be >= 0 (0: every epoch end), got {self.every_steps}")
+        if not 0.0 <= self.start < 1.0:
+            raise ConfigError(f"averaging.start: must be in [0, 1), got {self.start}")
+
+
+@dataclass
+class InterpolationConfig:
+    """WiSE-FT after training (Wortsman et al., CVPR 2022): θ(α) = (1 − α)·θ_pretrained + α·θ_fine-tuned on the
+    encoder, α chosen on the selection split (1 is always a candidate). LoRA adapters are merged first, so the
+    saved checkpoint is a full one."""
+
+    alphas: list[float] = field(default_factory=lambda: [0.2, 0.4, 0.6, 0.8])
+    head: Literal["refit", "kept"] = "refit"
+    """refit: a linear probe on the source train features under each θ(α); kept: the fine-tuned head."""
+
+    def validate(self) -> None:
+        if not self.alphas or any(not 0.0 <= a <= 1.0 for a in self.alphas):
+            raise ConfigError(f"interpolation.alphas: must be values in [0, 1], got {self.alphas}")
+
+
+@dataclass
+class SelectionSignalsConfig:
+    """Label-free signals scored after every epoch beside the selection split (xlingual.evaluation.signals):
+    recorded per epoch in results.json, and usable by ``training.select_best_on``."""
+
+    signals: list[str] = field(default_factory=lambda: ["retrieval", "confidence", "entropy", "agreement"])
+    unlabeled_split: str = "train"
+    """The split of each target language whose text (labels dropped at load time) the signals read."""
+    max_examples: int | None = 300
+    """Texts per language (a fixed random subset), to keep the per-epoch cost small."""
+    pairs: PairsConfig | None = None
+    """Translation pairs for ``retrieval`` (as ``alignment.pairs``); without them retrieval is skipped."""
+
+    def validate(self) -> None:
+        from .evaluation.signals import SIGNALS
+
+        for signal in self.signals:
+            if signal not in SIGNALS:
+                raise ConfigError(f"selection_signals.signals: unknown signal '{signal}'"
+                                  f"{did_you_mean(signal, SIGNALS)}; choose from {', '.join(SIGNALS)}")
+        if self.unlabeled_split == "test":
+            raise ConfigError("selection_signals.unlabeled_split: 'test' would select the model on test text")
+        if self.pairs is not None:
+            self.pairs.validate()
+        _check_positive(self, "selection_signals", ("max_examples",))
+
+
+@dataclass
 class AlignmentConfig:
     """Embedding alignment: the extra data streams and the loss terms that use them."""
 
@@ -359,11 +532,17 @@ class AlignmentConfig:
         names = [loss.name for loss in self.losses]
         if len(set(names)) != len(names):
             raise ConfigError(f"alignment.losses: a loss is listed twice: {names}")
+        self.losses = [loss.validate(f"alignment.losses[{index}]") for index, loss in enumerate(self.losses)]
         for index, loss in enumerate(self.losses):
-            loss.validate(f"alignment.losses[{index}]")
-            needs = "pairs" if loss.name == "contrastive" else "unlabeled_target"
-            if getattr(self, needs) is None:
-                raise ConfigError(f"alignment.losses[{index}]: '{loss.name}' needs alignment.{needs} to be set")
+            self.check_streams(loss.name, f"alignment.losses[{index}]")
+
+    def check_streams(self, name: str, where: str) -> None:
+        """Refuse an objective whose data streams the recipe does not load (the rule comes from its declaration)."""
+        from .objectives.registry import get_objective, missing_stream_sections
+
+        missing = missing_stream_sections(get_objective(name, f"{where}.name"), self)
+        if missing:
+            raise ConfigError(f"{where}: '{name}' needs alignment.{missing[0]} to be set")
 
 
 @dataclass
@@ -381,26 +560,51 @@ class RecipeConfig:
     alignment: AlignmentConfig = field(default_factory=AlignmentConfig)
     self_training: SelfTrainingConfig | None = None
     """Pseudo-label target text after the English phase (needs alignment.unlabeled_target)."""
+    averaging: AveragingConfig | None = None
+    """Checkpoint averaging inside the run; ``null`` (the default) keeps the selected checkpoint."""
+    interpolation: InterpolationConfig | None = None
+    """Interpolate the trained encoder toward the pretrained one after training (WiSE-FT)."""
+    selection_signals: SelectionSignalsConfig | None = None
+    """Label-free target-side signals scored every epoch (and selectable by ``training.select_best_on``)."""
     output_dir: str = "runs/{name}-seed{seed}"
     """Run folder; ``{name}`` and ``{seed}`` are filled in."""
 
     def validate(self) -> RecipeConfig:
-        """Check every section's values; raises :class:`ConfigError`. Returns ``self``."""
+        """Check every value (types, ranges, names) and return a normalised copy (languages in their full
+        names, loss settings as their objective's dataclass); raises :class:`ConfigError`. ``self`` is not changed."""
+        recipe = _convert(RecipeConfig, _plain(self), "")
+        recipe._validate_in_place()
+        return recipe
+
+    def _validate_in_place(self) -> None:
         for section in (self.model, self.lora, self.freeze, self.data, self.training, self.evaluation,
-                        self.alignment, self.self_training):
+                        self.alignment, self.self_training, self.averaging, self.interpolation,
+                        self.selection_signals):
             if section is not None:
                 section.validate()
         if self.lora is not None and (self.freeze.layers or self.freeze.encoder):
             raise ConfigError("freeze: with lora the encoder is already frozen; remove freeze.layers/freeze.encoder")
-        if not self.output_dir:
-            raise ConfigError("output_dir: must name a folder")
+        signal = SIGNAL_SELECTION.get(self.training.select_best_on)
+        if signal is not None:
+            signals = self.selection_signals
+            if signals is None or signal not in signals.signals:
+                raise ConfigError(f"training.select_best_on: '{self.training.select_best_on}' needs "
+                                  f"selection_signals.signals to include '{signal}'")
+            if signal == "retrieval" and signals.pairs is None:
+                raise ConfigError("training.select_best_on: 'retrieval' needs selection_signals.pairs")
+        if self.interpolation is not None and self.training.select_best_on == "last":
+            raise ConfigError("interpolation: chooses α on the selection split; training.select_best_on is 'last'")
+        if not self.name or any(sep in self.name for sep in ("/", "\\", "\0")) or self.name in (".", ".."):
+            raise ConfigError(f"name: {self.name!r} must be a plain name (no path separators, not . or ..); "
+                              "it names the run folder inside output_dir")
+        if not self.output_dir or "\0" in self.output_dir:
+            raise ConfigError(f"output_dir: must name a folder, got {self.output_dir!r}")
         check_template(self.output_dir, "output_dir", ("name", "seed"))
         if self.self_training is not None and self.alignment.unlabeled_target is None:
             raise ConfigError("self_training: needs alignment.unlabeled_target (the text to pseudo-label)")
         if self.alignment.unlabeled_target and self.alignment.unlabeled_target.split == self.data.test_split:
             raise ConfigError(f"alignment.unlabeled_target.split: '{self.data.test_split}' is the test split; "
                               "training on test text (even unlabeled) would leak it")
-        return self
 
     @property
     def method(self) -> str:
@@ -413,7 +617,7 @@ class RecipeConfig:
         return Path(self.output_dir.format(name=self.name, seed=self.training.seed))
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return _plain(self)
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
@@ -424,7 +628,9 @@ class RecipeConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RecipeConfig:
         """Build and validate a recipe from plain data (as parsed from YAML or JSON)."""
-        return _convert(cls, data, "").validate()
+        recipe = _convert(cls, data, "")
+        recipe._validate_in_place()
+        return recipe
 
 
 # --------------------------------------------------------------------------- checks
@@ -457,6 +663,19 @@ def _check_positive(section: Any, where: str, names: tuple[str, ...]) -> None:
 # --------------------------------------------------------------------------- parsing
 
 
+def _plain(value: Any) -> Any:
+    """A config object as plain data (what YAML holds): dataclasses as mappings, losses flat."""
+    if isinstance(value, LossConfig):
+        return _plain(value.to_dict())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
 def _convert(tp: Any, value: Any, key: str) -> Any:
     """Convert ``value`` to type ``tp`` or raise a ConfigError naming ``key``."""
     where = key or "recipe"
@@ -478,11 +697,14 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
         raise errors[0]
     if value is None:
         raise ConfigError(f"{where}: must not be null")
+    if tp is LossConfig and not isinstance(value, LossConfig):
+        return _convert_loss(value, where)
     if dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a mapping of settings, got {type(value).__name__} {value!r}")
-        hints = typing.get_type_hints(tp)
         names = [f.name for f in dataclasses.fields(tp)]
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping of settings such as {{{names[0]}: ...}}, got "
+                              f"{type(value).__name__} {value!r}")
+        hints = typing.get_type_hints(tp)
         kwargs = {}
         for name, sub in value.items():
             sub_key = f"{key}.{name}" if key else str(name)
@@ -508,12 +730,13 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
         if isinstance(value, str):
             value = [part.strip() for part in value.split(",") if part.strip()]
         if not isinstance(value, list):
-            raise ConfigError(f"{where}: expected a list, got {type(value).__name__} {value!r}")
+            raise ConfigError(f"{where}: expected a list such as [a, b], got {type(value).__name__} {value!r}")
         return [_convert(item_type, item, f"{where}[{i}]") for i, item in enumerate(value)]
     if origin is dict:
         key_type, item_type = typing.get_args(tp)
         if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__} {value!r}")
+            raise ConfigError(f"{where}: expected a mapping such as {{key: value}}, got {type(value).__name__} "
+                              f"{value!r}")
         return {_convert(key_type, k, where): _convert(item_type, v, f"{where}.{k}") for k, v in value.items()}
     if tp is bool:
         if isinstance(value, bool):
@@ -548,9 +771,50 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
     raise TypeError(f"unsupported config type {tp!r} at {where}")  # a bug in xlingual, not user input
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error (not the last one wins)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                hashable = key in seen
+            except TypeError:  # an unhashable key: construct_mapping reports it
+                break
+            if hashable:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key '{key}' (first at line {seen[key] + 1})", key_node.start_mark)
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+def _yaml_load(text: str) -> Any:
+    return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: no arbitrary objects
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> tuple[str, Any]:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    return problem, mark
+
+
 # What PyYAML (and json) raise, besides YAMLError, for well-formed text with an impossible value: a date such as
-# 2020-13-45, ``!!bool maybe``, ``!!int``, an integer of 5000 digits, nesting too deep to parse.
-_YAML_VALUE_ERRORS = (ValueError, LookupError, TypeError, ArithmeticError, RecursionError)
+# 2020-13-45, ``!!bool maybe``, ``!!int``, ``!!timestamp`` with no value (AttributeError inside PyYAML), an
+# integer of 5000 digits, nesting too deep to parse.
+_YAML_VALUE_ERRORS = (ValueError, LookupError, TypeError, ArithmeticError, RecursionError, AttributeError)
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    duplicate = next((key for key in keys if keys.count(key) > 1), None)
+    if duplicate is not None:
+        raise _DuplicateJsonKey(f"duplicate key '{duplicate}'")
+    return dict(pairs)
+
+
+class _DuplicateJsonKey(ValueError):
+    pass
 
 
 def apply_override(data: dict[str, Any], assignment: str) -> None:
@@ -562,8 +826,13 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
     if not parts:
         raise ConfigError(f"--set {assignment!r}: the key is empty")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except (yaml.YAMLError, *_YAML_VALUE_ERRORS):  # e.g. 2020-13-45, a YAML date with no such month: keep the text
+        value = _yaml_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:  # e.g. data.drop_labels=[NONE: an unclosed list is a mistake, not text
+        problem, mark = _yaml_problem(exc)
+        where = f" at character {mark.column + 1}" if mark is not None and mark.line == 0 else ""
+        raise ConfigError(f"--set {dotted.strip()}: invalid YAML value {raw!r}{where}: {problem} (quote text "
+                          f"that is not YAML, e.g. {dotted.strip()}='\"...\"')") from None
+    except _YAML_VALUE_ERRORS:  # e.g. 2020-13-45, a YAML date with no such month: keep the text
         value = raw
     if isinstance(value, dict) and not raw.lstrip().startswith("{"):
         # "query: " parses as the mapping {query: None}; a mapping on the command line needs braces,
@@ -582,6 +851,8 @@ def load_recipe_dict(path: str | Path | None, overrides: list[str] | tuple[str, 
     data: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
+        if path.is_dir():
+            raise ConfigError(f"recipe {path} is a folder; give a recipe YAML file (see recipes/)")
         if not path.is_file():
             raise ConfigError(f"recipe file not found: {path}")
         try:
@@ -589,17 +860,20 @@ def load_recipe_dict(path: str | Path | None, overrides: list[str] | tuple[str, 
         except UnicodeDecodeError as exc:
             raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         try:
-            loaded = yaml.safe_load(text) if path.suffix != ".json" else json.loads(text)
+            loaded = _yaml_load(text) if path.suffix != ".json" else json.loads(text, object_pairs_hook=_json_object)
         except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
+            problem, mark = _yaml_problem(exc)
             where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise ConfigError(f"{path}:{where} invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
+            raise ConfigError(f"{path}:{where} invalid YAML: {problem}") from None
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{path}: line {exc.lineno} invalid JSON: {exc.msg}") from None
+        except _DuplicateJsonKey as exc:
+            raise ConfigError(f"{path}: invalid JSON: {exc}") from None
         except _YAML_VALUE_ERRORS as exc:
             raise ConfigError(f"{path}: invalid value in the recipe ({type(exc).__name__}: {exc})") from None
-        if loaded is None:
-            loaded = {}
+        if loaded is None or loaded == {}:
+            raise ConfigError(f"{path}: the recipe is empty; start from one in recipes/ (every setting at its "
+                              "default is rarely what you want)")
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: a recipe must be a mapping of sections, got {type(loaded).__name__}")
         data = loaded

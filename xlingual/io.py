@@ -1,7 +1,8 @@
-"""Atomic file writes: a temp file in the same folder, fsync, then rename.
+"""Atomic writes: a temp file (or folder) in the same folder, then rename.
 
 A run killed at any moment leaves either the old file or the new one, never half of
-one, so a results.json that exists is always complete.
+one, so a results.json that exists is always complete. Folders (checkpoints, exports)
+are written into a uniquely named hidden temp folder and renamed into place.
 """
 
 from __future__ import annotations
@@ -39,3 +40,72 @@ def atomic_write_json(path: str | Path, data: Any) -> Path:
 
 def read_json(path: str | Path) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def atomic_save_tensors(tensors: dict, path: str | Path, metadata: dict[str, str] | None = None) -> Path:
+    """A safetensors file written atomically (tensors made contiguous on the CPU first)."""
+    from safetensors.torch import save
+
+    data = save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, metadata=metadata)
+    return atomic_write_bytes(path, data)
+
+
+# --------------------------------------------------------------------------- folders written whole
+
+
+def new_temp_dir(target: str | Path) -> Path:
+    """A fresh, uniquely named hidden folder beside ``target`` to write it in (nothing existing is touched)."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.xlingual-tmp-"))
+    umask = os.umask(0)
+    os.umask(umask)
+    folder.chmod(0o777 & ~umask)  # mkdtemp's 0700 would make the renamed folder private, unlike a plain mkdir
+    return folder
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    # non-zero e.g. on a filesystem without RENAME_EXCHANGE: the caller falls back to two renames
+    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+
+
+def replace_dir(tmp: str | Path, target: str | Path) -> Path:
+    """Move the finished folder ``tmp`` to ``target``; an existing ``target`` is swapped out, then removed.
+
+    The caller has checked that ``target`` is absent, empty, or something it wrote and may replace. A run
+    killed at any point leaves either the old folder or the new one at ``target`` (with two renames where
+    the kernel cannot exchange, the old one waits in a hidden ``.<name>.xlingual-old-*`` folder meanwhile).
+    """
+    import shutil
+
+    tmp, target = Path(tmp), Path(target)
+    if not target.exists():
+        os.rename(tmp, target)
+        return target
+    if not any(target.iterdir()):
+        os.rename(tmp, target)  # rename(2) replaces an empty folder atomically
+        return target
+    if _exchange(tmp, target):
+        shutil.rmtree(tmp)  # tmp now holds the old contents
+        return target
+    old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.xlingual-old-"))
+    try:
+        os.rename(target, old)
+    except OSError:
+        old.rmdir()  # only the empty placeholder this call made
+        raise
+    os.rename(tmp, target)
+    shutil.rmtree(old)
+    return target

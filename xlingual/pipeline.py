@@ -6,6 +6,8 @@ import shlex
 import shutil
 import sys
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -14,40 +16,81 @@ from accelerate.utils import set_seed
 
 from . import run_folder as rf
 from .checkpoint import load_checkpoint, load_checkpoint_config, save_checkpoint
-from .config import RecipeConfig, load_recipe, load_recipe_dict
+from .config import RecipeConfig, apply_override, load_recipe, load_recipe_dict
 from .data.batching import TokenizedExamples, tokenize_examples
 from .data.examples import Examples, check_text, content_fingerprint
-from .data.loading import label_scheme, load_examples
+from .data.holdout import HOLDOUT_FILE, holdout_record
+from .data.loading import check_drop_labels, holds_out_dev, label_scheme, load_examples, load_extra_source, split_role
 from .data.pairs import TranslationPairs, load_pairs
 from .data.textfile import read_lines
+from .data.truncation import TruncationStats, truncation_messages, truncation_report
 from .errors import ConfigError, DataError
+from .evaluation import other_data
 from .evaluation.zero_shot import EvaluationReport, evaluate_languages, write_predictions
 from .io import atomic_write_json, atomic_write_text, read_json
 from .languages import normalize_language
-from .modeling.build import build_model
+from .modeling.build import build_model, position_limit
 from .modeling.freezing import count_parameters
+from .objectives import Objective, SetupContext, build_objectives
 from .protocol import SELECTION_NAMES, check_protocol, target_resources
+from .run_paths import PATHS_FILE, apply_recorded, record_paths, yaml_comment
 from .training.loop import TrainingLoop
-from .training.objectives import build_objectives
 from .training.streams import PairStream, TextStream
 
 EvalData = dict[str, tuple[Examples, TokenizedExamples]]
 
 
 def make_accelerator(recipe: RecipeConfig) -> Accelerator:
-    """An Accelerator for this machine; under torchrun without GPUs, CPU processes with gloo."""
+    """An Accelerator for this machine; under torchrun without GPUs, CPU processes with gloo.
+
+    accelerate keeps one process-wide state: a second run in the same Python process (a notebook) with
+    another ``mixed_precision`` resets it when there is one process, and is refused under torchrun."""
     import os
 
     import torch
+    from accelerate.state import AcceleratorState
 
+    precision = recipe.training.mixed_precision
+    if precision != "no" and not torch.cuda.is_available():
+        # accelerate would train in fp32 (fp16) or CPU autocast (bf16) while the run records the setting
+        raise ConfigError(f"training.mixed_precision: {precision} needs a CUDA GPU and torch sees none; "
+                          "set training.mixed_precision=no")
     multi_cpu = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
+    wanted = recipe.training.mixed_precision
+    if AcceleratorState._shared_state and str(AcceleratorState().mixed_precision) != wanted:
+        if AcceleratorState().num_processes > 1:
+            raise ConfigError(f"training.mixed_precision: this process already trained with "
+                              f"'{AcceleratorState().mixed_precision}', and accelerate cannot change it across "
+                              f"{AcceleratorState().num_processes} processes; start a new torchrun for '{wanted}'")
+        AcceleratorState._reset_state(reset_partial_state=True)
     return Accelerator(gradient_accumulation_steps=recipe.training.gradient_accumulation_steps,
                        mixed_precision=recipe.training.mixed_precision, cpu=multi_cpu)
 
 
+def _tokenize(examples: Examples, tokenizer, recipe: RecipeConfig) -> TokenizedExamples:
+    return tokenize_examples(examples, tokenizer, recipe.model.max_length, recipe.model.text_prefix,
+                             recipe.data.truncation)
+
+
 def _tokenize_all(raw: dict[str, Examples], tokenizer, recipe: RecipeConfig) -> EvalData:
-    return {lang: (ex, tokenize_examples(ex, tokenizer, recipe.model.max_length, recipe.model.text_prefix))
-            for lang, ex in raw.items()}
+    return {lang: (ex, _tokenize(ex, tokenizer, recipe)) for lang, ex in raw.items()}
+
+
+def report_truncation(recipe: RecipeConfig, tokenized: dict[str, dict[str, TokenizedExamples]], show: bool) -> dict:
+    """Print how many texts of each language and split were cut (a warning above the threshold); the
+    ``truncation`` block of results.json."""
+    stats = {split: {lang: TruncationStats(len(data), data.truncated) for lang, data in by_language.items()}
+             for split, by_language in tokenized.items()}
+    if show:
+        for line in truncation_messages(stats, recipe.model.max_length, recipe.data.truncation):
+            print(line, file=sys.stderr)
+    return truncation_report(stats, recipe.model.max_length, recipe.data.truncation)
+
+
+def train_eval_overlap(train: Examples, evaluation: dict[str, dict[str, Examples]]) -> int:
+    """How many training texts also appear (verbatim) in the evaluation data."""
+    test_texts = {text for split in evaluation.values() for ex in split.values() for text in ex.texts}
+    return sum(text in test_texts for text in train.texts)
 
 
 def load_run_data(
@@ -55,14 +98,18 @@ def load_run_data(
 ) -> tuple[Examples, dict[str, Examples], dict[str, dict[str, Examples]]]:
     """Read every split the run needs before any model loads, so data errors come first."""
     data = recipe.data
-    train = load_examples(data, data.source_language, "train")
-    selection_languages = {"source-dev": [data.source_language], "target-dev": data.target_languages,
-                           "last": []}[recipe.training.select_best_on]
-    selection = {lang: load_examples(data, lang, "dev") for lang in selection_languages}
-    evaluation = {split: {lang: load_examples(data, lang, split) for lang in data.languages}
+    scheme = label_scheme(data)
+    train = load_examples(data, data.source_language, "train", scheme=scheme)
+    extra = load_extra_source(data, scheme)
+    if extra is not None:
+        train = train.concatenate(extra)
+    selection_languages = {"target-dev": data.target_languages, "last": []}.get(recipe.training.select_best_on,
+                                                                                 [data.source_language])
+    selection = {lang: load_examples(data, lang, "dev", scheme=scheme) for lang in selection_languages}
+    evaluation = {split: {lang: load_examples(data, lang, split, scheme=scheme) for lang in data.languages}
                   for split in recipe.evaluation.splits}
-    test_texts = {text for split in evaluation.values() for ex in split.values() for text in ex.texts}
-    overlap = sum(text in test_texts for text in train.texts)
+    check_drop_labels(data, scheme, [train.origin, *(ex.origin for ex in selection.values())])
+    overlap = train_eval_overlap(train, evaluation)
     if overlap and warn:
         print(f"warning: {overlap} training texts also appear in the evaluation data ({train.origin})",
               file=sys.stderr)
@@ -105,46 +152,125 @@ def load_streams_data(recipe: RecipeConfig) -> tuple[dict[str, Examples], dict[s
 
 
 def protocol(recipe: RecipeConfig, train: Examples, selection: dict[str, Examples], unlabeled: dict[str, Examples],
-             pairs: dict[str, TranslationPairs]) -> dict:
-    """Which target-side resources the run used (with the files), and how the model was selected."""
+             pairs: dict[str, TranslationPairs], objectives: Sequence[Objective] = (),
+             holdout: dict[str, dict] | None = None) -> dict:
+    """Which target-side resources the run used (with the files), how the model was selected, and the
+    dev hold-out (its seed and the hash of its positions; the positions are in dev_holdout.json)."""
     files: dict = {"train": train.origin, "selection": {k: v.origin for k, v in selection.items()}}
     if unlabeled:
         files["unlabeled_target"] = {k: v.origin for k, v in unlabeled.items()}
     if pairs:
         files["pairs"] = {k: v.origin for k, v in pairs.items()}
-    return {"target_resources": target_resources(recipe),
-            "model_selection": SELECTION_NAMES[recipe.training.select_best_on], "files": files}
+    record = {"target_resources": target_resources(recipe, objectives),
+              "model_selection": SELECTION_NAMES[recipe.training.select_best_on], "files": files}
+    if recipe.data.extra_source is not None:
+        record["extra_source_data"] = {"files": recipe.data.extra_source.root, "train_examples": len(train.texts)}
+    if recipe.evaluation.prior_correction is not None:
+        record["prior_correction"] = (f"transductive: class priors re-estimated by EM on unlabeled target "
+                                      f"'{recipe.evaluation.prior_correction}' text at prediction time")
+    if recipe.averaging is not None:
+        record["checkpoint_averaging"] = {"every_steps": recipe.averaging.every_steps,
+                                          "start": recipe.averaging.start, "saved": recipe.averaging.save}
+    if holdout:
+        record["dev_holdout"] = {"file": HOLDOUT_FILE, "languages": {
+            lang: {k: v for k, v in entry.items() if k not in ("indices", "indices_are")}
+            for lang, entry in holdout.items()}}
+    return record
+
+
+def load_signal_data(recipe: RecipeConfig) -> tuple[dict[str, Examples], dict[str, TranslationPairs]]:
+    """Target text (labels dropped) and translation pairs for the label-free selection signals, if configured."""
+    config = recipe.selection_signals
+    if config is None:
+        return {}, {}
+    data = recipe.data
+    unlabeled = {}
+    if {"confidence", "entropy", "agreement"} & set(config.signals):
+        unlabeled = {lang: load_examples(data, lang, config.unlabeled_split, labelled=False).subsample(
+            config.max_examples) for lang in data.target_languages}
+    pairs = {}
+    if "retrieval" in config.signals and config.pairs is not None:
+        p = config.pairs
+        for language in p.languages or data.target_languages:
+            language = normalize_language(language, field="selection_signals.pairs.languages")
+            pairs[language] = load_pairs(p.root, language, data.source_language, p.format, p.hub_config,
+                                         p.split).head(p.max_pairs or config.max_examples)
+    return unlabeled, pairs
+
+
+def build_signals(recipe: RecipeConfig, tokenizer, unlabeled: dict[str, Examples],
+                  pairs: dict[str, TranslationPairs]):
+    """The per-epoch label-free signals over the tokenised signal data (None when not configured)."""
+    from .evaluation.signals import SelectionSignals, SignalData
+
+    if recipe.selection_signals is None:
+        return None
+    model = recipe.model
+
+    def tokenize(texts: list[str], language: str, origin: str):
+        return tokenize_examples(Examples(texts, None, language, "signals", origin), tokenizer, model.max_length,
+                                 model.text_prefix)
+
+    data = SignalData(
+        unlabeled={lang: tokenize(ex.texts, lang, ex.origin) for lang, ex in unlabeled.items()},
+        pairs={lang: (tokenize(p.source, recipe.data.source_language, p.origin), tokenize(p.target, lang, p.origin))
+               for lang, p in pairs.items()})
+    return SelectionSignals(data, recipe.selection_signals.signals, recipe.evaluation.batch_size)
+
+
+def dev_holdouts(recipe: RecipeConfig, selection: dict[str, Examples],
+                 evaluation: dict[str, dict[str, Examples]]) -> dict[str, dict]:
+    """Per language, the record of its dev hold-out (``data.dev_fraction``/``dev_size``), if the run used one."""
+    data = recipe.data
+    if not holds_out_dev(data):
+        return {}
+    names = list(label_scheme(data).names)
+    dev_sets = dict(selection)
+    for split, by_language in evaluation.items():
+        if split_role(data, split) == "dev":
+            dev_sets.update(by_language)
+    return {lang: holdout_record(ex, data.train_split, data.dev_fraction, data.dev_size, data.dev_seed, names)
+            for lang, ex in dev_sets.items()}
+
+
+def split_results(report: EvaluationReport, raw: dict[str, Examples], names: list[str]) -> dict:
+    """One split's block of results.json: metrics, the files scored and their content fingerprints."""
+    block = report_json(report)
+    block["test_files"] = {lang: ex.origin for lang, ex in raw.items()}
+    block["test_fingerprints"] = {lang: content_fingerprint(ex.texts, [names[i] for i in ex.labels or []])
+                                  for lang, ex in raw.items() if ex.labels is not None}
+    return block
 
 
 def build_streams(recipe: RecipeConfig, tokenizer, unlabeled: dict[str, Examples],
                   pairs: dict[str, TranslationPairs]) -> dict:
     """Tokenise the auxiliary data once and wrap it in endless seeded batch streams."""
-    model, training = recipe.model, recipe.training
+    training = recipe.training
     streams: dict = {}
     if unlabeled:
         size = recipe.alignment.unlabeled_target.batch_size or training.batch_size
-        parts = [tokenize_examples(ex, tokenizer, model.max_length, model.text_prefix) for ex in unlabeled.values()]
+        parts = [_tokenize(ex, tokenizer, recipe) for ex in unlabeled.values()]
         streams["target"] = TextStream(parts, size, seed=training.seed + 1)
     if pairs:
         size = recipe.alignment.pairs.batch_size or training.batch_size
-        english = [tokenize_examples(Examples(p.source, None, "english", "pairs", p.origin), tokenizer,
-                                     model.max_length, model.text_prefix) for p in pairs.values()]
-        other = [tokenize_examples(Examples(p.target, None, p.language, "pairs", p.origin), tokenizer,
-                                   model.max_length, model.text_prefix) for p in pairs.values()]
+        english = [_tokenize(Examples(p.source, None, "english", "pairs", p.origin), tokenizer, recipe)
+                   for p in pairs.values()]
+        other = [_tokenize(Examples(p.target, None, p.language, "pairs", p.origin), tokenizer, recipe)
+                 for p in pairs.values()]
         streams["pairs"] = PairStream(english, other, size, seed=training.seed + 2)
     return streams
 
 
 def self_train(recipe, model, tokenizer, accelerator, train_data: TokenizedExamples, selection, scheme,
-               unlabeled: dict[str, Examples], objectives, streams, log_path: Path, progress: bool) -> list[dict]:
+               unlabeled: dict[str, Examples], objectives, streams, log_path: Path, progress: bool,
+               callbacks: Sequence[object] = ()) -> list[dict]:
     """Rounds of pseudo-labelling target text with the current model and training on source + pseudo-labels."""
     from .data.batching import TokenizedExamples as Tokenized
     from .evaluation.inference import predict_probabilities
     from .training.pseudo_labels import select_pseudo_labels
 
     config = recipe.self_training
-    targets = {lang: tokenize_examples(ex, tokenizer, recipe.model.max_length, recipe.model.text_prefix)
-               for lang, ex in unlabeled.items()}
+    targets = {lang: _tokenize(ex, tokenizer, recipe) for lang, ex in unlabeled.items()}
     if not config.keep_alignment_losses:
         objectives, streams = [], None
     records = []
@@ -175,15 +301,135 @@ def self_train(recipe, model, tokenizer, accelerator, train_data: TokenizedExamp
         combined = Tokenized(input_ids, labels, "source+pseudo", train_data.pad_token_id)
         loop = TrainingLoop(model, recipe, combined, selection, scheme.names, accelerator, log_path=log_path,
                             objectives=objectives, streams=streams, progress=progress, epochs=config.epochs,
-                            log_fields={"round": round_number})
+                            log_fields={"round": round_number}, callbacks=callbacks)
         loop.run()
         model = loop.unwrapped
     return records
 
 
+def api_call(function: str, *args, **kwargs) -> str:
+    """How a run was started from Python, for the run folder (the CLI records its command line instead).
+
+    Arguments at their defaults are left out; a RecipeConfig is named, its full text is config.yaml beside."""
+    def show(value) -> str:
+        if isinstance(value, RecipeConfig):
+            return f"RecipeConfig(name={value.name!r}, ...)"
+        if isinstance(value, Path):
+            return repr(str(value))
+        if isinstance(value, list):
+            return "[" + ", ".join(show(item) for item in value) + "]"
+        if isinstance(value, Objective):
+            return f"{type(value).__name__}({value.name!r}, weight={value.config.weight})"
+        return repr(value)
+
+    shown = [show(a) for a in args] + [f"{k}={show(v)}" for k, v in kwargs.items() if v not in (False, [], None, ())]
+    return f"xlingual.{function}({', '.join(shown)})"
+
+
+def prepare_objectives(recipe: RecipeConfig, objectives: Sequence[Objective]) -> list[Objective]:
+    """Check objective instances given beside a recipe (declaration, streams, names) and copy them for this run."""
+    from .objectives.base import copy_objectives
+    from .objectives.registry import check_declaration, missing_stream_sections
+
+    taken = {loss.name for loss in recipe.alignment.losses}
+    for index, objective in enumerate(objectives):
+        where = f"objectives[{index}]"
+        if not isinstance(objective, Objective):
+            raise ConfigError(f"{where}: expected an xlingual Objective instance, got {type(objective).__name__}")
+        check_declaration(type(objective))
+        missing = missing_stream_sections(type(objective), recipe.alignment)
+        if missing:
+            raise ConfigError(f"{where}: '{objective.name}' needs alignment.{missing[0]} to be set")
+        if objective.name in taken:
+            raise ConfigError(f"{where}: '{objective.name}' is already trained (alignment.losses or an earlier "
+                              "instance); give each objective once")
+        taken.add(objective.name)
+    return copy_objectives(objectives)
+
+
 def report_json(report: EvaluationReport) -> dict:
     return {"languages": report.metrics(), "summary": report.summary(),
             "seconds": report.seconds, "samples_per_second": report.examples / max(report.seconds, 1e-9)}
+
+
+def prior_adjustments(model, tokenizer, recipe: RecipeConfig, scheme, device, accelerator,
+                      languages: set[str]) -> tuple[dict, dict]:
+    """Per target language, the EM prior correction estimated on its unlabeled ``evaluation.prior_correction``
+    split (empty when off): ``(language → function on probabilities, language → record)``."""
+    from functools import partial
+
+    from .evaluation.inference import predict_probabilities
+    from .evaluation.prior_correction import adjust_priors, class_frequencies, em_priors
+
+    split = recipe.evaluation.prior_correction
+    if split is None:
+        return {}, {}
+    data = recipe.data
+    source = class_frequencies(load_examples(data, data.source_language, "train").labels, len(scheme.names))
+    adjust, records = {}, {}
+    for language in sorted(languages - {data.source_language}):
+        text = load_examples(data, language, split, labelled=False)
+        tokenized = tokenize_examples(text, tokenizer, recipe.model.max_length, recipe.model.text_prefix)
+        probabilities = predict_probabilities(model, tokenized, recipe.evaluation.batch_size, device, accelerator)
+        priors, iterations = em_priors(probabilities, source)
+        adjust[language] = partial(adjust_priors, source_priors=source, target_priors=priors)
+        records[language] = {"split": split, "texts": len(text.texts), "iterations": iterations,
+                             "source_priors": [round(p, 4) for p in source.tolist()],
+                             "target_priors": [round(p, 4) for p in priors.tolist()]}
+    return adjust, records
+
+
+def evaluate_splits(model, tokenizer, recipe: RecipeConfig, scheme, eval_examples: dict[str, dict[str, Examples]],
+                    device, accelerator=None, progress: bool = True, out: Path | None = None,
+                    tokenized: dict | None = None, reports: dict | None = None) -> dict:
+    """Score every split and language; with ``out``, write the predictions there (if the recipe saves them).
+
+    ``tokenized`` (split → language → (examples, tokens)) skips tokenising again; ``reports`` collects the
+    :class:`EvaluationReport` of each split."""
+    splits: dict = {}
+    names = list(scheme.names)
+    adjust, priors = prior_adjustments(model, tokenizer, recipe, scheme, device, accelerator,
+                                       {lang for raw in eval_examples.values() for lang in raw})
+    for split, raw in eval_examples.items():
+        data = tokenized[split] if tokenized is not None else _tokenize_all(raw, tokenizer, recipe)
+        report = evaluate_languages(model, data, names, split, recipe.data.source_language,
+                                    recipe.evaluation.batch_size, device, accelerator, progress, adjust)
+        if reports is not None:
+            reports[split] = report
+        splits[split] = split_results(report, raw, names)
+        if priors:
+            splits[split]["prior_correction"] = {lang: priors[lang] for lang in raw if lang in priors}
+        if out is not None and recipe.evaluation.save_predictions:
+            write_predictions(out / rf.PREDICTIONS, report, data, list(scheme.names))
+    return splits
+
+
+@dataclass
+class RunData:
+    """Everything a run trains and evaluates on, read before any model loads (from files or from memory)."""
+
+    train: Examples
+    selection: dict[str, Examples]
+    evaluation: dict[str, dict[str, Examples]]
+    """split → language → examples."""
+    unlabeled: dict[str, Examples] = field(default_factory=dict)
+    pairs: dict[str, TranslationPairs] = field(default_factory=dict)
+
+    @classmethod
+    def from_recipe(cls, recipe: RecipeConfig, warn: bool = True) -> RunData:
+        train, selection, evaluation = load_run_data(recipe, warn=warn)
+        unlabeled, pairs = load_streams_data(recipe)
+        return cls(train, selection, evaluation, unlabeled, pairs)
+
+
+@dataclass
+class TrainedRun:
+    """What a finished run leaves in memory besides its folder."""
+
+    folder: Path
+    model: torch.nn.Module
+    tokenizer: object
+    results: dict
 
 
 def train(
@@ -193,51 +439,118 @@ def train(
     resume: bool = False,
     progress: bool = True,
     command: list[str] | None = None,
+    objectives: Sequence[Objective] = (),
 ) -> Path:
-    """Train ``recipe`` and evaluate it zero-shot; returns the run folder."""
+    """Train ``recipe`` and evaluate it zero-shot; returns the run folder.
+
+    ``objectives`` are :class:`~xlingual.objectives.Objective` instances trained beside the recipe's
+    ``alignment.losses`` (copies are trained; the instances passed stay as they are)."""
+    call = None if command else api_call("train", recipe, overrides=list(overrides), overwrite=overwrite,
+                                          resume=resume, objectives=list(objectives))
+    return run_training(recipe, overrides, overwrite=overwrite, resume=resume, progress=progress, command=command,
+                        call=call, objectives=objectives).folder
+
+
+def run_training(
+    recipe: RecipeConfig | str | Path,
+    overrides: list[str] | tuple[str, ...] = (),
+    *,
+    overwrite: bool = False,
+    resume: bool = False,
+    progress: bool = True,
+    command: list[str] | None = None,
+    call: str | None = None,
+    objectives: Sequence[Objective] = (),
+    data: RunData | None = None,
+    callbacks: Sequence[object] = (),
+) -> TrainedRun:
+    """The whole run: validate, prepare the folder, read the data (unless ``data`` is given), train, evaluate,
+    write results. ``command`` (CLI argv) or ``call`` (Python) is recorded in the folder."""
     recipe_path = None
     if not isinstance(recipe, RecipeConfig):
         recipe_path = Path(recipe)
         recipe = load_recipe(recipe_path, overrides)
     elif overrides:
         raise ConfigError("overrides apply to a recipe file; edit the RecipeConfig object instead")
+    else:
+        recipe = recipe.validate()  # a normalised copy: the caller's object is left as it was
+    extra = prepare_objectives(recipe, objectives)
     out = recipe.resolved_output_dir()
+    # Nothing is created or deleted until the config, the data and the model have loaded: a mistake found
+    # on the way leaves the output folder as it was.
+    plan = rf.check_run_folder(out, overwrite=overwrite, resume=resume,
+                               protected=rf.protected_paths(recipe, recipe_path))
+    if plan == "resume":
+        rf.check_resume_config(out, recipe)
     accelerator = make_accelerator(recipe)
-    if accelerator.is_main_process:
-        rf.prepare_run_folder(out, overwrite=overwrite, resume=resume)
-    accelerator.wait_for_everyone()
     check_protocol(recipe)
-    train_examples, selection_examples, eval_examples = load_run_data(recipe, warn=accelerator.is_main_process)
-    unlabeled, pairs = load_streams_data(recipe)
+    if data is None:
+        data = RunData.from_recipe(recipe, warn=accelerator.is_main_process)
+    train_examples, selection_examples, eval_examples = data.train, data.selection, data.evaluation
+    unlabeled, pairs = data.unlabeled, data.pairs
+    signal_examples = load_signal_data(recipe)
     scheme = label_scheme(recipe.data)
-    if accelerator.is_main_process:
-        atomic_write_text(out / rf.CONFIG, recipe.to_yaml())
-        if recipe_path is not None:
-            atomic_write_text(out / rf.RECIPE, recipe_path.read_text(encoding="utf-8"))
-        atomic_write_text(out / rf.COMMAND, shlex.join(command or sys.argv) + "\n")
-        if not resume:
-            (out / rf.TRAIN_LOG).unlink(missing_ok=True)
+    paths = record_paths(recipe.to_dict())
+    holdout = dev_holdouts(recipe, selection_examples, eval_examples)
 
     set_seed(recipe.training.seed)
     started = time.perf_counter()
     model, tokenizer = build_model(recipe, scheme)
-    train_data = tokenize_examples(train_examples, tokenizer, recipe.model.max_length, recipe.model.text_prefix)
+    train_data = _tokenize(train_examples, tokenizer, recipe)
     selection_data = _tokenize_all(selection_examples, tokenizer, recipe)
+    eval_data = {split: _tokenize_all(raw, tokenizer, recipe) for split, raw in eval_examples.items()}
+    cut = {"train": {recipe.data.source_language: train_data},
+           "dev": {lang: data for lang, (_, data) in selection_data.items()}}
+    for split, by_language in eval_data.items():
+        cut.setdefault(split, {}).update({lang: data for lang, (_, data) in by_language.items()})
+    truncation = report_truncation(recipe, {k: v for k, v in cut.items() if v}, accelerator.is_main_process)
     streams = build_streams(recipe, tokenizer, unlabeled, pairs)
-    objectives = build_objectives(recipe.alignment.losses, model.config.hidden_size, len(recipe.data.target_languages))
+    objectives = build_objectives(recipe.alignment.losses,
+                                  SetupContext(model, model.config.hidden_size, recipe.data.target_languages), extra)
+    signals = build_signals(recipe, tokenizer, *signal_examples)
+    lp_ft = None
+    if recipe.training.lp_ft:  # restored weights (with --resume) replace the probe's head anyway
+        from .training.linear_probe import refit_head
+
+        lp_ft = refit_head(model, train_data, recipe.evaluation.batch_size, accelerator.device, progress=progress)
     loop = TrainingLoop(model, recipe, train_data, selection_data, scheme.names, accelerator,
                         log_path=out / rf.TRAIN_LOG, objectives=objectives, streams=streams, progress=progress,
-                        state_dir=out / rf.STATE)
-    if resume and loop.restore() and accelerator.is_main_process:
+                        state_dir=out / rf.STATE, averaging=recipe.averaging, snapshot_dir=out / rf.SNAPSHOTS,
+                        signals=signals, callbacks=callbacks)
+    command_line = shlex.join(command) if command else None  # the CLI's argv; an API call is recorded instead
+    if accelerator.is_main_process:
+        rf.prepare_run_folder(out, plan, command_line or call or api_call("train", recipe))
+    accelerator.wait_for_everyone()
+    if plan == "resume" and loop.restore() and accelerator.is_main_process:  # a damaged state stops here
         print(f"resumed from step {loop.state.global_step} of {loop.state.total_steps}", file=sys.stderr)
+    if accelerator.is_main_process:
+        atomic_write_text(out / rf.CONFIG, recipe.to_yaml() + yaml_comment(paths))
+        atomic_write_json(out / PATHS_FILE, paths)
+        if holdout:
+            atomic_write_json(out / HOLDOUT_FILE, holdout)
+        if recipe_path is not None:
+            atomic_write_text(out / rf.RECIPE, recipe_path.read_text(encoding="utf-8"))
+        record, line = (rf.COMMAND, command_line) if command_line else (rf.CALL, call or api_call("train", recipe))
+        resumed = plan == "resume" and (out / record).is_file()
+        earlier = (out / record).read_text(encoding="utf-8") if resumed else ""  # each start, one line
+        atomic_write_text(out / record, earlier + line + "\n")
+    accelerator.wait_for_everyone()
     loop.run()
     model = loop.unwrapped
     training_summary = loop.summary()
     if recipe.self_training is not None:
         training_summary["self_training"] = self_train(
             recipe, model, tokenizer, accelerator, train_data, selection_data, scheme, unlabeled, objectives,
-            streams, out / rf.TRAIN_LOG, progress)
+            streams, out / rf.TRAIN_LOG, progress, callbacks)
+    if lp_ft is not None:
+        training_summary["lp_ft"] = lp_ft
+    if recipe.interpolation is not None:
+        from .ensembles import interpolate_in_run
+
+        training_summary["interpolation"] = interpolate_in_run(model, recipe, train_data, selection_data, scheme,
+                                                               accelerator, progress)
     training_summary["parameters"] = count_parameters(model)
+    training_summary["objectives"] = [objective.describe() for objective in objectives]
     if accelerator.is_main_process:
         save_checkpoint(model, tokenizer, out / rf.CHECKPOINT)
 
@@ -250,22 +563,18 @@ def train(
         "source_language": recipe.data.source_language,
         "target_languages": recipe.data.target_languages,
         "label_scheme": scheme.to_dict(),
-        "protocol": protocol(recipe, train_examples, selection_examples, unlabeled, pairs),
+        "protocol": protocol(recipe, train_examples, selection_examples, unlabeled, pairs, extra, holdout),
         "trust_remote_code": recipe.model.trust_remote_code,
         "training": training_summary,
+        "train_eval_overlap": {"count": train_eval_overlap(train_examples, eval_examples),
+                               "train_examples": len(train_examples)},
+        "truncation": truncation,
+        "paths": paths,
         "splits": {},
     }
-    for split, raw in eval_examples.items():
-        data = _tokenize_all(raw, tokenizer, recipe)
-        report = evaluate_languages(model, data, list(scheme.names), split, recipe.data.source_language,
-                                    recipe.evaluation.batch_size, accelerator.device, accelerator, progress)
-        results["splits"][split] = report_json(report)
-        results["splits"][split]["test_files"] = {lang: ex.origin for lang, ex in raw.items()}
-        results["splits"][split]["test_fingerprints"] = {
-            lang: content_fingerprint(ex.texts, [scheme.names[i] for i in ex.labels or []])
-            for lang, ex in raw.items() if ex.labels is not None}
-        if accelerator.is_main_process and recipe.evaluation.save_predictions:
-            write_predictions(out / rf.PREDICTIONS, report, data, list(scheme.names))
+    results["splits"] = evaluate_splits(model, tokenizer, recipe, scheme, eval_examples, accelerator.device,
+                                        accelerator, progress, out if accelerator.is_main_process else None,
+                                        eval_data)
     results["wall_seconds"] = time.perf_counter() - started
     results["processes"] = accelerator.num_processes
     results["versions"] = rf.library_versions()
@@ -278,7 +587,7 @@ def train(
         atomic_write_json(out / rf.RESULTS, results)
         shutil.rmtree(out / rf.STATE, ignore_errors=True)  # the run is complete: the resumable state is spent
     accelerator.wait_for_everyone()
-    return out
+    return TrainedRun(out, model, tokenizer, results)
 
 
 def _plot_training_curves(out: Path, title: str) -> None:
@@ -301,25 +610,47 @@ def evaluate_run(
     overrides: list[str] | tuple[str, ...] = (),
     progress: bool = True,
     base_model: str | None = None,
+    verify: bool = True,
+    out: str | Path | None = None,
+    name: str | None = None,
+    command: list[str] | None = None,
 ) -> dict:
-    """Re-evaluate a saved run's checkpoint on its data (or ``--set`` changed data settings).
+    """Re-evaluate a saved run's checkpoint on its data, or on other data (``--set data.…``).
 
-    ``base_model`` says where a LoRA checkpoint's encoder is if it moved."""
+    On the run's own examples the result says whether it reproduces results.json (``matches_saved``);
+    on other examples it is a result of its own (``evaluation.other_data``). ``out`` (or ``name``, for
+    ``RUN/evaluations/NAME``) writes it as a results.json in the run schema, which ``compare`` reads.
+    Paths in the run's config resolve against the directory the run started in; paths in ``overrides``
+    against the current one. ``base_model`` says where a LoRA checkpoint's encoder is if it moved;
+    ``verify=False`` skips the check of the weights against the checkpoint's fingerprints."""
     run = Path(run)
     config_path = run / rf.CONFIG
     if not config_path.is_file():
         raise DataError(f"{run}: no {rf.CONFIG}; pass a run folder written by 'xlingual train'")
-    data = load_recipe_dict(config_path, overrides)
+    if out is None and name:
+        out = run / "evaluations" / name
+    if out is not None:
+        out = Path(out)
+        other_data.check_output_folder(out, run)
+    data = load_recipe_dict(config_path)
+    apply_recorded(data, read_json(run / PATHS_FILE) if (run / PATHS_FILE).is_file() else None)
+    for assignment in overrides:
+        apply_override(data, assignment)
+    paths = record_paths(data)
     recipe = RecipeConfig.from_dict(data)
     if languages:
-        from .languages import normalize_language
+        from .data.language_names import to_canonical
 
-        wanted = [normalize_language(lang, field="--languages") for lang in languages]
+        wanted = [to_canonical(lang, recipe.data.language_names, field="--languages") for lang in languages]
     else:
         wanted = recipe.data.languages
     # Check the classes first (config.json only), so a changed label scheme is named as such rather than
     # reported as an unknown label somewhere in the data.
     _, checkpoint_config = load_checkpoint_config(run)
+    limit = position_limit(checkpoint_config.encoder)
+    if limit is not None and recipe.model.max_length > limit:
+        raise ConfigError(f"model.max_length: {recipe.model.max_length} is over the checkpoint's encoder limit of "
+                          f"{limit} tokens")
     classes = [checkpoint_config.id2label[i] for i in range(checkpoint_config.num_labels)]
     scheme = label_scheme(recipe.data)
     if list(scheme.names) != classes:
@@ -327,19 +658,39 @@ def evaluate_run(
                         f"{list(scheme.names)}")
     raw_by_split = {split: {lang: load_examples(recipe.data, lang, split) for lang in wanted}
                     for split in (splits or recipe.evaluation.splits)}
+    started = time.perf_counter()
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    model, tokenizer = load_checkpoint(run, base_model=base_model, device=device)
-    out: dict = {"run": str(run), "splits": {}}
-    for split, raw in raw_by_split.items():
-        tokenized = _tokenize_all(raw, tokenizer, recipe)
-        report = evaluate_languages(model, tokenized, list(scheme.names), split, recipe.data.source_language,
-                                    recipe.evaluation.batch_size, device, None, progress)
-        out["splits"][split] = report_json(report)
+    model, tokenizer = load_checkpoint(run, base_model=base_model, device=device, verify=verify)
+    tokenized = {split: _tokenize_all(raw, tokenizer, recipe) for split, raw in raw_by_split.items()}
+    truncation = report_truncation(
+        recipe, {split: {lang: t for lang, (_, t) in by.items()} for split, by in tokenized.items()}, True)
     saved = read_json(run / rf.RESULTS) if (run / rf.RESULTS).is_file() else None
-    if saved:
-        out["matches_saved"] = {
-            f"{split}/{lang}": saved.get("splits", {}).get(split, {}).get("languages", {}).get(lang, {}).get("macro_f1")
-            == metrics["macro_f1"]
-            for split, block in out["splits"].items() for lang, metrics in block["languages"].items()
-        }
-    return out
+    names = list(scheme.names)
+    result: dict = {
+        "status": "complete", "kind": other_data.KIND, "run": str(run),
+        "recipe": recipe.name, "method": recipe.method, "model": recipe.model.name, "seed": recipe.training.seed,
+        "source_language": recipe.data.source_language,
+        "target_languages": [lang for lang in wanted if lang != recipe.data.source_language],
+        "label_scheme": scheme.to_dict(), "protocol": (saved or {}).get("protocol"),
+        "truncation": truncation, "paths": paths, "splits": {},
+    }
+    reports: dict = {}
+    result["splits"] = evaluate_splits(model, tokenizer, recipe, scheme, raw_by_split, device, None, progress,
+                                       tokenized=tokenized, reports=reports)
+    same, other = other_data.same_data(saved, result["splits"])
+    result["evaluation"] = other_data.evaluation_record(run, saved, list(overrides), same, other,
+                                                        name or (out.name if out is not None else None))
+    if saved and same:
+        result["matches_saved"] = other_data.reproduction(saved, result["splits"], same)
+    result["wall_seconds"] = time.perf_counter() - started
+    result["versions"] = rf.library_versions()
+    if out is not None:
+        if recipe.evaluation.save_predictions:
+            for split, report in reports.items():
+                write_predictions(out / rf.PREDICTIONS, report, tokenized[split], names)
+        atomic_write_text(out / rf.CONFIG, recipe.to_yaml() + yaml_comment(paths))
+        atomic_write_json(out / PATHS_FILE, paths)
+        atomic_write_text(out / rf.COMMAND, shlex.join(command or sys.argv) + "\n")
+        result["written_to"] = str(out / rf.RESULTS)
+        atomic_write_json(out / rf.RESULTS, result)
+    return result

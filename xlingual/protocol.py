@@ -8,10 +8,17 @@ results.json records ``target_resources`` — ``zero-shot`` (none), ``unlabeled-
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from .config import RecipeConfig
 from .errors import ConfigError
 
-SELECTION_NAMES = {"source-dev": "source-dev", "target-dev": "oracle-target-dev", "last": "last-epoch"}
+SELECTION_NAMES = {"source-dev": "source-dev", "target-dev": "oracle-target-dev", "last": "last-epoch",
+                   "retrieval": "label-free: retrieval@1 on translation pairs",
+                   "target-confidence": "label-free: mean confidence on unlabeled target text",
+                   "target-entropy": "label-free: mean entropy on unlabeled target text",
+                   "target-agreement": "label-free: agreement of consecutive epochs on unlabeled target text"}
 
 
 class ProtocolError(ConfigError):
@@ -31,16 +38,25 @@ def check_protocol(recipe: RecipeConfig) -> None:
     if data.format not in ("umsab", "hub") and "{language}" not in data.root and data.language_column is None:
         raise ProtocolError("data.root: one file for every language needs data.language_column, or target-language "
                             "rows (with their labels) would be read as source training data")
+    if data.format in ("csv", "tsv", "jsonl") and "{split}" not in data.root and data.split_column is None:
+        raise ProtocolError("data.root: no {split} in the path and no data.split_column, so the train and test "
+                            "splits would be the same rows; put {split} in data.root or set data.split_column")
 
 
-def target_resources(recipe: RecipeConfig) -> list[str]:
-    """What target-side data the recipe trains with (``zero-shot`` when none)."""
-    used = {loss.name for loss in recipe.alignment.losses}
-    resources = []
-    if used & {"coral", "mmd", "dann"}:
-        resources.append("unlabeled-target")
-    if "contrastive" in used:
-        resources.append("parallel")
+def target_resources(recipe: RecipeConfig, objectives: Sequence[Any] = ()) -> list[str]:
+    """What target-side data the run trains with (``zero-shot`` when none): the resources each objective
+    declares (:mod:`xlingual.objectives`), for the recipe's losses and the ``objectives`` instances given to
+    ``train``, then ``self-training``."""
+    from .objectives.registry import get_objective, ordered_resources
+
+    declared = [get_objective(loss.name) for loss in recipe.alignment.losses] + list(objectives)
+    resources = ordered_resources({resource for objective in declared for resource in objective.target_resources})
     if recipe.self_training is not None:
         resources.append("self-training")
+    if recipe.training.select_best_on in ("target-confidence", "target-entropy", "target-agreement"):
+        resources.append("unlabeled-target-selection")  # target text (no labels) chooses the epoch
+    if recipe.training.select_best_on == "retrieval":
+        resources.append("parallel-selection")
+    if recipe.evaluation.prior_correction is not None:
+        resources.append("prior-correction")  # unlabeled target text at prediction time (transductive)
     return resources or ["zero-shot"]

@@ -88,6 +88,7 @@ def merge_lora(model) -> bool:
         return False
     model.encoder = model.encoder.merge_and_unload()
     model.config.encoder = model.encoder.config
+    model.config.base_model_fingerprint = None  # merged: the weights no longer depend on the base
     return True
 
 

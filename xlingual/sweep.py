@@ -2,7 +2,8 @@
 
 ``<sweep>/<recipe name>/seed<seed>/`` is an ordinary run folder. Runs already complete
 are skipped, so re-running the same command after an interruption continues where it
-stopped; an unfinished run is resumed from its last checkpoint.
+stopped; an unfinished run is resumed from its last checkpoint (started again if it stopped before
+its first one).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from .config import load_recipe
 from .errors import ConfigError
 from .io import atomic_write_json
-from .run_folder import is_complete
+from .run_folder import is_complete, is_run_folder, resumable
 
 
 def plan(recipes: list[str], seeds: list[int], out: Path, overrides: list[str]) -> list[tuple[str, int, Path]]:
@@ -52,8 +53,10 @@ def run_sweep(recipes: list[str], seeds: list[int], out: str | Path, overrides: 
                    "--set", f"output_dir={folder}"]
         for override in overrides:
             command += ["--set", override]
-        if folder.exists():
+        if resumable(folder):
             command.append("--resume")
+        elif is_run_folder(folder):  # started by this sweep but stopped before its first saved state
+            command.append("--overwrite")
         if not progress:
             command.append("--no-progress")
         print(f"{label}: running → {folder}", flush=True)

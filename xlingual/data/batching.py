@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from .examples import Examples
+from .truncation import encode
 
 MEGABATCH_FACTOR = 50
 
@@ -27,6 +28,8 @@ class TokenizedExamples:
     labels: list[int] | None
     language: str
     pad_token_id: int
+    truncated: int = 0
+    """How many texts were longer than ``max_length`` and cut (see :mod:`xlingual.data.truncation`)."""
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -36,13 +39,13 @@ class TokenizedExamples:
         return [len(ids) for ids in self.input_ids]
 
 
-def tokenize_examples(examples: Examples, tokenizer, max_length: int, text_prefix: str = "") -> TokenizedExamples:
-    """Tokenise all texts in one fast batched call (truncating to ``max_length``)."""
-    texts = [text_prefix + text for text in examples.texts] if text_prefix else examples.texts
-    encoded = tokenizer(texts, truncation=True, max_length=max_length, return_attention_mask=False,
-                        return_token_type_ids=False)
+def tokenize_examples(examples: Examples, tokenizer, max_length: int, text_prefix: str = "",
+                      truncation: str = "head") -> TokenizedExamples:
+    """Tokenise all texts in one fast batched call, cutting to ``max_length`` by ``truncation``
+    (``head``, ``tail`` or ``head+tail``; the prefix and special tokens are kept)."""
+    input_ids, truncated = encode(tokenizer, examples.texts, max_length, text_prefix, truncation)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    return TokenizedExamples(encoded["input_ids"], examples.labels, examples.language, pad)
+    return TokenizedExamples(input_ids, examples.labels, examples.language, pad, truncated)
 
 
 def collate(

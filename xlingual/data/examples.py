@@ -20,6 +20,8 @@ class Examples:
     split: str
     origin: str
     """Human-readable description of the files or dataset, for errors and results.json."""
+    indices: list[int] | None = None
+    """Positions in the split these examples were taken from, when they are a part of it (a dev hold-out)."""
 
     def __post_init__(self) -> None:
         if self.labels is not None and len(self.labels) != len(self.texts):
@@ -33,12 +35,25 @@ class Examples:
         if limit is None or limit >= len(self):
             return self
         order = sorted(random.Random(seed).sample(range(len(self)), limit))
-        labels = [self.labels[i] for i in order] if self.labels is not None else None
-        return Examples([self.texts[i] for i in order], labels, self.language, self.split, f"{self.origin}[:{limit}]")
+        return self.select(order, self.split, f"{self.origin}[:{limit}]")
+
+    def select(self, positions: Sequence[int], split: str, origin: str) -> Examples:
+        """The examples at ``positions`` (their positions in the full split are kept in ``indices``)."""
+        labels = [self.labels[i] for i in positions] if self.labels is not None else None
+        indices = [self.indices[i] for i in positions] if self.indices is not None else list(positions)
+        return Examples([self.texts[i] for i in positions], labels, self.language, split, origin, indices)
+
+    def concatenate(self, other: Examples) -> Examples:
+        """These examples followed by ``other``'s (same language; both labelled or both not)."""
+        if (self.labels is None) != (other.labels is None):
+            raise ValueError("cannot concatenate labelled and unlabeled examples")
+        labels = None if self.labels is None else [*self.labels, *other.labels]
+        return Examples([*self.texts, *other.texts], labels, self.language, self.split,
+                        f"{self.origin} + {other.origin}")
 
     def without_labels(self) -> Examples:
         """Drop the labels, so unlabeled-target streams cannot leak them into training."""
-        return Examples(list(self.texts), None, self.language, self.split, self.origin)
+        return Examples(list(self.texts), None, self.language, self.split, self.origin, self.indices)
 
 
 def content_fingerprint(texts: Sequence[str], label_names: Sequence[str]) -> str:

@@ -6,10 +6,13 @@ point the recipe at local files instead.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ..errors import ConfigError, DataError, did_you_mean
-from ..languages import iso639_1, normalize_language
+from ..languages import iso639_1
 from .examples import Examples, check_text
 from .labels import LabelScheme
+from .language_names import ColumnLanguages
 
 
 def read_hub(
@@ -22,14 +25,19 @@ def read_hub(
     label_column: str = "label",
     language_column: str | None = None,
     revision: str | None = None,
+    language_names: Mapping[str, str] | None = None,
 ) -> Examples:
-    """Load ``dataset_id`` with ``datasets.load_dataset`` and convert it to :class:`Examples`."""
+    """Load ``dataset_id`` with ``datasets.load_dataset`` and convert it to :class:`Examples`.
+
+    ``language_names`` (``data.language_names``) gives the dataset's name of a language: it fills
+    ``{language}`` in the config template and is matched in the language column."""
     import datasets
 
     config_name = None
     if config_template:
         try:
-            config_name = config_template.format(language=language, iso=iso639_1(language))
+            mapped = language_names.get(language, language) if language_names else language
+            config_name = config_template.format(language=mapped, iso=iso639_1(language))
         except (KeyError, IndexError, ValueError) as exc:
             raise ConfigError(f"data.hub_config: invalid template {config_template!r} ({type(exc).__name__}: "
                               f"{exc}); placeholders allowed: {{language}}, {{iso}}") from None
@@ -53,9 +61,10 @@ def read_hub(
         names = feature.names
     texts: list[str] = []
     labels: list[int] = []
+    row_language = ColumnLanguages(language_column or "", language_names)
     for index, row in enumerate(dataset):
         where = f"{origin} row {index}"
-        if language_column is not None and normalize_language(str(row[language_column])) != language:
+        if language_column is not None and row_language(row[language_column], where) != language:
             continue
         texts.append(check_text(str(row[text_column]), where))
         if scheme is not None:

@@ -44,6 +44,8 @@ class LabelScheme:
     names: tuple[str, ...]
     mapping: dict[str, int] = field(hash=False)
     drop: frozenset[str] = frozenset()
+    dropped_seen: set[str] = field(default_factory=set, hash=False, compare=False)
+    """The raw labels of ``drop`` that :meth:`encode` met, so a ``drop_labels`` entry no data has is caught."""
 
     @property
     def num_labels(self) -> int:
@@ -99,6 +101,7 @@ class LabelScheme:
         if isinstance(raw, float) and raw.is_integer():
             key = str(int(raw))
         if key in self.drop:
+            self.dropped_seen.add(key)
             return None
         if key in self.mapping:
             return self.mapping[key]

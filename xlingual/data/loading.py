@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from ..config import DataConfig
-from ..errors import DataError
-from ..languages import normalize_language
+from ..errors import ConfigError, DataError, did_you_mean
 from .examples import Examples
+from .holdout import split_holdout
 from .hub import read_hub
 from .labels import LabelScheme
+from .language_names import to_canonical
 from .tabular import read_tabular
 from .umsab import read_umsab
 
@@ -24,20 +27,95 @@ def split_name(config: DataConfig, split: str) -> str:
     return {"train": config.train_split, "dev": config.dev_split, "test": config.test_split}.get(split, split)
 
 
-def load_examples(config: DataConfig, language: str, split: str, *, labelled: bool = True) -> Examples:
-    """Read one language and split. ``labelled=False`` never reads labels (unlabeled streams)."""
-    language = normalize_language(language)
-    scheme = label_scheme(config) if labelled else None
-    name = split_name(config, split)
+def split_role(config: DataConfig, split: str) -> str | None:
+    """``train``/``dev``/``test`` for a role or the dataset's name of one (``val`` → ``dev``); else ``None``."""
+    if split in SPLIT_ROLES:
+        return split
+    return {config.train_split: "train", config.dev_split: "dev", config.test_split: "test"}.get(split)
+
+
+def holds_out_dev(config: DataConfig) -> bool:
+    """Whether the dev split is carved out of the train split (``data.dev_fraction`` / ``data.dev_size``)."""
+    return config.dev_fraction is not None or config.dev_size is not None
+
+
+def read_split(config: DataConfig, language: str, name: str, scheme: LabelScheme | None) -> Examples:
+    """One language and split exactly as the dataset has it (no hold-out, no cap)."""
+    names = config.language_names
     if config.format == "umsab":
-        examples = read_umsab(config.root, language, name, scheme)
-    elif config.format == "hub":
-        examples = read_hub(config.root, language, name, scheme, config.hub_config, config.text_column,
-                            config.label_column, config.language_column)
+        return read_umsab(config.root, language, name, scheme, names)
+    if config.format == "hub":
+        return read_hub(config.root, language, name, scheme, config.hub_config, config.text_column,
+                        config.label_column, config.language_column, language_names=names)
+    return read_tabular(config.root, config.format, language, name, scheme, config.text_column,
+                        config.label_column, config.language_column, config.split_column, names)
+
+
+def load_examples(config: DataConfig, language: str, split: str, *, labelled: bool = True,
+                  scheme: LabelScheme | None = None) -> Examples:
+    """Read one language and split. ``labelled=False`` never reads labels (unlabeled streams).
+    ``scheme`` (built from ``config`` when not given) records which ``drop_labels`` the data had.
+
+    The dev split comes from ``data.dev_root`` when set, or is held out of the labelled train split with
+    ``data.dev_fraction``/``dev_size`` (which then leaves the train split without those examples; an
+    unlabeled stream reads the whole train split, as its labels are never read).
+    """
+    language = to_canonical(language, config.language_names)
+    scheme = (scheme or label_scheme(config)) if labelled else None
+    role = split_role(config, split)
+    if role == "dev" and config.dev_root:
+        config = dataclasses.replace(config, root=config.dev_root)
+    if holds_out_dev(config) and labelled and role in ("train", "dev"):
+        full = read_split(config, language, config.train_split, scheme)
+        train, dev = split_holdout(full, config.dev_fraction, config.dev_size, config.dev_seed)
+        examples = dev if role == "dev" else train
     else:
-        examples = read_tabular(config.root, config.format, language, name, scheme, config.text_column,
-                                config.label_column, config.language_column)
+        try:
+            examples = read_split(config, language, split_name(config, split), scheme)
+        except DataError as exc:
+            if role != "dev" or config.dev_root:
+                raise
+            raise DataError(f"{exc}. No dev split? Set data.dev_fraction (e.g. 0.1: a stratified hold-out of the "
+                            "train split) or data.dev_root (dev data elsewhere), or training.select_best_on: last"
+                            ) from None
     if not examples.texts:
         raise DataError(f"{examples.origin}: no examples")
-    limit = config.max_train_examples if split == "train" else config.max_eval_examples
+    limit = config.max_train_examples if role == "train" or split == "train" else config.max_eval_examples
     return examples.subsample(limit)
+
+
+def load_extra_source(config: DataConfig, scheme: LabelScheme | None = None) -> Examples | None:
+    """``data.extra_source``: labelled source-language examples from a text/labels file pair or one table."""
+    from pathlib import Path
+
+    from .umsab import read_text_label_files
+
+    extra = config.extra_source
+    if extra is None:
+        return None
+    root = Path(extra.root)
+    scheme = scheme or label_scheme(config)
+    if root.is_dir():
+        examples = read_text_label_files(root, extra.split, scheme, config.source_language)
+    elif root.is_file():
+        formats = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
+        if root.suffix.lower() not in formats:
+            raise DataError(f"data.extra_source.root: {root} is not a .csv, .tsv or .jsonl file, nor a folder")
+        examples = read_tabular(str(root), formats[root.suffix.lower()], config.source_language, extra.split,
+                                scheme, config.text_column, config.label_column, language_column=None)
+    else:
+        raise DataError(f"data.extra_source.root: {root} not found")
+    if not examples.texts:
+        raise DataError(f"{examples.origin}: no examples")
+    return examples.subsample(extra.max_examples)
+
+
+def check_drop_labels(config: DataConfig, scheme: LabelScheme, origins: list[str]) -> None:
+    """Refuse a ``data.drop_labels`` entry that none of the files read contains (a typo drops nothing)."""
+    for raw in config.drop_labels or ():
+        key = str(raw).strip().lower()
+        if key not in scheme.dropped_seen:
+            known = sorted({*scheme.mapping, *scheme.dropped_seen})
+            raise ConfigError(f"data.drop_labels: {raw!r} is not a label of the data read ({', '.join(origins[:2])}"
+                              f"{', ...' if len(origins) > 2 else ''}; labels are matched case-insensitively)"
+                              f"{did_you_mean(key, known)}")

@@ -9,23 +9,23 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, DataError, did_you_mean
-from ..languages import iso639_1, iso639_3, normalize_language
 from .examples import Examples, check_text
 from .labels import LabelScheme
+from .language_names import ColumnLanguages, dataset_names
 
 
-def resolve_template(template: str, language: str, split: str) -> Path:
-    """Fill ``{language}`` (trying ``spanish``, ``es``, ``spa``) and ``{split}`` in a path template."""
+def resolve_template(template: str, language: str, split: str, names: Mapping[str, str] | None = None) -> Path:
+    """Fill ``{language}`` (trying the ``data.language_names`` entry, then ``spanish``, ``es``, ``spa``)
+    and ``{split}`` in a path template."""
     try:
         if "{language}" not in template:
             return Path(template.format(split=split))
-        candidates = [Path(template.format(language=name, split=split))
-                      for name in (language, iso639_1(language), iso639_3(language))]
+        candidates = [Path(template.format(language=name, split=split)) for name in dataset_names(language, names)]
     except (KeyError, IndexError, ValueError) as exc:
         raise ConfigError(f"data.root: invalid path template {template!r} ({type(exc).__name__}: {exc}); "
                           "placeholders allowed: {language}, {split}") from None
@@ -97,25 +97,31 @@ def read_tabular(
     text_column: str = "text",
     label_column: str = "label",
     language_column: str | None = None,
+    split_column: str | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> Examples:
-    """Read one language and split; ``scheme=None`` drops labels at load time."""
+    """Read one language and split; ``scheme=None`` drops labels at load time.
+
+    ``split_column`` keeps the rows whose value there is ``split`` (one file with several splits);
+    ``names`` is ``data.language_names`` (the dataset's names of languages, in file names and the
+    language column)."""
     if "{language}" not in template and language_column is None:
         raise ConfigError(
             "data.root: a single file for all languages needs data.language_column, "
             "or put {language} in the path template"
         )
-    path = resolve_template(template, language, split)
+    path = resolve_template(template, language, split, names)
     texts: list[str] = []
     labels: list[int] = []
+    row_language = ColumnLanguages(language_column or "", names)
     for number, row in iter_rows(path, fmt):
         where = f"{path}:{number}"
+        if split_column is not None and str(_column(row, split_column, path, number, "split_column")) != split:
+            continue
         if language_column is not None and "{language}" not in template:
-            raw_language = _column(row, language_column, path, number, "language_column")
-            try:
-                if normalize_language(str(raw_language)) != language:
-                    continue
-            except ConfigError:
-                raise DataError(f"{where}: unknown language {raw_language!r} in column '{language_column}'") from None
+            value = _column(row, language_column, path, number, "language_column")
+            if row_language(value, where) != language:
+                continue
         text = _column(row, text_column, path, number, "text_column")
         if not isinstance(text, str):
             raise DataError(f"{where}: the text in column '{text_column}' is {type(text).__name__}, not a string")
@@ -127,5 +133,6 @@ def read_tabular(
             labels.append(label)
         texts.append(text)
     if not texts:
-        raise DataError(f"{path}: no examples for language '{language}', split '{split}'")
+        where = f" (rows with '{split}' in column '{split_column}')" if split_column else ""
+        raise DataError(f"{path}: no examples for language '{language}', split '{split}'{where}")
     return Examples(texts, labels if scheme is not None else None, language, split, str(path))

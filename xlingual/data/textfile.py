@@ -19,6 +19,8 @@ def decode_utf8(raw: bytes, path: Path) -> str:
 
 def read_lines(path: Path) -> list[str]:
     """Lines of a UTF-8 file without line endings; a missing final newline is fine."""
+    if path.is_dir():
+        raise DataError(f"{path} is a folder, not a text file")
     if not path.is_file():
         raise DataError(f"file not found: {path}")
     lines = decode_utf8(path.read_bytes(), path).split("\n")

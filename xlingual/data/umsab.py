@@ -2,29 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from ..errors import DataError
-from ..languages import iso639_1, iso639_3
 from .examples import Examples, check_text
 from .labels import LabelScheme
+from .language_names import dataset_names
 from .textfile import read_lines
 
 
-def language_folder(root: Path, language: str) -> Path:
-    """The folder of ``language`` under ``root``, named ``spanish``, ``es`` or ``spa``."""
+def language_folder(root: Path, language: str, names: Mapping[str, str] | None = None) -> Path:
+    """The folder of ``language`` under ``root``: its ``data.language_names`` entry, else ``spanish``, ``es``
+    or ``spa``."""
     if not root.is_dir():
         raise DataError(f"data folder not found: {root} (set data.root to the folder holding one folder per language)")
-    for name in (language, iso639_1(language), iso639_3(language)):
+    candidates = dataset_names(language, names)
+    for name in candidates:
         if (root / name).is_dir():
             return root / name
     found = sorted(p.name for p in root.iterdir() if p.is_dir())
-    raise DataError(f"{root}: no folder for language '{language}' (found: {', '.join(found) or 'nothing'})")
+    hint = ("" if not found or (names and language in names)
+            else f"; if one of them is {language}, map it with data.language_names, e.g. {{{language}: NAME}}")
+    raise DataError(f"{root}: no folder for language '{language}' (found: {', '.join(found) or 'nothing'}); "
+                    f"looked for {', '.join(candidates)}{hint}")
 
 
-def read_umsab(root: str | Path, language: str, split: str, scheme: LabelScheme | None) -> Examples:
+def read_umsab(root: str | Path, language: str, split: str, scheme: LabelScheme | None,
+               names: Mapping[str, str] | None = None) -> Examples:
     """Read one language and split; ``scheme=None`` reads texts only (labels never opened)."""
-    folder = language_folder(Path(root), language)
+    return read_text_label_files(language_folder(Path(root), language, names), split, scheme, language)
+
+
+def read_text_label_files(folder: Path, split: str, scheme: LabelScheme | None, language: str) -> Examples:
+    """``<folder>/<split>_text.txt`` with the line-aligned ``<split>_labels.txt`` (unless ``scheme`` is None)."""
+    if not folder.is_dir():
+        raise DataError(f"data folder not found: {folder}")
     text_path = folder / f"{split}_text.txt"
     if not text_path.is_file():
         found = sorted(p.name for p in folder.glob("*_text.txt"))

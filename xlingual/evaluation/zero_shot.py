@@ -62,13 +62,18 @@ def evaluate_languages(
     device: torch.device | str = "cpu",
     accelerator=None,
     progress: bool = True,
+    adjust: dict | None = None,
 ) -> EvaluationReport:
-    """Predict and score every language in ``data`` (language → raw and tokenised examples)."""
+    """Predict and score every language in ``data`` (language → raw and tokenised examples).
+
+    ``adjust`` maps a language to a function applied to its probabilities before scoring (prior correction)."""
     report = EvaluationReport(split=split, source_language=source_language)
     for language, (examples, tokenized) in data.items():
         start = time.perf_counter()
         probabilities = predict_probabilities(model, tokenized, batch_size, device, accelerator, progress,
                                               description=f"eval {language}/{split}")
+        if adjust and language in adjust:
+            probabilities = adjust[language](probabilities)
         predictions = probabilities.argmax(dim=-1).tolist()
         metrics = classification_metrics(examples.labels, predictions, label_names)
         report.languages[language] = LanguageResult(language, split, metrics, predictions, probabilities,

@@ -38,13 +38,16 @@ class DomainAdversarialLoss(nn.Module):
         # The encoder may run in bf16 without autocast; match the discriminator's dtype.
         return self.discriminator(embeddings.to(self.discriminator[0].weight.dtype))
 
-    def forward(self, embeddings: Tensor, domain_labels: Tensor, coefficient: float = 1.0) -> Tensor:
+    def forward(self, embeddings: Tensor, domain_labels: Tensor, coefficient: float = 1.0,
+                return_logits: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        """The loss; with ``return_logits`` also the logits (for the accuracy, without a second pass)."""
         if embeddings.dim() != 2 or domain_labels.shape != embeddings.shape[:1]:
             raise ValueError(f"expected embeddings [n, d] and domain_labels [n], got {tuple(embeddings.shape)} "
                              f"and {tuple(domain_labels.shape)}")
         self.reversal.coefficient = float(coefficient)
         logits = self._logits(self.reversal(embeddings))
-        return F.cross_entropy(logits.float(), domain_labels)
+        loss = F.cross_entropy(logits.float(), domain_labels)
+        return (loss, logits) if return_logits else loss
 
     @torch.no_grad()
     def accuracy(self, embeddings: Tensor, domain_labels: Tensor) -> float:

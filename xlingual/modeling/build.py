@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 from safetensors import SafetensorError
@@ -50,6 +51,11 @@ def load_encoder(name: str, revision: str | None = None, trust_remote_code: bool
             return AutoModel.from_pretrained(name, **kwargs)
     except (OSError, ValueError, SafetensorError) as exc:  # SafetensorError: a truncated or corrupt weights file
         raise _hub_error("model", name, exc) from None
+    except pickle.UnpicklingError:  # torch.load(weights_only=True) refused a pickle holding more than tensors
+        files = sorted(p.name for p in Path(name).expanduser().glob("*.bin")) if _looks_local(name) else []
+        where = f"{name}/{files[0]}" if len(files) == 1 else f"the weights of {name}"
+        raise CheckpointError(f"{where}: refused to unpickle it (it holds Python objects besides tensors, which "
+                              "could run code); use a copy of the model saved as safetensors") from None
 
 
 def load_tokenizer(name: str, revision: str | None = None, trust_remote_code: bool = False) -> PreTrainedTokenizerBase:
@@ -105,12 +111,17 @@ def build_model(recipe: RecipeConfig, scheme: LabelScheme) -> tuple[XlingualForS
         head_dropout=model_config.head_dropout,
         max_seq_length=model_config.max_length,
         text_prefix=model_config.text_prefix,
+        truncation=recipe.data.truncation,
         num_labels=scheme.num_labels,
         id2label=dict(enumerate(scheme.names)),
         label2id={name: i for i, name in enumerate(scheme.names)},
     )
     config.label_scheme = scheme.name
     if recipe.lora is not None:
+        from ..fingerprint import weights_fingerprint
+
+        # the adapter is only right on these base weights: loading checks that a base has the same fingerprint
+        config.base_model_fingerprint = weights_fingerprint(encoder)
         encoder = add_lora(encoder, recipe.lora)
     else:
         apply_freezing(encoder, recipe.freeze)

@@ -43,6 +43,7 @@ class XlingualConfig(PretrainedConfig):
         head_dropout: float = 0.1,
         max_seq_length: int = 128,
         text_prefix: str = "",
+        truncation: str = "head",
         **kwargs,
     ) -> None:
         if isinstance(encoder, dict):
@@ -54,6 +55,7 @@ class XlingualConfig(PretrainedConfig):
         self.head_dropout = head_dropout
         self.max_seq_length = max_seq_length
         self.text_prefix = text_prefix
+        self.truncation = truncation
         super().__init__(**kwargs)
 
     @property

@@ -41,7 +41,7 @@ from ..data.examples import content_fingerprint
 from ..errors import XlingualError, did_you_mean
 from ..evaluation.metrics import transfer_summary
 from ..io import atomic_write_json, atomic_write_text, read_json
-from ..run_folder import COMMAND, PREDICTIONS, RESULTS, TRAIN_LOG
+from ..run_folder import CALL, COMMAND, PREDICTIONS, RESULTS, TRAIN_LOG
 from . import stats
 from .stats import METRIC_LABELS, METRICS
 
@@ -76,7 +76,13 @@ class Run:
 
     @property
     def recipe(self) -> str:
-        return str(self.results.get("recipe") or self.path.name)
+        """The recipe name; an ``xlingual evaluate --out`` result on other data adds ``@ <its name>``, so it
+        stands beside the in-domain runs of its recipe as a row of its own."""
+        name = str(self.results.get("recipe") or self.path.name)
+        evaluation = self.results.get("evaluation") or {}
+        if self.results.get("kind") == "evaluation" and evaluation.get("kind") == "other-data":
+            name += f" @ {evaluation.get('evaluated_on') or self.path.name}"
+        return name
 
     @property
     def seed(self) -> int | None:
@@ -170,7 +176,7 @@ class Run:
 
 
 def _looks_like_run(folder: Path) -> bool:
-    return (folder / RESULTS).is_file() or (folder / COMMAND).is_file() or (folder / TRAIN_LOG).is_file()
+    return any((folder / name).is_file() for name in (RESULTS, COMMAND, CALL, TRAIN_LOG))
 
 
 def _subfolders(folder: Path) -> list[Path]:

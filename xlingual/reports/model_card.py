@@ -28,18 +28,31 @@ def results_table(split_block: dict) -> str:
     return "\n".join(rows)
 
 
+def _results_section(split: str | None, block: dict | None) -> str:
+    if block is None:
+        return "## Results\n\nNot evaluated: the run was given no test data."
+    summary = block["summary"]
+    return f"""## Results ({split} split)
+
+Source macro-F1 {_pct(summary.get('source_macro_f1'))}, target average {_pct(summary.get('target_avg_macro_f1'))},
+transfer gap {_pct(summary.get('transfer_gap_macro_f1'))} points.
+
+{results_table(block)}"""
+
+
 def write_model_card(run: Path, results: dict, recipe: RecipeConfig) -> Path:
     """Write ``run/README.md``: base model, recipe, target resources, results, intended use and limits."""
     languages = [LANGUAGES[lang][0] for lang in recipe.data.languages if lang in LANGUAGES]
-    split, block = next(iter(results["splits"].items()))
-    summary = block["summary"]
+    split, block = next(iter(results["splits"].items()), (None, None))
     front = {
         "library_name": "xlingual",
         "pipeline_tag": "text-classification",
         "language": languages,
         "base_model": recipe.model.name,
         "tags": ["xlingual", "cross-lingual-transfer", "sentiment-analysis", recipe.method],
-        "model-index": [{
+    }
+    if block is not None:
+        front["model-index"] = [{
             "name": f"{recipe.name}-seed{recipe.training.seed}",
             "results": [{
                 "task": {"type": "text-classification", "name": "Sentiment classification"},
@@ -49,8 +62,7 @@ def write_model_card(run: Path, results: dict, recipe: RecipeConfig) -> Path:
                     for lang, m in block["languages"].items()
                 ],
             }],
-        }],
-    }
+        }]
     protocol = results["protocol"]
     text = f"""---
 {yaml.safe_dump(front, sort_keys=False, allow_unicode=True).strip()}
@@ -68,12 +80,7 @@ and evaluated zero-shot on {', '.join(recipe.data.target_languages)}.
 - **Model selection:** {protocol['model_selection']}
 - **Training data:** `{protocol['files']['train']}`
 
-## Results ({split} split)
-
-Source macro-F1 {_pct(summary.get('source_macro_f1'))}, target average {_pct(summary.get('target_avg_macro_f1'))},
-transfer gap {_pct(summary.get('transfer_gap_macro_f1'))} points.
-
-{results_table(block)}
+{_results_section(split, block)}
 
 ## Use
 

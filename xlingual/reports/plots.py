@@ -186,7 +186,7 @@ def plot_training_curves(run_folder: str | Path, path: str | Path, title: str | 
     x = [position(record) for record in steps]
     marker = "o" if len(steps) < 30 else None
     terms = list(dict.fromkeys(key for record in steps for key in record
-                               if key not in STEP_KEYS and not key.endswith("_weight")))
+                               if key not in STEP_KEYS and not key.endswith(("_weight", "_accuracy"))))
     for key in terms:
         values = [record.get(key, math.nan) for record in steps]
         axes_label = "task (cross-entropy)" if key == "task" else f"{key} (alignment{_weight_text(steps, key)})"
@@ -231,4 +231,32 @@ def plot_training_curves(run_folder: str | Path, path: str | Path, title: str | 
     score_axes.set_xlabel("optimizer step")
     score_axes.grid(alpha=0.3)
     figure.tight_layout()
+    return _save(figure, path)
+
+
+def plot_interpolation_curve(curve: dict[str, dict], source_language: str, path: str | Path) -> Path:
+    """Macro-F1 per language against the WiSE-FT α, per evaluation split.
+
+    Analysis only: the run chose α on source dev; these evaluation scores were not used to choose it."""
+    alphas = sorted(curve, key=float)
+    split = next(iter(curve[alphas[0]]))
+    languages = list(curve[alphas[0]][split]["languages"])
+    figure = Figure(figsize=(8.0, 5.0), dpi=DPI)
+    axes = figure.add_subplot()
+    palette = colormaps["tab10"]
+    x = [float(a) for a in alphas]
+    for i, language in enumerate(languages):
+        y = [100 * curve[a][split]["languages"][language] for a in alphas]
+        source = language == source_language
+        axes.plot(x, y, marker="o", linewidth=2.5 if source else 1, color=palette(i % 10),
+                  linestyle="-" if source else "--", label=f"{language} (source)" if source else language)
+    average = [curve[a][split]["target_avg_macro_f1"] for a in alphas]
+    if all(v is not None for v in average):
+        axes.plot(x, [100 * v for v in average], marker="s", color="black", linewidth=2.5, label="target average")
+    axes.set_xlabel("α  (0 = pretrained encoder, 1 = fine-tuned)")
+    axes.set_ylabel(f"macro-F1 on {split} (%)")
+    axes.set_title(f"Interpolation toward the pretrained encoder — analysis only,\n"
+                   f"α was chosen on {source_language} dev, not on these {split} scores", fontsize=10)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _save(figure, path)

@@ -23,13 +23,15 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ..config import RecipeConfig
+from ..config import AveragingConfig, RecipeConfig
 from ..data.batching import TokenizedExamples, collate, training_batches
 from ..data.examples import Examples
 from ..errors import TrainingDivergedError
 from ..evaluation.zero_shot import evaluate_languages
+from ..io import atomic_save_tensors
+from ..objectives import Objective, StepContext
 from ..run_folder import train_log_records
-from .objectives import Objective, StepContext
+from .averaging import RunningAverage
 from .optim import build_optimizer, build_scheduler
 from .state import load_training_state, restore_rng, save_training_state
 from .streams import Stream
@@ -55,6 +57,8 @@ class TrainState:
     selection_seconds: float = 0.0
     checkpoint_seconds: float = 0.0
     resumed_from_step: int | None = None
+    averaging: dict | None = None
+    """Checkpoint averaging: snapshots averaged, the average's selection score, which model was kept."""
 
 
 def _pad_to(tensor: torch.Tensor, width: int, value: int) -> torch.Tensor:
@@ -81,11 +85,17 @@ class TrainingLoop:
         state_dir: Path | None = None,
         epochs: float | None = None,
         log_fields: dict | None = None,
+        averaging: AveragingConfig | None = None,
+        snapshot_dir: Path | None = None,
+        signals=None,
+        callbacks: Sequence[object] = (),
     ) -> None:
         self.recipe = recipe
         self.log_fields = dict(log_fields or {})
         """Added to every log record, e.g. ``{"round": 1}`` for a self-training round (its steps count from 1 again)."""
         self.config = recipe.training
+        self.callbacks = list(callbacks)
+        """Objects with any of ``on_log(record)`` and ``on_epoch_end(record)`` (notebooks, experiment trackers)."""
         self.train_data = train
         self.selection = selection or {}
         self.label_names = list(label_names)
@@ -111,6 +121,11 @@ class TrainingLoop:
         self.model, self.optimizer = accelerator.prepare(model, self.optimizer)
         self.state = TrainState(total_steps=total_steps)
         self.best_weights: dict[str, torch.Tensor] | None = None
+        self.averaging = averaging
+        self.signals = signals
+        """Label-free selection signals (:class:`~xlingual.evaluation.signals.SelectionSignals`) or None."""
+        self.average = RunningAverage() if averaging is not None else None
+        self.snapshot_dir = snapshot_dir if averaging is not None and averaging.keep_snapshots else None
 
     # ------------------------------------------------------------------ helpers
     def _epoch_batches(self, epoch: int) -> list[list[int]]:
@@ -132,6 +147,16 @@ class TrainingLoop:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             with self.log_path.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps({**record, **self.log_fields}) + "\n")
+        self._notify("on_log", record)
+
+    def _notify(self, event: str, record: dict) -> None:
+        """Call ``event`` on every callback that has it (main process only)."""
+        if not self.accelerator.is_main_process:
+            return
+        for callback in self.callbacks:
+            handler = getattr(callback, event, None)
+            if handler is not None:
+                handler({**record, **self.log_fields})
 
     # ------------------------------------------------------------------ checkpoints
     def save(self) -> None:
@@ -146,6 +171,9 @@ class TrainingLoop:
                 if hasattr(self.optimizer, "optimizer") else self.optimizer, scheduler=self.scheduler,
                 objective_state=objective_state, best_state=self.best_weights, progress=asdict(self.state),
                 streams={name: stream.state_dict() for name, stream in self.streams.items()},
+                average_state={**(self.average.state_dict() if self.average is not None else {}),
+                               **{f"signals.{k}": v for k, v in
+                                  (self.signals.state_dict() if self.signals is not None else {}).items()}},
             )
         self.accelerator.wait_for_everyone()
         self.state.checkpoint_seconds += time.perf_counter() - start
@@ -165,6 +193,12 @@ class TrainingLoop:
             if own:
                 objective.load_state_dict(own)
         self.best_weights = saved["best"]
+        extra = saved.get("average") or {}
+        if self.average is not None:
+            dtypes = {k: v.dtype for k, v in self._trainable_state().items()}
+            self.average.load_state_dict({k: v for k, v in extra.items() if not k.startswith("signals.")}, dtypes)
+        if self.signals is not None:
+            self.signals.load_state_dict({k[len("signals."):]: v for k, v in extra.items() if k.startswith("signals.")})
         self.state = TrainState(**saved["progress"])
         self.state.resumed_from_step = self.state.global_step
         for name, stream in self.streams.items():
@@ -173,9 +207,11 @@ class TrainingLoop:
         restore_rng(saved)
         if self.log_path is not None and self.log_path.is_file() and self.accelerator.is_main_process:
             # steps after the saved state are done again, and so are self-training rounds (they run after it)
+            # and the selection of an epoch the state had not finished (state.epoch counts finished epochs)
             records = train_log_records(self.log_path)
             kept = [json.dumps({k: v for k, v in r.items() if k != "round"}) for r in records
-                    if r["round"] == 0 and r.get("step", 0) <= self.state.global_step]
+                    if r["round"] == 0 and r.get("step", 0) <= self.state.global_step
+                    and ("selection_macro_f1" not in r or r.get("epoch", 0) <= self.state.epoch)]
             self.log_path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
         return True
 
@@ -210,7 +246,7 @@ class TrainingLoop:
         loss = F.cross_entropy(logits.float(), batch["labels"])
         terms = {"task": loss.detach().float().item()}
         if self.objectives:
-            context = StepContext(embeddings, stream_batches, progress)
+            context = StepContext(embeddings, {"source": batch, **stream_batches}, progress, self.unwrapped)
             for objective in self.objectives:
                 weight = objective.weight(progress)
                 value = objective.compute(context)
@@ -218,13 +254,12 @@ class TrainingLoop:
                 terms[f"{objective.name}_weight"] = weight
                 if weight:
                     loss = loss + weight * value
+            terms.update(context.logs)
         terms["total"] = loss.detach().float().item()
         return loss, terms
 
-    def _select(self, epoch: int) -> None:
-        """Score the selection split and keep the weights if they are the best so far."""
-        if not self.selection:
-            return
+    def _score(self) -> tuple[float, float, list[str]]:
+        """Mean macro-F1 and accuracy of the current weights over the selection languages."""
         start = time.perf_counter()
         report = evaluate_languages(
             self.unwrapped, self.selection, self.label_names, "selection", self.recipe.data.source_language,
@@ -233,13 +268,66 @@ class TrainingLoop:
         self.state.selection_seconds += time.perf_counter() - start
         score = sum(r.metrics["macro_f1"] for r in report.languages.values()) / len(report.languages)
         accuracy = sum(r.metrics["accuracy"] for r in report.languages.values()) / len(report.languages)
-        record = {"epoch": epoch + 1, "step": self.state.global_step, "selection_macro_f1": score,
-                  "selection_accuracy": accuracy, "selection_languages": sorted(report.languages)}
+        return score, accuracy, sorted(report.languages)
+
+    def _select(self, epoch: int) -> None:
+        """Score the selection split (and the label-free signals); keep the weights if they are the best so far."""
+        if not self.selection and self.signals is None:
+            return
+        record: dict = {"epoch": epoch + 1, "step": self.state.global_step}
+        if self.selection:
+            score, accuracy, languages = self._score()
+            record.update(selection_macro_f1=score, selection_accuracy=accuracy, selection_languages=languages)
+        if self.signals is not None:
+            start = time.perf_counter()
+            record["signals"] = self.signals(self.unwrapped, self.accelerator.device, self.accelerator)
+            self.state.selection_seconds += time.perf_counter() - start
         self.state.history.append(record)
         self._log(record)
-        if self.state.best_score is None or score > self.state.best_score:
-            self.state.best_score, self.state.best_epoch = score, epoch + 1
+        criterion = self._criterion(record)
+        if criterion is not None and (self.state.best_score is None or criterion > self.state.best_score):
+            self.state.best_score, self.state.best_epoch = criterion, epoch + 1
             self.best_weights = self._trainable_state()
+
+    def _criterion(self, record: dict) -> float | None:
+        """The value ``select_best_on`` maximises for this epoch (a signal to minimise is negated)."""
+        from ..config import SIGNAL_SELECTION
+        from ..evaluation.signals import HIGHER_IS_BETTER
+
+        signal = SIGNAL_SELECTION.get(self.config.select_best_on)
+        if signal is None:
+            return record.get("selection_macro_f1")
+        value = record.get("signals", {}).get(signal)
+        return None if value is None else (value if HIGHER_IS_BETTER[signal] else -value)
+
+    def _snapshot(self) -> None:
+        """Add the current trainable weights to the running average (and to ``snapshots/`` if kept)."""
+        if self.average is None or self.state.batches_done / self.total_batches < self.averaging.start:
+            return
+        weights = self._trainable_state()
+        self.average.update(weights)
+        if self.snapshot_dir is not None and self.accelerator.is_main_process:
+            atomic_save_tensors(weights, self.snapshot_dir / f"step-{self.state.global_step:06d}.safetensors",
+                         {"step": str(self.state.global_step),
+                          "epoch": f"{self.state.batches_done / self.batches_per_epoch:.4f}"})
+
+    def _finish_averaging(self) -> None:
+        """Score the average beside the single checkpoints; keep the one ``averaging.save`` names."""
+        if self.average is None or not self.average.count:
+            if self.average is not None:
+                self.state.averaging = {"snapshots": 0, "saved": "selected"}
+            return
+        current = self._trainable_state()
+        self.unwrapped.load_state_dict(self.average.result(), strict=False)
+        record = {"snapshots": self.average.count, "saved": self.averaging.save}
+        if self.selection:
+            score, accuracy, _ = self._score()
+            record.update(selection_macro_f1=score, selection_accuracy=accuracy)
+            self._log({"step": self.state.global_step, "average_selection_macro_f1": score,
+                       "average_snapshots": self.average.count})
+        if self.averaging.save == "selected":
+            self.unwrapped.load_state_dict(current, strict=False)
+        self.state.averaging = record
 
     def run(self) -> TrainState:
         """Train for the configured epochs; afterwards the model holds the selected weights."""
@@ -283,6 +371,9 @@ class TrainingLoop:
                     self.scheduler.step()
                     self.state.global_step += 1
                     bar.update(1)
+                    if (self.averaging is not None and self.averaging.every_steps
+                            and self.state.global_step % self.averaging.every_steps == 0):
+                        self._snapshot()
                     if (self.state.global_step % config.logging_steps == 0
                             or self.state.batches_done == self.total_batches):
                         record = {key: sum(t[key] for t in pending) / len(pending) for key in pending[0]}
@@ -301,11 +392,17 @@ class TrainingLoop:
             if config.select_best_on != "last" and (config.eval_every_epoch or epoch == self.num_epochs - 1):
                 self._select(epoch)
                 self.model.train()
+            if self.averaging is not None and not self.averaging.every_steps:
+                self._snapshot()
             self.state.epoch, self.state.batch_in_epoch = epoch + 1, 0
             self.save()
+            last = self.state.history[-1] if self.state.history else {}
+            self._notify("on_epoch_end", {**(last if last.get("epoch") == epoch + 1 else {}), "epoch": epoch + 1,
+                                          "step": self.state.global_step})
         bar.close()
         if config.select_best_on != "last" and self.best_weights is not None:
             self.unwrapped.load_state_dict(self.best_weights, strict=False)
+        self._finish_averaging()
         return self.state
 
     def summary(self) -> dict:

@@ -33,7 +33,7 @@ def build_optimizer(model: nn.Module, config: TrainingConfig, objectives: Sequen
     for objective in objectives:
         params = [p for p in objective.parameters() if p.requires_grad]
         if params:
-            lr = getattr(getattr(objective, "config", None), "discriminator_learning_rate", None) or head_lr
+            lr = getattr(objective, "learning_rate", None) or head_lr
             param_groups.append({"params": params, "lr": lr, "weight_decay": config.weight_decay})
     return _adamw(param_groups, config.learning_rate)
 

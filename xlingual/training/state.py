@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+
+from ..errors import RunFolderError
 
 
 def _flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -46,7 +49,8 @@ def _save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
 
 def save_training_state(folder: Path, *, model_state: dict[str, torch.Tensor], optimizer, scheduler,
                         objective_state: dict[str, torch.Tensor], best_state: dict[str, torch.Tensor] | None,
-                        progress: dict[str, Any], streams: dict[str, Any]) -> None:
+                        progress: dict[str, Any], streams: dict[str, Any],
+                        average_state: dict[str, torch.Tensor] | None = None) -> None:
     """Write everything needed to continue exactly where training stopped."""
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -56,6 +60,8 @@ def save_training_state(folder: Path, *, model_state: dict[str, torch.Tensor], o
         _save_tensors(best_state, tmp / "best.safetensors")
     if objective_state:
         _save_tensors(objective_state, tmp / "objectives.safetensors")
+    if average_state:
+        _save_tensors(average_state, tmp / "average.safetensors")
     optimizer_tensors, optimizer_meta = _flatten_optimizer(optimizer.state_dict())
     _save_tensors(optimizer_tensors, tmp / "optimizer.safetensors")
     rng = {"torch": torch.get_rng_state()}
@@ -73,8 +79,33 @@ def save_training_state(folder: Path, *, model_state: dict[str, torch.Tensor], o
     shutil.rmtree(old, ignore_errors=True)
 
 
+def recover_training_state(folder: Path) -> bool:
+    """Make ``folder`` hold the last complete saved state, if there is one; returns whether there is.
+
+    A run killed between the two renames of :func:`save_training_state` leaves only ``state.old``
+    (the previous complete state): it is moved back. ``state.tmp`` is never trusted (it may be half written).
+    """
+    old = folder.with_name(folder.name + ".old")
+    if (folder / "state.json").is_file():
+        return True
+    if (old / "state.json").is_file():
+        if folder.exists():  # a folder without state.json is no saved state (e.g. cut while being renamed)
+            shutil.rmtree(folder)
+        old.rename(folder)
+        return True
+    return False
+
+
 def load_training_state(folder: Path) -> dict[str, Any]:
     """Read a state folder written by :func:`save_training_state` (tensors on the CPU)."""
+    try:
+        return _load_training_state(folder)
+    except (OSError, ValueError, KeyError, TypeError, IndexError, SafetensorError) as exc:
+        raise RunFolderError(f"--resume: the saved training state in {folder} is damaged ({type(exc).__name__}: "
+                             f"{exc}); pass --overwrite to start the run again") from None
+
+
+def _load_training_state(folder: Path) -> dict[str, Any]:
     meta = json.loads((folder / "state.json").read_text(encoding="utf-8"))
     optimizer = _unflatten_optimizer(load_file(str(folder / "optimizer.safetensors")), meta["optimizer"])
     rng = load_file(str(folder / "rng.safetensors"))
@@ -83,6 +114,8 @@ def load_training_state(folder: Path) -> dict[str, Any]:
         "best": load_file(str(folder / "best.safetensors")) if (folder / "best.safetensors").is_file() else None,
         "objectives": (load_file(str(folder / "objectives.safetensors"))
                        if (folder / "objectives.safetensors").is_file() else {}),
+        "average": (load_file(str(folder / "average.safetensors"))
+                    if (folder / "average.safetensors").is_file() else None),
         "optimizer": optimizer,
         "scheduler": meta["scheduler"],
         "progress": meta["progress"],

@@ -1,0 +1,98 @@
+"""LP-FT, WiSE-FT as a recipe step, and EM label-prior correction."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from xlingual.config import load_recipe
+from xlingual.errors import ConfigError
+from xlingual.evaluation.prior_correction import adjust_priors, class_frequencies, em_priors
+from xlingual.io import read_json
+
+
+def _posteriors(n: int, priors: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Exact posteriors of a 1-d Gaussian class model (means -2, 0, 2; unit variance) under ``priors``."""
+    labels = torch.multinomial(priors, n, replacement=True, generator=generator)
+    x = torch.randn(n, generator=generator) + (labels.float() - 1) * 2
+    likelihood = torch.exp(-0.5 * (x[:, None] - torch.tensor([-2.0, 0.0, 2.0])) ** 2)
+    return likelihood, labels
+
+
+def test_em_recovers_a_known_prior_shift():
+    generator = torch.Generator().manual_seed(0)
+    source = torch.tensor([1 / 3, 1 / 3, 1 / 3])
+    target = torch.tensor([0.6, 0.3, 0.1])
+    likelihood, labels = _posteriors(20000, target, generator)
+    posteriors = likelihood * source / (likelihood * source).sum(1, keepdim=True)  # a calibrated source model
+    estimate, iterations = em_priors(posteriors, source)
+    assert torch.allclose(estimate, target, atol=0.02) and iterations > 1
+    before = (posteriors.argmax(1) == labels).float().mean()
+    after = (adjust_priors(posteriors, source, estimate).argmax(1) == labels).float().mean()
+    assert after > before + 0.02
+
+
+def test_em_keeps_unshifted_priors_and_adjust_is_identity_at_equal_priors():
+    generator = torch.Generator().manual_seed(1)
+    priors = torch.tensor([0.2, 0.5, 0.3])
+    likelihood, _ = _posteriors(20000, priors, generator)
+    posteriors = likelihood * priors / (likelihood * priors).sum(1, keepdim=True)
+    assert torch.allclose(em_priors(posteriors, priors)[0], priors, atol=0.02)
+    assert torch.allclose(adjust_priors(posteriors, priors, priors), posteriors, atol=1e-6)
+    assert torch.allclose(class_frequencies([0, 0, 1], 3), torch.tensor([3 / 6, 2 / 6, 1 / 6]))
+
+
+def test_prior_correction_in_a_run_is_recorded_as_transductive(train_tiny):
+    run = train_tiny(**{"evaluation.prior_correction": "train"})
+    results = read_json(run / "results.json")
+    assert "prior-correction" in results["protocol"]["target_resources"]
+    assert "transductive" in results["protocol"]["prior_correction"]
+    record = results["splits"]["test"]["prior_correction"]
+    assert set(record) == {"spanish", "german"}
+    assert abs(sum(record["spanish"]["target_priors"]) - 1) < 1e-3 and record["spanish"]["texts"] == 96
+
+
+def test_prior_correction_may_not_read_an_evaluated_split():
+    with pytest.raises(ConfigError, match=r"evaluation\.prior_correction"):
+        load_recipe(None, ["evaluation.prior_correction=test"])
+
+
+def test_lp_ft_starts_from_the_probe_head(train_tiny):
+    run = train_tiny(**{"training.lp_ft": "true", "training.epochs": 1})
+    record = read_json(run / "results.json")["training"]["lp_ft"]
+    assert record["train_accuracy"] > 0.5 and record["l2"] > 0
+
+
+def test_interpolation_step_in_a_run_records_every_alpha(train_tiny):
+    run = train_tiny(**{"interpolation.alphas": "[0.0,0.5]", "training.epochs": 2})
+    record = read_json(run / "results.json")["training"]["interpolation"]
+    assert record["alphas"] == [0.0, 0.5, 1.0] and record["head"] == "refit"
+    assert record["selection_macro_f1"][f"{record['chosen_alpha']:g}"] == max(record["selection_macro_f1"].values())
+
+
+def test_interpolation_needs_a_selection_split():
+    with pytest.raises(ConfigError, match="interpolation"):
+        load_recipe(None, ["interpolation.head=kept", "training.select_best_on=last"])
+
+
+def test_extra_source_data_is_appended_and_recorded(train_tiny, tmp_path):
+    from conftest import toy_sentences
+
+    folder = tmp_path / "extra"
+    folder.mkdir()
+    texts, labels = toy_sentences("english", 60, seed=9)
+    (folder / "train_text.txt").write_text("\n".join(texts), encoding="utf-8")
+    (folder / "train_labels.txt").write_text("\n".join(map(str, labels)), encoding="utf-8")
+    run = train_tiny(**{"data.extra_source.root": str(folder), "data.extra_source.max_examples": 50})
+    results = read_json(run / "results.json")
+    assert results["protocol"]["extra_source_data"] == {"files": str(folder), "train_examples": 96 + 50}
+    assert results["training"]["samples"] == 2 * (96 + 50)  # two epochs over both
+
+
+def test_extra_source_must_exist(tmp_path):
+    from xlingual.data.loading import load_extra_source
+    from xlingual.errors import DataError
+
+    recipe = load_recipe(None, [f"data.extra_source.root={tmp_path / 'nowhere'}"])
+    with pytest.raises(DataError, match=r"extra_source\.root"):
+        load_extra_source(recipe.data)

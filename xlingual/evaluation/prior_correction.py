@@ -1,0 +1,50 @@
+"""Label-prior correction on unlabeled target text (transductive; reported separately).
+
+Class priors differ between languages' data (a test set of mostly neutral tweets, say), and a
+classifier trained on English carries English priors π_s. Saerens, Latinne & Decaestecker
+(Neural Computation 2002), "Adjusting the Outputs of a Classifier to New a Priori
+Probabilities", estimate the target priors π_t by EM on unlabeled target text alone:
+
+    E-step:  p_t(y | x) = π_t(y)/π_s(y) · p_s(y | x)  /  Σ_y' π_t(y')/π_s(y') · p_s(y' | x)
+    M-step:  π_t(y) = mean_x p_t(y | x)
+
+starting from π_t = π_s. The corrected posteriors then re-weight the test predictions. Only
+target *text* is used (never labels), so it is recorded in the protocol as a target-side resource.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def adjust_priors(probabilities: torch.Tensor, source_priors: torch.Tensor,
+                  target_priors: torch.Tensor) -> torch.Tensor:
+    """Posteriors under new priors: p(y|x) · π_t(y)/π_s(y), renormalised per row."""
+    ratio = target_priors.double() / source_priors.double().clamp_min(1e-12)
+    adjusted = probabilities.double() * ratio
+    return (adjusted / adjusted.sum(dim=1, keepdim=True).clamp_min(1e-300)).to(probabilities.dtype)
+
+
+def em_priors(probabilities: torch.Tensor, source_priors: torch.Tensor, max_iter: int = 1000,
+              tol: float = 1e-8) -> tuple[torch.Tensor, int]:
+    """EM estimate of the target priors from source-model posteriors on unlabeled target text.
+
+    Returns ``(priors, iterations)``; ``priors`` sums to 1."""
+    if probabilities.ndim != 2 or probabilities.shape[1] != len(source_priors):
+        raise ValueError(f"probabilities must be [n, {len(source_priors)}], got {tuple(probabilities.shape)}")
+    source = source_priors.double() / source_priors.double().sum()
+    priors = source.clone()
+    if not len(probabilities):
+        return priors.float(), 0
+    for iteration in range(1, max_iter + 1):
+        updated = adjust_priors(probabilities.double(), source, priors).mean(dim=0)
+        if (updated - priors).abs().max() < tol:
+            return updated.float(), iteration
+        priors = updated
+    return priors.float(), max_iter
+
+
+def class_frequencies(labels: list[int], num_classes: int) -> torch.Tensor:
+    """π_s: the label distribution of the source training data (add-one smoothed, so no class has prior 0)."""
+    counts = torch.bincount(torch.as_tensor(labels, dtype=torch.long), minlength=num_classes).double() + 1
+    return (counts / counts.sum()).float()
