@@ -408,7 +408,7 @@ def _convert_loss(value: Any, key: str) -> LossConfig:
     from .objectives.registry import get_objective
 
     if not isinstance(value, dict):
-        raise ConfigError(f"{key}: expected a mapping such as {{name: coral, weight: 1.0}}, got "
+        raise ConfigError(f"{key}: expected a mapping of settings such as {{name: ...}}, got "
                           f"{type(value).__name__} {value!r}")
     if "name" not in value:
         raise ConfigError(f"{key}.name: missing; every loss names a registered objective")
