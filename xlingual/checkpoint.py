@@ -184,15 +184,19 @@ def _check_shapes(model, state: dict[str, torch.Tensor], path: Path) -> None:
                                   f"{list(expected[key].shape)}; the config and the weights do not belong together")
 
 
+def _build_model(folder: Path, config: XlingualConfig) -> XlingualForSequenceClassification:
+    try:
+        return XlingualForSequenceClassification(config)
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        raise CheckpointError(f"{folder}/config.json: cannot build the model it describes ({exc})") from None
+
+
 def _load_int8_export(folder: Path, config: XlingualConfig, verify: bool):
     """An int8 export: its sha256 checked like any checkpoint, shapes compared, then the int8 weights loaded."""
     path = folder / INT8_WEIGHTS
     if verify:
         verify_checkpoint(folder, [INT8_WEIGHTS])
-    try:
-        model = XlingualForSequenceClassification(config)
-    except (ValueError, TypeError, AttributeError, KeyError) as exc:
-        raise CheckpointError(f"{folder}/config.json: cannot build the model it describes ({exc})") from None
+    model = _build_model(folder, config)
     state = _load_weights(path)
     suffix = ".weight_int8"  # an int8 Linear weight has the shape of the fp32 weight it replaces
     _check_shapes(model, {k[: -len(suffix)] + ".weight" if k.endswith(suffix) else k: v
@@ -272,10 +276,7 @@ def load_checkpoint(path: str | Path, base_model: str | None = None, device: str
             raise CheckpointError(f"{folder}: missing {FULL_WEIGHTS} (and no LoRA adapter files)")
         if verify:
             verify_checkpoint(folder, [FULL_WEIGHTS])
-        try:
-            model = XlingualForSequenceClassification(config)
-        except (ValueError, TypeError, AttributeError, KeyError) as exc:
-            raise CheckpointError(f"{folder}/config.json: cannot build the model it describes ({exc})") from None
+        model = _build_model(folder, config)
         state = _load_weights(folder / FULL_WEIGHTS)
         _check_shapes(model, state, folder / FULL_WEIGHTS)
         missing, unexpected = model.load_state_dict(state, strict=False)
