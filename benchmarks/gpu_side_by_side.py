@@ -27,6 +27,7 @@ evaluation xlingual's ``evaluate_languages`` vs ``pipeline("text-classification"
 
 ``--quick`` runs the whole script on the CPU with the tiny random BERT and toy data
 (tests/test_benchmarks.py runs it; CI too): every path is exercised, the numbers mean nothing.
+Without a GPU only fp32 trains: xlingual refuses ``training.mixed_precision=bf16`` on the CPU.
 Results: ``results.json`` / ``results.md`` in ``--out``, with the card, driver, torch version and date.
 """
 
@@ -176,6 +177,11 @@ def settings(args: argparse.Namespace, env: dict[str, Any]) -> dict[str, Any]:
     for precision in precisions:
         if precision not in PRECISIONS:
             raise SystemExit(f"error: --precisions: {precision!r} is not one of {', '.join(PRECISIONS)}")
+    if not env.get("cuda") and "bf16" in precisions:  # xlingual trains in bf16 on a CUDA GPU only
+        if args.precisions != ",".join(PRECISIONS):
+            raise SystemExit("error: --precisions bf16: xlingual trains in bf16 on a CUDA GPU only and torch sees "
+                             "none; pass --precisions no")
+        precisions = [p for p in precisions if p != "bf16"]
     languages = [lang for lang in env["languages"] if lang in LATIN]
     return {
         "steps": args.steps or (2 if args.quick else 120), "batch_size": args.batch_size,

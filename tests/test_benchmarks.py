@@ -39,11 +39,13 @@ def test_mfu_peak_is_looked_up_by_card_name(gpu_script):
 
 @pytest.mark.slow
 def test_gpu_script_quick_mode_runs_on_the_cpu(tmp_path):
+    torch = pytest.importorskip("torch")
     done = run_script("gpu_side_by_side.py", "--quick", "--out", str(tmp_path), "--peak-tflops", "100")
     assert done.returncode == 0, done.stderr[-2000:]
     results = json.loads((tmp_path / "results.json").read_text())
     training = results["sections"]["training"]
-    assert set(training) == {"no", "bf16"}  # fp32 and bf16
+    # fp32 and bf16; without a GPU fp32 only (xlingual refuses bf16 training on the CPU)
+    assert set(training) == ({"no", "bf16"} if torch.cuda.is_available() else {"no"})
     for rows in training.values():
         assert set(rows) == {"xlingual", "stock_dynamic", "stock_padded"}
         assert rows["xlingual"]["samples_per_second"]["median"] > 0
@@ -53,7 +55,7 @@ def test_gpu_script_quick_mode_runs_on_the_cpu(tmp_path):
     assert results["mfu"]["non_embedding_parameters"] > 0 and results["mfu"]["peak_bf16_tflops"] == 100
     evaluation = results["sections"]["evaluation"]
     assert evaluation["predictions"]["identical"] and evaluation["ratio_samples_vs_pipeline"]["n"] == 1
-    assert [g["goal"][:30] for g in results["goals"]].count("training samples/s ≥ 1.5× the ") == 2
+    assert [g["goal"][:30] for g in results["goals"]].count("training samples/s ≥ 1.5× the ") == len(training)
     assert "## Training" in (tmp_path / "results.md").read_text()
 
 
