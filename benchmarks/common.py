@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,9 @@ def base_parser(script: str, description: str) -> argparse.ArgumentParser:
     parser.add_argument("--isolate", action=argparse.BooleanOptionalAction, default=None,
                         help="one fresh child process per configuration (default: on, off with --quick)")
     parser.add_argument("--verbose", action="store_true", help="show the children's output as they run")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads in each child (default: torch's). On a shared machine, 1 thread makes "
+                             "CPU seconds (also recorded) a measure of the work that other processes barely move")
     parser.add_argument("--_child", default=None, help=argparse.SUPPRESS)
     return parser
 
@@ -117,14 +121,14 @@ def write_toy_pairs(folder: Path, languages: Sequence[str], n: int = 64) -> str:
 
 
 def resolve_inputs(args: argparse.Namespace, workdir: Path, toy_sizes: dict[str, int] | None = None,
-                   need_extra: bool = False, need_pairs: bool = False) -> dict[str, Any]:
+                   need_extra: bool = False, need_pairs: bool = False, extra: Path = ENGLISH_EXTRA) -> dict[str, Any]:
     """Where the model, UMSAB data, extra English and translation pairs come from.
 
     Full runs use the real encoder and data and raise :class:`Skip` where they are absent.
     ``--quick`` uses the tiny random BERT and toy data of ``tests/conftest.py`` unless
     ``--model`` / ``--data`` name real ones, so a smoke run never costs real-model time.
     """
-    env: dict[str, Any] = {"quick": bool(args.quick), "workdir": str(workdir)}
+    env: dict[str, Any] = {"quick": bool(args.quick), "workdir": str(workdir), "threads": args.threads}
     explicit_model = args.model is not None
     model = Path(args.model).expanduser() if explicit_model else default_model()
     if args.quick and not explicit_model:
@@ -149,11 +153,11 @@ def resolve_inputs(args: argparse.Namespace, workdir: Path, toy_sizes: dict[str,
 
     languages = [lang for lang in dict.fromkeys(("english", *UMSAB_LANGUAGES)) if _is_umsab(data, [lang])]
     env.update(data=str(data.resolve()), data_kind="umsab", languages=languages)
-    extra = ENGLISH_EXTRA if (ENGLISH_EXTRA / "train_text.txt").is_file() else None
-    if need_extra and extra is None:
-        raise Skip(f"extra English training data not found at {ENGLISH_EXTRA} (needed for more than the 1839 "
+    found = extra if (extra / "train_text.txt").is_file() else None
+    if need_extra and found is None:
+        raise Skip(f"extra English training data not found at {extra} (needed for more than the 1839 "
                    "UMSAB English training examples)")
-    env["extra"] = str(extra) if extra else None
+    env["extra"] = str(found) if found else None
     pairs = TATOEBA if (TATOEBA / "tatoeba.spa-eng.spa").is_file() else None
     if need_pairs and pairs is None:
         raise Skip(f"translation pairs not found at {TATOEBA} (needed for the contrastive loss)")
@@ -219,15 +223,37 @@ def load_recipe(path: Path, overrides: Sequence[str]):
 
 
 class StepTimer:
-    """A training callback that notes the time of every logged step (run with ``training.logging_steps=1``)."""
+    """A training callback that notes the wall and CPU time of every logged step (run with
+    ``training.logging_steps=1``); :meth:`watch` adds the moment the training loop starts."""
 
     def __init__(self) -> None:
         self.marks: list[float] = []
+        self.cpu_marks: list[float] = []  # time.process_time: every thread of this process
+        self.start: float | None = None
+        self.cpu_start: float | None = None
 
     def on_log(self, record: dict[str, Any]) -> None:
         if "task" in record:  # a step record, not a selection score
             synchronize()
             self.marks.append(time.perf_counter())
+            self.cpu_marks.append(time.process_time())
+
+    @contextmanager
+    def watch(self):
+        """Note when ``TrainingLoop.run`` starts (callbacks see only steps), so the first step is timed too."""
+        from xlingual.training.loop import TrainingLoop
+
+        original = TrainingLoop.run
+
+        def run(loop, *args: Any, **kwargs: Any) -> Any:
+            self.start, self.cpu_start = time.perf_counter(), time.process_time()
+            return original(loop, *args, **kwargs)
+
+        TrainingLoop.run = run
+        try:
+            yield self
+        finally:
+            TrainingLoop.run = original
 
 
 def steady_step(marks: Sequence[float]) -> float | None:
@@ -250,6 +276,9 @@ def train_xlingual(env: dict[str, Any], config: dict[str, Any]) -> dict[str, Any
     examples, the first of :func:`english_pool`). No selection and no test split, so the loop's
     ``train_seconds`` is the training steps alone (state saves and the final checkpoint are timed apart);
     ``training.epochs`` sets how many. Step times come from an ``on_log`` callback at every step.
+    An optional ``max_steps`` stops after that many of the epoch's (shuffled, length-grouped)
+    batches; ``epoch_seconds`` then extrapolates to the whole epoch: the first step as timed plus
+    the epoch's remaining steps at the mean time of the later ones.
     """
     import xlingual
     from xlingual.data.loading import label_scheme
@@ -257,15 +286,28 @@ def train_xlingual(env: dict[str, Any], config: dict[str, Any]) -> dict[str, Any
     recipe = load_recipe(Path(config["recipe"]), [*config["overrides"], "training.logging_steps=1"])
     scheme = label_scheme(recipe.data)
     examples = english_pool(env, config["examples"], scheme)
+    epoch_steps = math.ceil(len(examples.texts) / recipe.training.batch_size)
+    max_steps = config.get("max_steps")
+    if max_steps:  # at most one epoch: the loop stops after max_steps batches
+        epochs = min(1.0, max_steps / epoch_steps)
+        recipe.training.epochs = epochs if math.ceil(epochs * epoch_steps) <= max_steps else math.nextafter(epochs, 0)
     timer = StepTimer()
-    with tempfile.TemporaryDirectory(prefix="xlingual-bench-") as folder:
+    with tempfile.TemporaryDirectory(prefix="xlingual-bench-") as folder, timer.watch():
         classifier = xlingual.fit(recipe, train=(examples.texts, [scheme.names[i] for i in examples.labels]),
                                   callbacks=[timer], output_dir=Path(folder) / "run", progress=False)
     summary = classifier.report.training
     seconds, steps = summary["train_seconds"], summary["global_step"]
+    # CPU seconds of the training steps: from the loop's start to the last step (no selection, no test split)
+    cpu_seconds = timer.cpu_marks[-1] - timer.cpu_start if timer.cpu_marks and timer.cpu_start is not None else 0.0
+    steady = steady_step(timer.marks)
+    extrapolated = max_steps is not None and steps < epoch_steps
+    first = timer.marks[0] - timer.start if timer.marks and timer.start is not None else seconds
     return {
         "seconds": seconds, "steps": steps, "seconds_per_step": seconds / max(steps, 1),
-        "steady_seconds_per_step": steady_step(timer.marks),
+        "steady_seconds_per_step": steady, "epoch_steps": epoch_steps, "extrapolated": extrapolated,
+        "epoch_seconds": first + (epoch_steps - 1) * steady if extrapolated and steady else seconds,
+        "cpu_seconds": cpu_seconds,
+        "epoch_cpu_seconds": cpu_seconds * epoch_steps / steps if extrapolated and steps else cpu_seconds,
         "samples": summary["samples"], "tokens": summary["tokens"], "padded_tokens": summary["padded_tokens"],
         "auxiliary_samples": summary["auxiliary_samples"], "loop_train_seconds": summary["train_seconds"],
         "batch_size": recipe.training.batch_size, "max_length": recipe.model.max_length,
@@ -305,6 +347,8 @@ def child_main(payload: str, measure: Measure) -> int:
     import torch
     import transformers
 
+    if env.get("threads"):
+        torch.set_num_threads(env["threads"])
     results = []
     shared = len(configs) > 1
     cuda = torch.cuda.is_available()
@@ -445,6 +489,12 @@ def fmt_stats(stats: dict[str, Any], digits: int = 2, suffix: str = "") -> str:
     if stats["n"] == 1:
         return f"{fmt(stats['median'], digits)}{suffix}"
     return f"{fmt(stats['median'], digits)}{suffix} ({fmt(stats['min'], digits)}–{fmt(stats['max'], digits)})"
+
+
+def goals_table(goals: Sequence[dict[str, Any]]) -> str:
+    """The Goals table: each goal's text, its measured median (with ``unit``, default ×) and whether it is met."""
+    return markdown_table(["goal", "measured (median)", "met"],
+                          [[g["goal"], f"{fmt(g['measured'])}{g.get('unit', '×')}", fmt(g["met"])] for g in goals])
 
 
 def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:

@@ -88,19 +88,22 @@ def xlingual_eval(env: dict[str, Any], config: dict[str, Any], model=None, token
     from xlingual.evaluation.zero_shot import evaluate_languages
 
     recipe = common.load_recipe(Path(config["recipe"]), config["overrides"])
+    device = config.get("device", "cpu")
     if model is None:
-        model, tokenizer = load_checkpoint(config["export"])
+        model, tokenizer = load_checkpoint(config["export"], device=device, quantize=config.get("quantize"))
     raw = test_examples(env, recipe, languages or config["languages"], config["max_examples"])
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     data = {lang: (ex, tokenize_examples(ex, tokenizer, recipe.model.max_length, recipe.model.text_prefix))
             for lang, ex in raw.items()}
     tokenized = time.perf_counter()
     report = evaluate_languages(model, data, names, "test", recipe.data.source_language,
-                                recipe.evaluation.batch_size, "cpu", None, progress=False)
+                                recipe.evaluation.batch_size, device, None, progress=False)
+    common.synchronize()
     seconds = time.perf_counter() - start
     return {
         "seconds": seconds, "tokenize_seconds": tokenized - start, "evaluate_seconds": seconds - (tokenized - start),
+        "cpu_seconds": time.process_time() - cpu_start, "metrics": report.metrics(), "summary": report.summary(),
         "examples": sum(len(ex) for ex in raw.values()),
         "tokens": sum(sum(tok.lengths) for _, tok in data.values()),
         "languages": list(raw), "per_language_seconds": {k: r.seconds for k, r in report.languages.items()},
@@ -118,7 +121,8 @@ def pipeline_eval(env: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]
     recipe = common.load_recipe(Path(config["recipe"]), config["overrides"])
     raw = test_examples(env, recipe, config["languages"], config["max_examples"])
     batch_size, max_length = recipe.evaluation.batch_size, recipe.model.max_length
-    classifier = pipeline("text-classification", model=config["export"], batch_size=batch_size, device="cpu")
+    classifier = pipeline("text-classification", model=config["export"], batch_size=batch_size,
+                          device=config.get("device", "cpu"))
     label2id = classifier.model.config.label2id
     prefix = recipe.model.text_prefix
     inputs = {lang: [prefix + text for text in ex.texts] for lang, ex in raw.items()}
@@ -129,6 +133,7 @@ def pipeline_eval(env: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]
         output = classifier(texts, batch_size=batch_size, truncation=True, max_length=max_length)
         predictions[language] = [label2id[item["label"]] for item in output]
         per_language[language] = time.perf_counter() - begin
+    common.synchronize()
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "examples": sum(len(t) for t in inputs.values()), "tokens": None,
             "languages": list(raw), "per_language_seconds": per_language, "predictions": predictions,
@@ -145,7 +150,8 @@ def scaling_eval(env: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
         for k in config["counts"]:
             result = xlingual_eval(env, config, model, tokenizer, config["languages"][:k])
             points.append({"languages": k, "repeat": repeat, "seconds": result["seconds"],
-                           "examples": result["examples"], "tokens": result["tokens"]})
+                           "cpu_seconds": result["cpu_seconds"], "examples": result["examples"],
+                           "tokens": result["tokens"]})
     return {"points": points}
 
 
@@ -306,8 +312,7 @@ def run(args: argparse.Namespace) -> int:
     markdown += (f"- settings: {len(s['languages'])} languages ({', '.join(s['languages'])}), {n} test examples, "
                  f"batch {s['batch_size']}, max length {s['max_length']}, text prefix {s['text_prefix']!r}, "
                  f"repeats {s['repeats']}; {'one fresh process per run' if args.isolate else 'one shared process'}\n")
-    goal_table = markdown_table(["goal", "measured (median)", "met"],
-                                [[g["goal"], f"{fmt(g['measured'])}×", fmt(g["met"])] for g in results["goals"]])
+    goal_table = common.goals_table(results["goals"])
     markdown += f"\n## Goals\n\n{goal_table}\n\n## Throughput\n\n{table}"
     if scaling_table:
         markdown += f"\n## Scaling with the number of languages (xlingual)\n\n{scaling_table}"

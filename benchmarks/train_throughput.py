@@ -56,9 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mixed-precision", choices=("no", "bf16", "fp16"), default="no",
                         help="on a GPU: autocast for both xlingual (training.mixed_precision) and the stock "
                              "Trainer (bf16=/fp16=True) (no)")
-    parser.add_argument("--with-dynamic-stock", action="store_true",
+    parser.add_argument("--with-dynamic-stock", action=argparse.BooleanOptionalAction, default=True,
                         help="also time the Trainer with dynamic padding (DataCollatorWithPadding), a stronger "
-                             "baseline than run_classification.py's default")
+                             "baseline than run_classification.py's default (on; --no-with-dynamic-stock leaves "
+                             "it out)")
     return parser
 
 

@@ -49,11 +49,14 @@ def evaluate(classifier, data, **kwargs):
     return _evaluate(classifier, data, **kwargs)
 
 
-def load(path, base_model=None, device="cpu", verify=True):
-    """Load a run or checkpoint folder as a :class:`~xlingual.inference.Classifier`."""
+def load(path, base_model=None, device="cpu", verify=True, quantize=None):
+    """Load a run or checkpoint folder as a :class:`~xlingual.inference.Classifier`.
+
+    ``quantize="int8"``: dynamic int8 on the CPU (the encoder's Linear layers; LoRA merged first).
+    """
     from .inference import load as _load
 
-    return _load(path, base_model=base_model, device=device, verify=verify)
+    return _load(path, base_model=base_model, device=device, verify=verify, quantize=quantize)
 
 
 def train(recipe, overrides=(), overwrite=False, resume=False, progress=True, objectives=()):

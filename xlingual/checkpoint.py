@@ -11,6 +11,9 @@ A checkpoint is a folder::
                              weights and tokenizer the checkpoint uses without copying them
     adapter_model.safetensors  the LoRA weights only (a few MB, no copy of the encoder)
     head.safetensors         pooling/classifier weights outside the encoder
+    -- or, for an int8 export (``xlingual export --quantize int8``) --
+    model_int8.safetensors   the encoder's Linear layers as int8 + scale + zero point, every other weight
+                             in fp32; config.json says ``quantization``; loads with xlingual only
     -- always --
     xlingual_checkpoint.json  the sha256 of each weight file, checked on load (``verify=False`` /
                              ``--no-verify`` skips it); a LoRA checkpoint's config.json also holds the
@@ -39,6 +42,17 @@ from .modeling.classifier import XlingualConfig, XlingualForSequenceClassificati
 from .modeling.lora import quiet_peft
 from .run_folder import CHECKPOINT
 
+
+from .quantization import (
+    INT8_WEIGHTS,
+    check_quantize,
+    int8_state_dict,
+    is_quantized,
+    load_int8_state_dict,
+    merge_lora,
+    quantize_int8,
+)
+
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 HEAD_WEIGHTS = "head.safetensors"
@@ -64,6 +78,10 @@ def write_checkpoint(model: XlingualForSequenceClassification, tokenizer, folder
         head = {k: v.detach().contiguous().cpu() for k, v in model.head_state_dict().items()}
         save_file(head, str(folder / HEAD_WEIGHTS), metadata={"format": "pt"})
         weights = [ADAPTER_WEIGHTS, HEAD_WEIGHTS]
+    elif is_quantized(model):  # int8 weights as plain tensors (quantization.py), never pickled
+        tokenizer.save_pretrained(folder)
+        save_file(int8_state_dict(model), str(folder / INT8_WEIGHTS), metadata={"format": "pt"})
+        weights = [INT8_WEIGHTS]
     else:
         tokenizer.save_pretrained(folder)
         state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
@@ -169,6 +187,27 @@ def _check_shapes(model, state: dict[str, torch.Tensor], path: Path) -> None:
                                   f"{list(expected[key].shape)}; the config and the weights do not belong together")
 
 
+def _build_model(folder: Path, config: XlingualConfig) -> XlingualForSequenceClassification:
+    try:
+        return XlingualForSequenceClassification(config)
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        raise CheckpointError(f"{folder}/config.json: cannot build the model it describes ({exc})") from None
+
+
+def _load_int8_export(folder: Path, config: XlingualConfig, verify: bool):
+    """An int8 export: its sha256 checked like any checkpoint, shapes compared, then the int8 weights loaded."""
+    path = folder / INT8_WEIGHTS
+    if verify:
+        verify_checkpoint(folder, [INT8_WEIGHTS])
+    model = _build_model(folder, config)
+    state = _load_weights(path)
+    suffix = ".weight_int8"  # an int8 Linear weight has the shape of the fp32 weight it replaces
+    _check_shapes(model, {k[: -len(suffix)] + ".weight" if k.endswith(suffix) else k: v
+                          for k, v in state.items()}, path)
+    load_int8_state_dict(model, state, str(path))
+    return model.eval()
+
+
 def _check_base(folder: Path, config: XlingualConfig, encoder, base_name: str, verify: bool) -> None:
     """Refuse a base encoder other than the one the adapter was trained on."""
     expected, found = config.encoder, encoder.config
@@ -186,13 +225,19 @@ def _check_base(folder: Path, config: XlingualConfig, encoder, base_name: str, v
 
 
 def load_checkpoint(path: str | Path, base_model: str | None = None, device: str | torch.device = "cpu",
-                    verify: bool = True):
+                    verify: bool = True, quantize: str | None = None):
     """Load ``(model, tokenizer)`` from a checkpoint or run folder.
 
     ``base_model`` overrides where a LoRA checkpoint finds its encoder (if it moved). ``verify`` checks the
     weight files' sha256 and the LoRA base encoder's fingerprint against those recorded at save time.
+    ``quantize="int8"``: dynamic int8 on the CPU (:mod:`xlingual.quantization`; LoRA is merged first).
+    An int8 export loads as int8 whatever ``quantize`` says.
     """
     folder, config = load_checkpoint_config(path)
+    int8_export = (folder / INT8_WEIGHTS).is_file() and getattr(config, "quantization", None)
+    check_quantize("int8" if int8_export else quantize, device)  # refuse before reading any weights
+    if int8_export:
+        return _load_int8_export(folder, config, verify), load_tokenizer(str(folder))
     if (folder / ADAPTER_CONFIG).is_file():
         for name in (ADAPTER_WEIGHTS, HEAD_WEIGHTS):
             if not (folder / name).is_file():
@@ -234,10 +279,7 @@ def load_checkpoint(path: str | Path, base_model: str | None = None, device: str
             raise CheckpointError(f"{folder}: missing {FULL_WEIGHTS} (and no LoRA adapter files)")
         if verify:
             verify_checkpoint(folder, [FULL_WEIGHTS])
-        try:
-            model = XlingualForSequenceClassification(config)
-        except (ValueError, TypeError, AttributeError, KeyError) as exc:
-            raise CheckpointError(f"{folder}/config.json: cannot build the model it describes ({exc})") from None
+        model = _build_model(folder, config)
         state = _load_weights(folder / FULL_WEIGHTS)
         _check_shapes(model, state, folder / FULL_WEIGHTS)
         missing, unexpected = model.load_state_dict(state, strict=False)
@@ -248,6 +290,8 @@ def load_checkpoint(path: str | Path, base_model: str | None = None, device: str
             )
         tokenizer_source = str(folder)
     tokenizer = load_tokenizer(tokenizer_source)
+    if quantize:
+        quantize_int8(model)
     model.to(device).eval()
     return model, tokenizer
 
@@ -282,8 +326,11 @@ def check_export_target(target: Path, source: Path, overwrite: bool = False) -> 
 
 
 def merge_and_export(path: str | Path, out: str | Path, base_model: str | None = None, overwrite: bool = False,
-                     verify: bool = True) -> Path:
+                     verify: bool = True, quantize: str | None = None) -> Path:
     """Write a standalone folder: LoRA merged into the encoder (or a full checkpoint copied).
+
+    ``quantize="int8"`` writes the encoder's Linear layers as dynamic int8 (``model_int8.safetensors``,
+    with its sha256 in ``xlingual_checkpoint.json`` like any other weight file).
 
     The export is written into a uniquely named hidden folder beside ``out`` and renamed into place, so an
     interrupted export leaves ``out`` as it was; nothing but an earlier export (with ``overwrite``) is replaced.
@@ -291,19 +338,18 @@ def merge_and_export(path: str | Path, out: str | Path, base_model: str | None =
     import sys
 
     target = Path(out)
+    check_quantize(quantize)  # refuse before reading or writing anything
     source = resolve_checkpoint(path)
     check_export_target(target, source, overwrite)
     model, tokenizer = load_checkpoint(path, base_model=base_model, verify=verify)
-    was_lora = is_lora(model)
-    if was_lora:
-        model.encoder = model.encoder.merge_and_unload()
-        model.config.encoder = model.encoder.config
-        model.config.base_model_fingerprint = None  # merged: the weights no longer depend on the base
+    was_lora = merge_lora(model)
+    if quantize:
+        quantize_int8(model)
     tmp = new_temp_dir(target)
     try:
         files = write_checkpoint(model, tokenizer, tmp)
         atomic_write_json(tmp / EXPORT_MARKER, {"exported_from": str(source), "merged_lora": was_lora,
-                                                "files": [*files, EXPORT_MARKER]})
+                                                "quantize": quantize, "files": [*files, EXPORT_MARKER]})
         replace_dir(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

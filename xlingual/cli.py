@@ -24,6 +24,7 @@ EPILOG = """examples:
   xlingual evaluate runs/umsab_e5small-seed1 --languages spanish,german
   xlingual predict runs/umsab_e5small-seed1 "Me encanta esta película" "Odio los lunes"
   xlingual export runs/umsab_e5small_lora-seed1 exported/ --merge
+  xlingual export runs/umsab_e5small-seed1 exported-int8/ --quantize int8
 """
 
 
@@ -127,7 +128,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for number, text in enumerate(args.texts, start=1):
         if not text.strip():
             raise DataError(f"predict: text argument {number} is empty or whitespace only")
-    classifier = load(args.run, base_model=args.base_model, verify=not args.no_verify)
+    classifier = load(args.run, base_model=args.base_model, verify=not args.no_verify, quantize=args.quantize)
     for text, prediction in zip(texts, classifier.predict(texts, batch_size=args.batch_size), strict=True):
         if args.json:
             print(json.dumps({"text": text, "label": prediction.label, "score": prediction.score,
@@ -142,10 +143,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .checkpoint import merge_and_export, resolve_checkpoint
     from .errors import CheckpointError
 
-    if not args.merge and (resolve_checkpoint(args.run) / "adapter_config.json").is_file():
+    if not args.merge and not args.quantize and (resolve_checkpoint(args.run) / "adapter_config.json").is_file():
         raise CheckpointError(f"{args.run} is a LoRA run: pass --merge to fold the adapter into the encoder")
     out = merge_and_export(args.run, args.out, base_model=args.base_model, overwrite=args.overwrite,
-                           verify=not args.no_verify)
+                           verify=not args.no_verify, quantize=args.quantize)
+    if args.quantize:
+        print(f"wrote {out}: encoder Linear layers as dynamic int8 for CPU inference (load it with xlingual.load; "
+              "transformers' Auto classes cannot read int8 weights)")
+        return 0
     print(f"wrote {out} (load it with xlingual.load, or AutoModelForSequenceClassification after "
           "'import xlingual.modeling'; outside xlingual.load add the text prefix and max length from its config.json)")
     return 0
@@ -221,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--batch-size", type=_positive_int, default=64)
     p.add_argument("--base-model", help="where a LoRA checkpoint's encoder is, if it moved")
+    p.add_argument("--quantize", choices=["int8"], help="int8 CPU inference (dynamic quantization of the encoder)")
     _no_verify_option(p)
     p.set_defaults(func=cmd_predict)
 
@@ -233,6 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", help="folder to write")
     p.add_argument("--merge", action="store_true", help="merge LoRA adapters into the encoder weights")
     p.add_argument("--base-model", help="where a LoRA checkpoint's encoder is, if it moved")
+    p.add_argument("--quantize", choices=["int8"],
+                   help="store the encoder's Linear layers as dynamic int8 for CPU inference (implies --merge "
+                        "for a LoRA run; loads with xlingual.load only)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an earlier export in OUT (only a folder holding just what xlingual exported)")
     _no_verify_option(p)

@@ -13,6 +13,7 @@ from .checkpoint import load_checkpoint
 from .data.batching import collate, inference_batches
 from .data.truncation import encode
 from .errors import CheckpointError, DataError
+from .quantization import check_quantize
 
 
 @dataclass
@@ -110,11 +111,13 @@ def _short(value: object) -> str:
 
 
 def load(path: str | Path, base_model: str | None = None, device: str | torch.device = "cpu",
-         verify: bool = True) -> Classifier:
+         verify: bool = True, quantize: str | None = None) -> Classifier:
     """Load a run folder or checkpoint (full or LoRA) as a :class:`Classifier`.
 
     ``base_model`` tells a LoRA checkpoint where its encoder is, if it moved. ``verify=False`` skips the
     check of the weights against the fingerprints recorded when the checkpoint was written.
+    ``quantize="int8"`` runs the encoder's Linear layers in dynamic int8 on the CPU
+    (see :mod:`xlingual.quantization`).
     """
     if isinstance(path, bool) or not isinstance(path, (str, os.PathLike)):
         raise CheckpointError(f"load(): expected the path of a run or checkpoint folder (str or Path), got "
@@ -125,8 +128,9 @@ def load(path: str | Path, base_model: str | None = None, device: str | torch.de
         device = torch.device(device)
     except (RuntimeError, TypeError) as exc:
         raise CheckpointError(f"load(): device {device!r} is not a torch device ({exc})") from None
+    check_quantize(quantize, device)  # "int8 runs on the CPU only" says more than "no CUDA GPU"
     if device.type == "cuda" and not torch.cuda.is_available():
         raise CheckpointError(f"load(): device {str(device)!r} asked for, but torch sees no CUDA GPU")
     model, tokenizer = load_checkpoint(os.fspath(path), base_model=base_model and os.fspath(base_model),
-                                       device=device, verify=verify)
+                                       device=device, verify=verify, quantize=quantize)
     return Classifier(model, tokenizer, device)
