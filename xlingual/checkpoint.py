@@ -40,9 +40,6 @@ from .io import atomic_write_json, new_temp_dir, read_json, replace_dir
 from .modeling.build import load_encoder, load_tokenizer
 from .modeling.classifier import XlingualConfig, XlingualForSequenceClassification
 from .modeling.lora import quiet_peft
-from .run_folder import CHECKPOINT
-
-
 from .quantization import (
     INT8_WEIGHTS,
     check_quantize,
@@ -52,6 +49,7 @@ from .quantization import (
     merge_lora,
     quantize_int8,
 )
+from .run_folder import CHECKPOINT
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
