@@ -96,3 +96,18 @@ def test_extra_source_must_exist(tmp_path):
     recipe = load_recipe(None, [f"data.extra_source.root={tmp_path / 'nowhere'}"])
     with pytest.raises(DataError, match=r"extra_source\.root"):
         load_extra_source(recipe.data)
+
+
+def test_evaluate_with_prior_correction_records_it_and_claims_no_reproduction(train_tiny, tmp_path, capsys):
+    from xlingual.cli import main
+
+    run = train_tiny()
+    capsys.readouterr()
+    out = tmp_path / "prior"
+    assert main(["evaluate", str(run), "--set", "evaluation.prior_correction=train", "--out", str(out),
+                 "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "reproduces results.json" not in printed and "label-prior correction" in printed
+    results = read_json(out / "results.json")
+    assert "prior-correction" in results["protocol"]["target_resources"]
+    assert set(results["splits"]["test"]["prior_correction"]) == {"spanish", "german"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shlex
 import shutil
@@ -171,8 +172,7 @@ def protocol(recipe: RecipeConfig, train: Examples, selection: dict[str, Example
     if recipe.data.extra_source is not None:
         record.extra_source_data = {"files": recipe.data.extra_source.root, "train_examples": len(train.texts)}
     if recipe.evaluation.prior_correction is not None:
-        record.prior_correction = (f"transductive: class priors re-estimated by EM on unlabeled target "
-                                   f"'{recipe.evaluation.prior_correction}' text at prediction time")
+        record.prior_correction = protocol_prior_correction(recipe)
     if recipe.averaging is not None:
         record.checkpoint_averaging = {"every_steps": recipe.averaging.every_steps,
                                        "start": recipe.averaging.start, "saved": recipe.averaging.save}
@@ -181,6 +181,11 @@ def protocol(recipe: RecipeConfig, train: Examples, selection: dict[str, Example
             lang: {k: v for k, v in entry.items() if k not in ("indices", "indices_are")}
             for lang, entry in holdout.items()}}
     return record
+
+
+def protocol_prior_correction(recipe: RecipeConfig) -> str:
+    return (f"transductive: class priors re-estimated by EM on unlabeled target "
+            f"'{recipe.evaluation.prior_correction}' text at prediction time")
 
 
 def load_signal_data(recipe: RecipeConfig) -> tuple[dict[str, Examples], dict[str, TranslationPairs]]:
@@ -674,7 +679,13 @@ def evaluate_run(
                                                 name or (out.name if out is not None else None)),
         truncation=truncation, paths=paths, splits=splits,
     )
-    if saved is not None and same:
+    corrected = recipe.evaluation.prior_correction is not None and (
+        saved is None or saved.protocol.prior_correction is None)
+    if corrected:  # scored differently from the run (transductive priors): recorded, and no reproduction check
+        result.protocol = dataclasses.replace(
+            result.protocol, prior_correction=protocol_prior_correction(recipe),
+            target_resources=[*result.protocol.target_resources, "prior-correction"])
+    elif saved is not None and same:
         result.matches_saved = other_data.reproduction(saved, splits, same)
     result.wall_seconds = time.perf_counter() - started
     result.versions = rf.library_versions()

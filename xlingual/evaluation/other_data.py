@@ -86,6 +86,9 @@ def describe(result: Results) -> list[str]:
     lines = []
     record = result.evaluation or EvaluationRecord("in-domain")
     matches = result.matches_saved or {}
+    if result.protocol.prior_correction and not matches:
+        lines.append(f"scored with label-prior correction ({result.protocol.prior_correction}), unlike the run: "
+                     "a result of its own, not a reproduction check")
     if matches:
         identical = sum(matches.values())
         scope = "" if not record.other_data else f" (those on the run's own data: {', '.join(matches)})"
