@@ -14,7 +14,8 @@
     logs/train_log.jsonl  loss terms and learning rate every logging step, selection scores
     logs/training_curves.png  the same as a figure: each loss term over steps, selection macro-F1 per epoch
     README.md           model card
-    evaluations/<name>/ results of ``xlingual evaluate RUN --name NAME`` (on the run's or other data)
+    evaluations/<name>/ results of ``xlingual evaluate RUN --name NAME`` (on the run's or other data); kept by
+                        --overwrite, like any file the run did not write itself
     .xlingual-run.json  the marker written when the run started: only folders carrying it are ever
                         resumed or replaced (--resume, --overwrite), and only the entries above are deleted
 """
@@ -58,7 +59,7 @@ MARKER = ".xlingual-run.json"
 # What a run writes into its folder: --overwrite removes these and nothing else (a file a user added stays;
 # the marker stays too, so the folder is still known as a run's if the new run is killed at once).
 RUN_ENTRIES = (RESULTS, CONFIG, RECIPE, COMMAND, CALL, CHECKPOINT, PREDICTIONS, "logs", STATE, SNAPSHOTS, "README.md",
-               "interpolation_curve.png", "paths.json", "dev_holdout.json", "evaluations",
+               "interpolation_curve.png", "paths.json", "dev_holdout.json",
                f"{STATE}.tmp", f"{STATE}.old", f"{CHECKPOINT}.tmp", f"{CHECKPOINT}.old")
 
 
