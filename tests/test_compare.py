@@ -393,3 +393,56 @@ def test_cmd_compare_writes_everything(sweep, tmp_path, capsys):
     assert args.func(args) == 0
     assert (sweep / "comparison" / "table.md").is_file()
     assert not (sweep / "comparison" / "language_bars.png").exists()
+
+
+def write_diagnostics(run: Path, retrieval: dict[str, float]) -> None:
+    """What `xlingual diagnose RUN` leaves in RUN/diagnostics (only the fields compare reads matter)."""
+    languages = {lang: {"retrieval_at_1_en_to_x": value, "retrieval_at_1_x_to_en": value} for lang, value in
+                 retrieval.items()}
+    atomic_write_json(run / "diagnostics" / "diagnostics.json", {"languages": languages})
+
+
+def test_alignment_scatter_pairs_retrieval_with_target_average(sweep, tmp_path, capsys):
+    from scipy import stats as scipy_stats
+
+    from xlingual.reports.alignment import alignment_points
+
+    retrieval = {("base", 1): 0.5, ("base", 2): 0.4, ("align", 1): 0.9, ("align", 2): 0.7, ("align", 3): 0.8}
+    for (recipe, seed), value in retrieval.items():
+        # a language only some runs measured is left out of every run's average
+        write_diagnostics(sweep / recipe / f"seed{seed}", {"spanish": value, **({"german": 0.0} if seed == 1 else {})})
+    runs = load_runs([sweep])
+    result = alignment_points(runs, metric="accuracy")
+    assert result is not None and result["retrieval_languages"] == ["spanish"]
+    points = {(p["recipe"], p["seed"]): p for p in result["points"]}
+    assert set(points) == set(retrieval)  # base seed 3 has no diagnostics: not on the plot
+    # target average = Spanish accuracy = n_right / 10 (BASE / ALIGN above)
+    assert points[("align", 2)]["target_avg"] == pytest.approx(0.8)
+    assert points[("base", 2)]["retrieval_at_1"] == pytest.approx(0.4)
+    xs = [retrieval[k] for k in points]
+    ys = [{**{("base", s): BASE[s]["spanish"] for s in BASE}, **{("align", s): ALIGN[s]["spanish"] for s in ALIGN}}[k]
+          / 10 for k in points]
+    assert result["pearson_r"]["value"] == pytest.approx(scipy_stats.pearsonr(xs, ys).statistic)
+    assert result["spearman_rho"]["value"] == pytest.approx(scipy_stats.spearmanr(xs, ys).statistic)
+
+    parser = argparse.ArgumentParser(prog="xlingual")
+    register(parser.add_subparsers(dest="command"))
+    out = tmp_path / "out"
+    args = parser.parse_args(["compare", str(sweep), "--out", str(out), "--bootstrap", "0"])
+    assert args.func(args) == 0
+    printed = capsys.readouterr().out
+    assert "alignment vs transfer: 5 runs with diagnostics (retrieval@1 en→spanish); Pearson r = " in printed
+    assert json.loads((out / "alignment.json").read_text())["points"]
+    width, height = png_size(out / "transfer_vs_retrieval.png")
+    assert width > 300 and height > 200
+
+
+def test_runs_without_diagnostics_give_no_alignment_plot_and_broken_ones_warn(sweep, tmp_path):
+    from xlingual.reports.alignment import alignment_points
+
+    assert alignment_points(load_runs([sweep])) is None
+    atomic_write_text(sweep / "base" / "seed1" / "diagnostics" / "diagnostics.json", "{not json")
+    write_diagnostics(sweep / "align" / "seed1", {"spanish": 0.9})
+    with pytest.warns(ComparisonWarning, match="unreadable diagnostics"):
+        result = alignment_points(load_runs([sweep]))
+    assert result is not None and len(result["points"]) == 1 and result["pearson_r"] is None

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..io import atomic_write_json, atomic_write_text, json_ready
 from ..run_folder import TRAIN_LOG
+from .alignment import alignment_points, correlation_line
 from .comparability import check_comparability
 from .comparison import compare_recipes, comparison_table, pooled_predictions
 from .render import significance_markdown, table_csv, table_markdown
@@ -51,7 +52,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         description="Gather finished runs (run folders, or sweep folders holding them up to two levels down), "
                     "group them by recipe and report every language's macro-F1 and accuracy as mean ± std over "
                     "seeds, with intervals over test examples (bootstrap) and over seeds (t). Refuses to mix label "
-                    "schemes; warns about different test files, target-side resources or oracle model selection.")
+                    "schemes; warns about different test files, target-side resources or oracle model selection. "
+                    "Runs that `xlingual diagnose` measured (RUN/diagnostics/diagnostics.json) also go on a "
+                    "scatter of translation retrieval@1 against target average (alignment.json, "
+                    "transfer_vs_retrieval.png).")
     p.add_argument("paths", nargs="+", metavar="RUN_OR_SWEEP", help="run folders or folders that contain them")
     p.add_argument("--out", metavar="DIR",
                    help="folder for table.md/.csv/.json, significance.json and plots "
@@ -90,6 +94,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 significance = compare_recipes(runs, *args.significance, split=args.split, metric=args.metric,
                                                n_resamples=args.bootstrap, seed=args.seed,
                                                confidence=args.confidence)
+            alignment = alignment_points(runs, split=args.split, metric=args.metric)
         finally:
             _report_warnings(caught)
     markdown = table_markdown(table, args.metric)
@@ -104,12 +109,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
     ]
     if significance is not None:
         written.append(atomic_write_json(out / "significance.json", json_ready(significance)))
+    if alignment is not None:
+        written.append(atomic_write_json(out / "alignment.json", json_ready(alignment)))
     if not getattr(args, "no_plots", False):
-        from .plots import plot_gap_heatmap, plot_language_bars, plot_training_curves
+        from .plots import plot_gap_heatmap, plot_language_bars, plot_training_curves, plot_transfer_vs_retrieval
 
         written.append(plot_language_bars(table, out / "language_bars.png", args.metric))
         if table["source_languages"]:
             written.append(plot_gap_heatmap(table, out / "gap_heatmap.png", args.metric))
+        if alignment is not None and alignment["points"]:
+            written.append(plot_transfer_vs_retrieval(alignment, out / "transfer_vs_retrieval.png"))
         for group in group_runs_quiet(runs).values():
             for run in group:
                 if not (run.path / TRAIN_LOG).is_file():
@@ -119,6 +128,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 except ComparisonError as exc:
                     print(f"warning: {exc}", file=sys.stderr)
     print(markdown)
+    if alignment is not None:
+        print(correlation_line(alignment))
     for path in written:
         print(f"wrote {path}")
     return 0

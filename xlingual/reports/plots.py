@@ -261,3 +261,32 @@ def plot_interpolation_curve(curve: dict[str, dict], source_language: str, path:
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _save(figure, path)
+
+
+def plot_transfer_vs_retrieval(alignment: dict[str, Any], path: str | Path) -> Path:
+    """Scatter of every diagnosed run: translation retrieval@1 (x) against target-average score (y), one
+    colour per recipe, with the correlation over runs in the title. Does alignment predict transfer?"""
+    points = alignment["points"]
+    recipes = list(dict.fromkeys(p["recipe"] for p in points))
+    palette = colormaps["tab10"]
+    figure = Figure(figsize=(8.0, 5.5), dpi=DPI)
+    axes = figure.add_subplot()
+    for i, recipe in enumerate(recipes):
+        mine = [p for p in points if p["recipe"] == recipe]
+        axes.scatter([p["retrieval_at_1"] for p in mine], [100 * p["target_avg"] for p in mine],
+                     color=palette(i % 10), s=40, label=f"{recipe} ({len(mine)})", edgecolors="black",
+                     linewidths=0.5)
+    languages = ", ".join(alignment["retrieval_languages"])
+    axes.set_xlabel(f"translation retrieval@1, English → {languages}")
+    label = METRIC_LABELS[alignment["metric"]]
+    axes.set_ylabel(f"target-average {label} on {alignment['split']} (%)")
+    title = "Alignment against transfer, one point per run"
+    r, rho = alignment.get("pearson_r"), alignment.get("spearman_rho")
+    if r is not None and rho is not None:
+        title += f"\nPearson r = {r['value']:+.2f} (p = {r['p_value']:.2g}), " \
+                 f"Spearman ρ = {rho['value']:+.2f} (p = {rho['p_value']:.2g}), {len(points)} runs"
+    axes.set_title(title, fontsize=10)
+    axes.grid(alpha=0.3)
+    axes.set_axisbelow(True)
+    axes.legend(title="recipe (runs)", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return _save(figure, path)
