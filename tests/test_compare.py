@@ -446,3 +446,32 @@ def test_runs_without_diagnostics_give_no_alignment_plot_and_broken_ones_warn(sw
     with pytest.warns(ComparisonWarning, match="unreadable diagnostics"):
         result = alignment_points(load_runs([sweep]))
     assert result is not None and len(result["points"]) == 1 and result["pearson_r"] is None
+
+
+def test_baseline_deltas_pair_each_recipe_on_the_seeds_it_shares_with_the_baseline(sweep, tmp_path, capsys):
+    from xlingual.reports.comparison import baseline_deltas
+
+    write_run(sweep / "late" / "seed2", "late", 2, {"english": 9, "spanish": 9})
+    write_run(sweep / "late" / "seed3", "late", 3, {"english": 9, "spanish": 9})
+    write_run(sweep / "alone" / "seed7", "alone", 7, {"english": 9, "spanish": 9})
+    result = baseline_deltas(load_runs([sweep]), "base", metric="accuracy", n_resamples=200)
+    align, late = result["recipes"]["align"], result["recipes"]["late"]
+    # Spanish accuracy: align 0.7/0.8/0.9 vs base 0.6/0.5/0.4; late 0.9/0.9 vs base seeds 2, 3 only (0.5/0.4)
+    assert align["seeds"] == [1, 2, 3] and align["per_seed_delta"] == pytest.approx([0.1, 0.3, 0.5])
+    assert align["delta"] == pytest.approx(0.3) and align["seed_test"] is not None
+    assert late["seeds"] == [2, 3] and late["b"] == pytest.approx(0.45) and late["delta"] == pytest.approx(0.45)
+    assert late["per_seed_delta"] == pytest.approx([0.4, 0.5])
+    assert late["ci"][0] <= 0.45 <= late["ci"][1]
+    assert "alone" not in result["recipes"] and any("alone: no seed in common" in n for n in result["notes"])
+    with pytest.raises(ComparisonError, match=r"baseline recipe 'bse'.*did you mean 'base'"):
+        baseline_deltas(load_runs([sweep]), "bse")
+
+    parser = argparse.ArgumentParser(prog="xlingual")
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["compare", str(sweep), "--out", str(tmp_path / "out"), "--baseline", "base",
+                              "--bootstrap", "100", "--no-plots", "--metric", "accuracy"])
+    assert args.func(args) == 0
+    printed = capsys.readouterr().out
+    assert "## Target average against base (accuracy, test split, paired on shared seeds)" in printed
+    assert "| late | 2,3 | 90.0 | 45.0 | 45.0 |" in printed
+    assert json.loads((tmp_path / "out" / "baseline.json").read_text())["recipes"]["align"]["seeds"] == [1, 2, 3]

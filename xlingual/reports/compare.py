@@ -18,8 +18,8 @@ from ..io import atomic_write_json, atomic_write_text, json_ready
 from ..run_folder import TRAIN_LOG
 from .alignment import alignment_points, correlation_line
 from .comparability import check_comparability
-from .comparison import compare_recipes, comparison_table, pooled_predictions
-from .render import significance_markdown, table_csv, table_markdown
+from .comparison import baseline_deltas, compare_recipes, comparison_table, pooled_predictions
+from .render import baseline_markdown, significance_markdown, table_csv, table_markdown
 from .runs import (
     ComparisonError,
     ComparisonWarning,
@@ -61,6 +61,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="folder for table.md/.csv/.json, significance.json and plots "
                         "(default: <first path>/comparison for a sweep folder, else ./comparison)")
     p.add_argument("--significance", nargs=2, metavar=("A", "B"), help="paired significance test of recipe A vs B")
+    p.add_argument("--baseline", metavar="RECIPE",
+                   help="also compare every recipe's target average with this one, each paired on the seeds both "
+                        "ran (Δ, bootstrap CI, per-seed Δ; baseline.json)")
     p.add_argument("--metric", choices=METRICS, default="macro_f1",
                    help="metric of the intervals, the significance test and the plots (default: macro_f1)")
     p.add_argument("--split", default="test", help="evaluation split to compare (default: test)")
@@ -94,12 +97,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 significance = compare_recipes(runs, *args.significance, split=args.split, metric=args.metric,
                                                n_resamples=args.bootstrap, seed=args.seed,
                                                confidence=args.confidence)
+            baseline = None
+            if getattr(args, "baseline", None):
+                baseline = baseline_deltas(runs, args.baseline, split=args.split, metric=args.metric,
+                                           n_resamples=args.bootstrap, seed=args.seed, confidence=args.confidence)
             alignment = alignment_points(runs, split=args.split, metric=args.metric)
         finally:
             _report_warnings(caught)
     markdown = table_markdown(table, args.metric)
     if significance is not None:
         markdown += "\n" + significance_markdown(significance)
+    if baseline is not None:
+        markdown += "\n" + baseline_markdown(baseline)
     # files first, then stdout: `xlingual compare … | head` must not lose the files to a closed pipe
     out = Path(args.out) if args.out else default_out_dir(args.paths)
     written = [
@@ -109,6 +118,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     ]
     if significance is not None:
         written.append(atomic_write_json(out / "significance.json", json_ready(significance)))
+    if baseline is not None:
+        written.append(atomic_write_json(out / "baseline.json", json_ready(baseline)))
     if alignment is not None:
         written.append(atomic_write_json(out / "alignment.json", json_ready(alignment)))
     if not getattr(args, "no_plots", False):

@@ -271,3 +271,40 @@ def compare_recipes(runs: Sequence[Run], a: str, b: str, split: str = "test", me
         "shared_seeds": shared_seeds, "pairing": pairing, "flags": flags, "notes": notes,
         "languages": per_language, "target_avg": target_avg,
     }
+
+
+def baseline_deltas(runs: Sequence[Run], baseline: str, split: str = "test", metric: str = "macro_f1",
+                    n_resamples: int = 1000, seed: int = 0, confidence: float = 0.95) -> dict[str, Any]:
+    """Every recipe against one baseline on the target average, each paired on the seeds both ran.
+
+    For a table of methods against plain fine-tuning: each recipe and the baseline are cut to their shared
+    seeds before :func:`compare_recipes`, so a 5-seed baseline is not compared with a 3-seed method's mean."""
+    groups = group_runs_quiet([run for run in runs if run.split(split) is not None])
+    if baseline not in groups:
+        raise ComparisonError(f"no finished run of the baseline recipe '{baseline}' on the '{split}' split"
+                              f"{did_you_mean(baseline, groups)}; recipes found: {', '.join(groups)}")
+    base_by_seed = {run.seed: run for run in groups[baseline]}
+    rows: dict[str, Any] = {}
+    notes: list[str] = []
+    for recipe, group in groups.items():
+        if recipe == baseline:
+            continue
+        mine = [run for run in group if run.seed in base_by_seed]
+        if not mine:
+            notes.append(f"{recipe}: no seed in common with {baseline}, not compared")
+            continue
+        seeds = [run.seed for run in mine]
+        result = compare_recipes([*mine, *(base_by_seed[s] for s in seeds)], recipe, baseline, split, metric,
+                                 n_resamples, seed, confidence)
+        entry = result["target_avg"]
+        if entry is None:
+            notes.append(f"{recipe}: no target language in common with {baseline}")
+            continue
+        per_seed = [float(np.mean([run.language_metrics(split)[lang].metric(metric) for lang in entry["languages"]])
+                          - np.mean([base_by_seed[run.seed].language_metrics(split)[lang].metric(metric)
+                                     for lang in entry["languages"]])) for run in mine]
+        rows[recipe] = {"seeds": seeds, "a": entry["a"], "b": entry["b"], "delta": entry["delta"], "ci": entry["ci"],
+                        "p_value": entry["p_value"], "per_seed_delta": per_seed,
+                        "seed_test": entry["seed_test"], "flags": result["flags"]}
+    return {"baseline": baseline, "split": split, "metric": metric, "confidence": confidence,
+            "n_resamples": n_resamples, "bootstrap_seed": seed, "recipes": rows, "notes": notes}

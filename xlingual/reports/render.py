@@ -140,3 +140,26 @@ def table_csv(table: dict[str, Any]) -> str:
                     "values": ";".join(f"{v:.6g}" for v in cell["values"]),
                 })
     return buffer.getvalue()
+
+
+def baseline_markdown(result: dict[str, Any]) -> str:
+    """Markdown table of :func:`~.comparison.baseline_deltas`: one row per recipe, paired on shared seeds."""
+    base = result["baseline"]
+    label = METRIC_LABELS[result["metric"]]
+    lines = [f"## Target average against {base} ({label}, {result['split']} split, paired on shared seeds)", "",
+             f"Δ = recipe − {base} in points over the seeds both ran; CI: {100 * result['confidence']:g}% paired "
+             f"bootstrap over test examples ({result['n_resamples']} resamples); p (seeds): paired t test over "
+             "those seeds (needs 2).", ""]
+    lines += [f"- note: {note}" for note in result["notes"]]
+    if result["notes"]:
+        lines.append("")
+    header = ["recipe", "seeds", "recipe mean", f"{base} mean", "Δ", "CI of Δ", "p (bootstrap)", "Δ per seed",
+              "p (seeds)"]
+    rows = []
+    for recipe, e in result["recipes"].items():
+        seed_test = e.get("seed_test") or {}
+        per_seed = ", ".join(f"{100 * d:+.1f}" for d in e["per_seed_delta"])
+        rows.append([recipe, ",".join(map(str, e["seeds"])), _pct(e["a"]), _pct(e["b"]), _pct(e["delta"]),
+                     _ci_text(e.get("ci")), _p_text(e.get("p_value")), per_seed, _p_text(seed_test.get("p_value"))])
+    lines += _markdown_rows(header, rows, 2)
+    return "\n".join(lines) + "\n"
