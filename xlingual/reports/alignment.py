@@ -4,6 +4,8 @@
 ``compare`` reads it wherever it exists and puts every such run on one scatter: retrieval@1 English→X
 (averaged over the languages measured in every run) against the run's target-average score, with
 Pearson's r and Spearman's ρ over runs (scipy). Runs without diagnostics are simply not on the plot.
+The p-values treat runs as independent; seeds of one recipe, or runs derived from one another (a soup, an
+interpolation), are not, so read them as descriptive.
 """
 
 from __future__ import annotations

@@ -283,13 +283,13 @@ def baseline_deltas(runs: Sequence[Run], baseline: str, split: str = "test", met
     if baseline not in groups:
         raise ComparisonError(f"no finished run of the baseline recipe '{baseline}' on the '{split}' split"
                               f"{did_you_mean(baseline, groups)}; recipes found: {', '.join(groups)}")
-    base_by_seed = {run.seed: run for run in groups[baseline]}
+    base_by_seed = {run.seed: run for run in groups[baseline] if run.seed is not None}
     rows: dict[str, Any] = {}
     notes: list[str] = []
     for recipe, group in groups.items():
         if recipe == baseline:
             continue
-        mine = [run for run in group if run.seed in base_by_seed]
+        mine = [run for run in group if run.seed is not None and run.seed in base_by_seed]
         if not mine:
             notes.append(f"{recipe}: no seed in common with {baseline}, not compared")
             continue

@@ -274,7 +274,8 @@ def plot_transfer_vs_retrieval(alignment: dict[str, Any], path: str | Path) -> P
     for i, recipe in enumerate(recipes):
         mine = [p for p in points if p["recipe"] == recipe]
         axes.scatter([p["retrieval_at_1"] for p in mine], [100 * p["target_avg"] for p in mine],
-                     color=palette(i % 10), s=40, label=f"{recipe} ({len(mine)})", edgecolors="black",
+                     color=palette(i % 10), marker="osD^v"[i // 10 % 5], s=40, label=f"{recipe} ({len(mine)})",
+                     edgecolors="black",
                      linewidths=0.5)
     languages = ", ".join(alignment["retrieval_languages"])
     axes.set_xlabel(f"translation retrieval@1, English → {languages}")
