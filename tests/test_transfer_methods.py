@@ -7,7 +7,7 @@ import torch
 
 from xlingual.config import load_recipe
 from xlingual.errors import ConfigError
-from xlingual.evaluation.prior_correction import adjust_priors, class_frequencies, em_priors
+from xlingual.evaluation.prior_correction import adjust_priors, calibrate, class_frequencies, em_priors, fit_bcts
 from xlingual.io import read_json
 
 
@@ -40,6 +40,30 @@ def test_em_keeps_unshifted_priors_and_adjust_is_identity_at_equal_priors():
     assert torch.allclose(em_priors(posteriors, priors)[0], priors, atol=0.02)
     assert torch.allclose(adjust_priors(posteriors, priors, priors), posteriors, atol=1e-6)
     assert torch.allclose(class_frequencies([0, 0, 1], 3), torch.tensor([3 / 6, 2 / 6, 1 / 6]))
+
+
+def test_bcts_recovers_temperature_and_bias_and_stops_em_collapsing():
+    """An under-confident model that leans to the middle class (like an epoch-1 fine-tuned model): EM on its raw
+    posteriors drives that class's prior to 1 (every prediction one class); after bias-corrected temperature
+    scaling fitted on labelled source dev data, EM finds the true target priors."""
+    generator = torch.Generator().manual_seed(2)
+    uniform = torch.tensor([1 / 3, 1 / 3, 1 / 3])
+    lean = torch.tensor([0.0, 1.5, 0.0])
+
+    def model(likelihood: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(likelihood.log() / 4 + lean, dim=1)
+
+    dev_likelihood, dev_labels = _posteriors(5000, uniform, generator)
+    temperature, bias = fit_bcts(model(dev_likelihood), dev_labels.tolist())
+    assert temperature == pytest.approx(0.25, abs=0.03)  # undoes the division by 4
+    assert torch.allclose(bias, -(lean - lean.mean()) / 0.25, atol=0.4)
+    source = class_frequencies(dev_labels.tolist(), 3)
+    for target in (uniform, torch.tensor([0.6, 0.3, 0.1])):
+        likelihood, _ = _posteriors(20000, target, generator)
+        raw, _ = em_priors(model(likelihood), source)
+        assert raw.max() > 0.95  # the collapse
+        estimate, _ = em_priors(calibrate(model(likelihood), temperature, bias), source)
+        assert torch.allclose(estimate, target, atol=0.03)
 
 
 def test_prior_correction_in_a_run_is_recorded_as_transductive(train_tiny):

@@ -290,7 +290,8 @@ class EvaluationConfig:
     save_predictions: bool = True
     prior_correction: str | None = None
     """Transductive label-prior correction (Saerens et al. 2002): the split of each target language whose
-    *text* (labels dropped) re-estimates the class priors by EM, e.g. ``train``; ``null``: off."""
+    *text* (labels dropped) re-estimates the class priors by EM, e.g. ``train``; ``null``: off. The posteriors
+    are calibrated on labelled source dev first (bias-corrected temperature scaling, Alexandari et al. 2020)."""
 
     def validate(self) -> None:
         if self.batch_size < 1:

@@ -367,23 +367,40 @@ def prior_adjustments(model, tokenizer, recipe: RecipeConfig, scheme, device, ac
     from functools import partial
 
     from .evaluation.inference import predict_probabilities
-    from .evaluation.prior_correction import adjust_priors, class_frequencies, em_priors
+    from .evaluation.prior_correction import adjust_priors, calibrate, class_frequencies, em_priors, fit_bcts
 
     split = recipe.evaluation.prior_correction
     if split is None:
         return {}, {}
     data = recipe.data
-    source = class_frequencies(load_examples(data, data.source_language, "train").labels, len(scheme.names))
+
+    def probabilities_of(examples: Examples) -> torch.Tensor:
+        tokens = tokenize_examples(examples, tokenizer, recipe.model.max_length, recipe.model.text_prefix)
+        return predict_probabilities(model, tokens, recipe.evaluation.batch_size, device, accelerator)
+
+    # calibrate on labelled source dev first (BCTS), so EM re-weights posteriors that mean what they say
+    dev = load_examples(data, data.source_language, "dev", scheme=scheme)
+    temperature, bias = fit_bcts(probabilities_of(dev), dev.labels)
+    source = class_frequencies(dev.labels, len(scheme.names))
+    calibration = {"method": "bias-corrected temperature scaling on source dev", "examples": len(dev.texts),
+                   "temperature": round(temperature, 4), "bias": [round(b, 4) for b in bias.tolist()]}
+
+    def corrected(probabilities: torch.Tensor, target_priors: torch.Tensor) -> torch.Tensor:
+        return adjust_priors(calibrate(probabilities, temperature, bias), source, target_priors)
+
     adjust, records = {}, {}
     for language in sorted(languages - {data.source_language}):
         text = load_examples(data, language, split, labelled=False)
-        tokenized = tokenize_examples(text, tokenizer, recipe.model.max_length, recipe.model.text_prefix)
-        probabilities = predict_probabilities(model, tokenized, recipe.evaluation.batch_size, device, accelerator)
-        priors, iterations = em_priors(probabilities, source)
-        adjust[language] = partial(adjust_priors, source_priors=source, target_priors=priors)
+        priors, iterations = em_priors(calibrate(probabilities_of(text), temperature, bias), source)
+        adjust[language] = partial(corrected, target_priors=priors)
         records[language] = {"split": split, "texts": len(text.texts), "iterations": iterations,
+                             "calibration": calibration,
                              "source_priors": [round(p, 4) for p in source.tolist()],
                              "target_priors": [round(p, 4) for p in priors.tolist()]}
+        smallest = float(priors.min())
+        if smallest < 0.02:
+            logger.warning("prior correction drove one class's prior to %.3f in %s (EM on its %s text): its "
+                           "corrected predictions may collapse onto the other classes", smallest, language, split)
     return adjust, records
 
 

@@ -10,11 +10,18 @@ Probabilities", estimate the target priors π_t by EM on unlabeled target text a
 
 starting from π_t = π_s. The corrected posteriors then re-weight the test predictions. Only
 target *text* is used (never labels), so it is recorded in the protocol as a target-side resource.
+
+EM is only as good as the posteriors it re-weights: on an over- or under-confident model it can drive
+the priors to a corner (every prediction one class). Alexandari, Kundaje & Shrikumar (ICML 2020),
+"Maximum Likelihood with Bias-Corrected Calibration is Hard-To-Beat at Label Shift Adaptation", calibrate
+first with bias-corrected temperature scaling (BCTS), p(y|x) ∝ exp(z_y/T + b_y), fitted by likelihood on
+labelled *source* dev data; :func:`fit_bcts` does that, and π_s is then the source dev label frequency.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 
 def adjust_priors(probabilities: torch.Tensor, source_priors: torch.Tensor,
@@ -48,3 +55,30 @@ def class_frequencies(labels: list[int], num_classes: int) -> torch.Tensor:
     """π_s: the label distribution of the source training data (add-one smoothed, so no class has prior 0)."""
     counts = torch.bincount(torch.as_tensor(labels, dtype=torch.long), minlength=num_classes).double() + 1
     return (counts / counts.sum()).float()
+
+
+def fit_bcts(probabilities: torch.Tensor, labels: list[int] | torch.Tensor,
+             max_iter: int = 200) -> tuple[float, torch.Tensor]:
+    """Bias-corrected temperature scaling on labelled source dev posteriors: ``(T, b)`` minimising the
+    negative log-likelihood of softmax(log p / T + b) (log p equals the logits up to a per-row constant)."""
+    logits = probabilities.double().clamp_min(1e-12).log()
+    target = torch.as_tensor(labels, dtype=torch.long)
+    log_temperature = torch.zeros((), dtype=torch.float64, requires_grad=True)
+    bias = torch.zeros(logits.shape[1], dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.LBFGS([log_temperature, bias], lr=0.5, max_iter=max_iter,
+                                  line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = F.cross_entropy(logits / log_temperature.exp() + bias, target)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return float(log_temperature.detach().exp()), (bias - bias.mean()).detach().float()
+
+
+def calibrate(probabilities: torch.Tensor, temperature: float, bias: torch.Tensor) -> torch.Tensor:
+    """Posteriors after BCTS: softmax(log p / T + b)."""
+    logits = probabilities.double().clamp_min(1e-12).log() / temperature + bias.double()
+    return torch.softmax(logits, dim=1).to(probabilities.dtype)
