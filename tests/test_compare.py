@@ -412,7 +412,8 @@ def test_alignment_scatter_pairs_retrieval_with_target_average(sweep, tmp_path, 
         # a language only some runs measured is left out of every run's average
         write_diagnostics(sweep / recipe / f"seed{seed}", {"spanish": value, **({"german": 0.0} if seed == 1 else {})})
     runs = load_runs([sweep])
-    result = alignment_points(runs, metric="accuracy")
+    with pytest.warns(ComparisonWarning, match="german measured in some runs, not all"):
+        result = alignment_points(runs, metric="accuracy")
     assert result is not None and result["retrieval_languages"] == ["spanish"]
     points = {(p["recipe"], p["seed"]): p for p in result["points"]}
     assert set(points) == set(retrieval)  # base seed 3 has no diagnostics: not on the plot
@@ -475,3 +476,24 @@ def test_baseline_deltas_pair_each_recipe_on_the_seeds_it_shares_with_the_baseli
     assert "## Target average against base (accuracy, test split, paired on shared seeds)" in printed
     assert "| late | 2,3 | 90.0 | 45.0 | 45.0 |" in printed
     assert json.loads((tmp_path / "out" / "baseline.json").read_text())["recipes"]["align"]["seeds"] == [1, 2, 3]
+
+
+def test_diagnostics_older_than_the_run_or_measured_differently_are_flagged(sweep):
+    import os
+
+    from xlingual.reports.alignment import alignment_points
+
+    write_diagnostics(sweep / "align" / "seed1", {"spanish": 0.9})
+    write_diagnostics(sweep / "align" / "seed2", {"spanish": 0.8})
+    stale = sweep / "base" / "seed1" / "diagnostics" / "diagnostics.json"
+    write_diagnostics(sweep / "base" / "seed1", {"spanish": 0.5})
+    results = sweep / "base" / "seed1" / "results.json"
+    os.utime(stale, (results.stat().st_mtime - 60, results.stat().st_mtime - 60))  # the run was trained again
+    with pytest.warns(ComparisonWarning, match="older than the run's results.json"):
+        result = alignment_points(load_runs([sweep]))
+    assert {p["recipe"] for p in result["points"]} == {"align"}
+    stale.unlink()
+    atomic_write_json(sweep / "align" / "seed2" / "diagnostics" / "diagnostics.json",
+                      {"max_pairs": 100, "languages": {"spanish": {"retrieval_at_1_en_to_x": 0.8}}})
+    with pytest.warns(ComparisonWarning, match="different pairs, pair counts or text prefixes"):
+        alignment_points(load_runs([sweep]))

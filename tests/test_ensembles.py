@@ -41,6 +41,7 @@ def test_soup_of_snapshots_equals_the_in_run_average(train_tiny, tmp_path):
     out = soup(snapshots, tmp_path / "averaged", progress=False)
     for key, value in _weights(run).items():
         assert torch.allclose(_weights(out)[key], value, atol=1e-6), key
+    assert read_json(out / "results.json")["seed"] == read_json(run / "results.json")["seed"]  # one run's seed
 
 
 def test_greedy_soup_records_each_ingredient(train_tiny, tmp_path):
@@ -50,6 +51,12 @@ def test_greedy_soup_records_each_ingredient(train_tiny, tmp_path):
     assert record["kind"] == "greedy" and record["ingredients"][0]["kept"]
     scores = [r["dev_macro_f1"] for r in record["ingredients"]]
     assert scores == sorted(scores, reverse=True)
+    # a soup of several seeds has no seed of its own (so `compare --baseline` never pairs it with one)
+    seed = read_json(out / "results.json")["seed"]
+    if len(record["kept"]) == 2:
+        assert seed is None and record["seeds"] == [1, 2]
+    else:
+        assert seed == int(record["kept"][0][-1]) and "seeds" not in record
 
 
 @pytest.mark.parametrize("change, message", [

@@ -235,6 +235,13 @@ def soup(paths: list[str | Path], out: str | Path, greedy: bool = False, name: s
     extra = {"soup": {"kind": "greedy" if greedy else "uniform", "ingredients": record, "kept": kept,
                       "source_dev_macro_f1": best},
              "weight_space": f"{'greedy' if greedy else 'uniform'} soup of {len(kept)} models"}
+    # the seed (and protocol) of what was kept: one run's snapshots keep its seed; several runs have none
+    kept_runs = list(dict.fromkeys(i.run.resolve() for i in ingredients if i.label in kept))
+    base_results = _saved_results(kept_runs[0]) or base_results
+    if base_results is not None and len(kept_runs) > 1:
+        extra["soup"]["seeds"] = sorted({r.seed for run in kept_runs
+                                         if (r := _saved_results(run)) is not None and r.seed is not None})
+        base_results.seed = None
     return _write_run(out, plan, model, tokenizer, recipe, base_results, extra, started, progress)
 
 

@@ -18,36 +18,56 @@ from typing import Any
 from scipy import stats as scipy_stats
 
 from ..evaluation.metrics import transfer_summary
+from ..run_folder import RESULTS
 from .diagnostics import DIAGNOSTICS_JSON
 from .runs import Run, _warn
 
 DIAGNOSTICS_DIR = "diagnostics"
 RETRIEVAL_KEY = "retrieval_at_1_en_to_x"
+SETTINGS = ("pairs_root", "max_pairs", "text_prefix")
+"""Diagnostics measured with other pairs, another pair count or prefix are not comparable (warned)."""
 
 
-def read_retrieval(run: Run) -> dict[str, float] | None:
-    """Retrieval@1 English→X per language from the run's own diagnostics, or None where it has none."""
+def read_retrieval(run: Run) -> dict[str, Any] | None:
+    """Retrieval@1 English→X per language from the run's own diagnostics (``retrieval``) and the settings it
+    was measured with (``settings``); None where it has none, or where they predate the run's results."""
     path = run.path / DIAGNOSTICS_DIR / DIAGNOSTICS_JSON
     if not path.is_file():
         return None
+    results = run.path / RESULTS
+    if results.is_file() and path.stat().st_mtime < results.stat().st_mtime:
+        _warn(f"{path} is older than the run's results.json (the run was trained again since?): {run.name} left "
+              "off the alignment plot; run `xlingual diagnose` on it again")
+        return None
     try:
-        languages = json.loads(path.read_text(encoding="utf-8"))["languages"]
-        return {str(lang): float(row[RETRIEVAL_KEY]) for lang, row in languages.items()}
+        diagnostics = json.loads(path.read_text(encoding="utf-8"))
+        retrieval = {str(lang): float(row[RETRIEVAL_KEY]) for lang, row in diagnostics["languages"].items()}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         _warn(f"{path}: unreadable diagnostics ({exc}), {run.name} left off the alignment plot")
         return None
+    settings = tuple(diagnostics.get(key) for key in SETTINGS)
+    return {"retrieval": retrieval, "settings": settings}
 
 
 def alignment_points(runs: Sequence[Run], split: str = "test", metric: str = "macro_f1") -> dict[str, Any] | None:
     """One point per run with diagnostics: mean retrieval@1 over the languages every such run measured,
     and the run's target average on ``split``; correlations over runs where there are at least three."""
-    measured = [(run, retrieval) for run in runs if (retrieval := read_retrieval(run))]
-    if not measured:
+    read = [(run, found) for run in runs if (found := read_retrieval(run))]
+    if not read:
         return None
+    if len({found["settings"] for _, found in read}) > 1:
+        _warn("the runs were diagnosed with different pairs, pair counts or text prefixes "
+              f"({', '.join(sorted({str(found['settings']) for _, found in read}))}): retrieval is not comparable "
+              "across them")
+    measured = [(run, found["retrieval"]) for run, found in read]
     common = set.intersection(*(set(retrieval) for _, retrieval in measured))
     if not common:
         _warn("the runs' diagnostics share no language: no alignment plot")
         return None
+    dropped = sorted(set.union(*(set(retrieval) for _, retrieval in measured)) - common)
+    if dropped:
+        _warn(f"retrieval averaged over {', '.join(sorted(common))} only: {', '.join(dropped)} measured in some "
+              "runs, not all")
     languages = sorted(common)
     points = []
     for run, retrieval in measured:

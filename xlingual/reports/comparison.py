@@ -286,8 +286,17 @@ def baseline_deltas(runs: Sequence[Run], baseline: str, split: str = "test", met
     base_by_seed = {run.seed: run for run in groups[baseline] if run.seed is not None}
     rows: dict[str, Any] = {}
     notes: list[str] = []
+    if not base_by_seed:
+        notes.append(f"no run of {baseline} records a seed: nothing to pair with")
     for recipe, group in groups.items():
-        if recipe == baseline:
+        if recipe == baseline or not base_by_seed:
+            continue
+        if any(run.results.other_data for run in group):
+            notes.append(f"{recipe}: scored on other data than {baseline}, not compared")
+            continue
+        if all(run.seed is None and run.results.soup for run in group):
+            notes.append(f"{recipe}: a soup of several runs has no seed of its own; compare it with --significance "
+                         f"against the {baseline} runs of its ingredients' seeds")
             continue
         mine = [run for run in group if run.seed is not None and run.seed in base_by_seed]
         if not mine:
@@ -296,6 +305,7 @@ def baseline_deltas(runs: Sequence[Run], baseline: str, split: str = "test", met
         seeds = [run.seed for run in mine]
         result = compare_recipes([*mine, *(base_by_seed[s] for s in seeds)], recipe, baseline, split, metric,
                                  n_resamples, seed, confidence)
+        notes += [f"{recipe}: {text}" for text in [*result["flags"], *result["notes"]]]
         entry = result["target_avg"]
         if entry is None:
             notes.append(f"{recipe}: no target language in common with {baseline}")
@@ -303,7 +313,8 @@ def baseline_deltas(runs: Sequence[Run], baseline: str, split: str = "test", met
         per_seed = [float(np.mean([run.language_metrics(split)[lang].metric(metric) for lang in entry["languages"]])
                           - np.mean([base_by_seed[run.seed].language_metrics(split)[lang].metric(metric)
                                      for lang in entry["languages"]])) for run in mine]
-        rows[recipe] = {"seeds": seeds, "a": entry["a"], "b": entry["b"], "delta": entry["delta"], "ci": entry["ci"],
+        rows[recipe] = {"seeds": seeds, "languages": entry["languages"], "a": entry["a"], "b": entry["b"],
+                        "delta": entry["delta"], "ci": entry["ci"],
                         "p_value": entry["p_value"], "per_seed_delta": per_seed,
                         "seed_test": entry["seed_test"], "flags": result["flags"]}
     return {"baseline": baseline, "split": split, "metric": metric, "confidence": confidence,
