@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 import torch
 
@@ -109,8 +111,41 @@ def test_extra_source_data_is_appended_and_recorded(train_tiny, tmp_path):
     (folder / "train_labels.txt").write_text("\n".join(map(str, labels)), encoding="utf-8")
     run = train_tiny(**{"data.extra_source.root": str(folder), "data.extra_source.max_examples": 50})
     results = read_json(run / "results.json")
-    assert results["protocol"]["extra_source_data"] == {"files": str(folder), "train_examples": 96 + 50}
+    record = results["protocol"]["extra_source_data"]
+    assert {k: record[k] for k in ("files", "train_examples", "class_balanced")} == {
+        "files": str(folder), "train_examples": 96 + 50, "class_balanced": False}
+    assert sum(record["train_label_counts"].values()) == 96 + 50
     assert results["training"]["samples"] == 2 * (96 + 50)  # two epochs over both
+
+
+def test_class_balanced_draw_is_equal_where_classes_allow_and_fixed():
+    from xlingual.data.examples import Examples
+
+    labels = [0] * 40 + [1] * 100 + [2] * 10  # skewed like TweetEval (neutral-heavy), one class scarce
+    texts = [f"t{i}" for i in range(len(labels))]
+    examples = Examples(texts, labels, "english", "train", "extra")
+    equal = examples.balanced_subsample(30)
+    assert sorted(Counter(equal.labels).values()) == [10, 10, 10]
+    short = examples.balanced_subsample(60)  # class 2 has 10: the other 50 split 25/25
+    assert Counter(short.labels) == {0: 25, 1: 25, 2: 10}
+    assert Counter(examples.balanced_subsample(None).labels) == {0: 10, 1: 10, 2: 10}
+    assert examples.balanced_subsample(60).texts == short.texts  # the same draw for every seed
+    assert all(examples.texts[i] == t for i, t in zip(short.indices, short.texts, strict=True))
+    assert len(examples.balanced_subsample(1000)) == 150  # more than there are: everything, as balanced as it gets
+
+
+def test_class_balanced_extra_source_is_recorded(train_tiny, tmp_path):
+    from conftest import toy_sentences
+
+    folder = tmp_path / "extra"
+    folder.mkdir()
+    texts, labels = toy_sentences("english", 60, seed=9)
+    (folder / "train_text.txt").write_text("\n".join(texts), encoding="utf-8")
+    (folder / "train_labels.txt").write_text("\n".join(map(str, labels)), encoding="utf-8")
+    run = train_tiny(**{"data.extra_source.root": str(folder), "data.extra_source.max_examples": 30,
+                        "data.extra_source.class_balanced": True})
+    record = read_json(run / "results.json")["protocol"]["extra_source_data"]
+    assert record["class_balanced"] is True and record["train_examples"] == 96 + 30
 
 
 def test_extra_source_must_exist(tmp_path):

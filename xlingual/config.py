@@ -104,6 +104,9 @@ class ExtraSourceConfig:
     split: str = "train"
     max_examples: int | None = None
     """A fixed random subset (the same for every seed), e.g. to measure transfer against source data size."""
+    class_balanced: bool = False
+    """Draw the subset with equal counts per class (as far as each class has examples; ``max_examples: null``
+    cuts every class to the smallest), so more data does not also bring another label distribution."""
 
     def validate(self) -> None:
         if not self.root:

@@ -8,6 +8,7 @@ import shlex
 import shutil
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,7 +171,11 @@ def protocol(recipe: RecipeConfig, train: Examples, selection: dict[str, Example
         files["pairs"] = {k: v.origin for k, v in pairs.items()}
     record = Protocol(target_resources(recipe, objectives), SELECTION_NAMES[recipe.training.select_best_on], files)
     if recipe.data.extra_source is not None:
-        record.extra_source_data = {"files": recipe.data.extra_source.root, "train_examples": len(train.texts)}
+        names = label_scheme(recipe.data).names
+        counts = Counter(train.labels or ())
+        record.extra_source_data = {"files": recipe.data.extra_source.root, "train_examples": len(train.texts),
+                                    "class_balanced": recipe.data.extra_source.class_balanced,
+                                    "train_label_counts": {names[k]: counts[k] for k in sorted(counts)}}
     if recipe.evaluation.prior_correction is not None:
         record.prior_correction = protocol_prior_correction(recipe)
     if recipe.averaging is not None:

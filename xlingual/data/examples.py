@@ -37,6 +37,25 @@ class Examples:
         order = sorted(random.Random(seed).sample(range(len(self)), limit))
         return self.select(order, self.split, f"{self.origin}[:{limit}]")
 
+    def balanced_subsample(self, limit: int | None, seed: int = 0) -> Examples:
+        """A fixed random subset with the classes as equal as their sizes allow (at most ``limit``; ``None``:
+        every class cut to the smallest one's size). Water-filling from the smallest class up, so a class too
+        small for an equal share gives the rest to the others. Separates "more data" from "another label
+        distribution" when the extra data's classes are skewed."""
+        if self.labels is None:
+            raise ValueError("a class-balanced subset needs labels")
+        by_class: dict[int, list[int]] = {}
+        for position, label in enumerate(self.labels):
+            by_class.setdefault(label, []).append(position)
+        classes = sorted(by_class, key=lambda c: (len(by_class[c]), c))
+        remaining = len(classes) * len(by_class[classes[0]]) if limit is None else min(limit, len(self))
+        rng, chosen = random.Random(seed), []
+        for i, label in enumerate(classes):
+            take = min(len(by_class[label]), remaining // (len(classes) - i))
+            chosen += rng.sample(by_class[label], take)
+            remaining -= take
+        return self.select(sorted(chosen), self.split, f"{self.origin}[balanced:{len(chosen)}]")
+
     def select(self, positions: Sequence[int], split: str, origin: str) -> Examples:
         """The examples at ``positions`` (their positions in the full split are kept in ``indices``)."""
         labels = [self.labels[i] for i in positions] if self.labels is not None else None

@@ -107,6 +107,8 @@ def load_extra_source(config: DataConfig, scheme: LabelScheme | None = None) -> 
         raise DataError(f"data.extra_source.root: {root} not found")
     if not examples.texts:
         raise DataError(f"{examples.origin}: no examples")
+    if extra.class_balanced:
+        return examples.balanced_subsample(extra.max_examples)
     return examples.subsample(extra.max_examples)
 
 
