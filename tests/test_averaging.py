@@ -52,6 +52,13 @@ def test_run_averages_epoch_snapshots_and_keeps_them(train_tiny):
         assert torch.allclose(saved[key], value, atol=1e-6), key
 
 
+def test_one_snapshot_warns_that_the_average_is_the_last_checkpoint(train_tiny, capsys):
+    run = train_tiny(**{"training.epochs": 1, "averaging.save": "averaged"})
+    assert read_json(run / "results.json")["training"]["averaging"]["snapshots"] == 1
+    err = capsys.readouterr().err
+    assert "one snapshot only" in err and "averaging.every_steps" in err
+
+
 def test_run_can_keep_the_selected_checkpoint_beside_the_average(train_tiny):
     run = train_tiny(**{"training.epochs": 2, "averaging.save": "selected"})
     results = read_json(run / "results.json")

@@ -13,6 +13,7 @@ the same result as an uninterrupted run.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from collections.abc import Sequence
@@ -35,6 +36,8 @@ from .averaging import RunningAverage
 from .optim import build_optimizer, build_scheduler
 from .state import load_training_state, restore_rng, save_training_state
 from .streams import Stream
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -317,6 +320,10 @@ class TrainingLoop:
             if self.average is not None:
                 self.state.averaging = {"snapshots": 0, "saved": "selected"}
             return
+        if self.average.count == 1:
+            logger.warning("averaging: one snapshot only, so the average is the last checkpoint; set "
+                           "averaging.every_steps (e.g. a quarter of the %d steps) to average several",
+                           self.state.total_steps)
         current = self._trainable_state()
         self.unwrapped.load_state_dict(self.average.result(), strict=False)
         record = {"snapshots": self.average.count, "saved": self.averaging.save}
