@@ -292,6 +292,17 @@ def test_flags_resources_oracle_and_test_files(sweep):
     assert table["recipes"]["selftrain"]["columns"]["english"]["accuracy"]["std"] is None  # one seed
 
 
+def test_runs_with_extra_source_data_are_flagged_as_another_protocol(sweep):
+    folder = write_run(sweep / "more_english" / "seed1", "more_english", 1, {"english": 9, "spanish": 8})
+    results = json.loads((folder / "results.json").read_text())
+    results["protocol"]["extra_source_data"] = {"files": "extra/", "train_examples": 500}
+    (folder / "results.json").write_text(json.dumps(results))
+    flags = " | ".join(comparison_table(load_runs([sweep]), n_resamples=0)["flags"])
+    assert "extra source-language training data in more_english" in flags
+    only = comparison_table(load_runs([sweep / "more_english"]), n_resamples=0)["flags"]
+    assert not any("extra source" in flag for flag in only)  # all of one protocol: nothing to flag
+
+
 def test_same_test_content_under_another_path_is_not_flagged(sweep):
     """A run that named the data folder ``../shared/...`` and one that named it by absolute path
     scored the same examples: the content fingerprint from the predictions says so."""

@@ -1,7 +1,7 @@
 """Comparability policy for ``compare``: which runs may be compared at all, and what to flag.
 
-Mixed label schemes are refused; different source languages, target-side resources, model selection,
-test examples or target languages are flagged, since the scores then do not compare like for like.
+Mixed label schemes are refused; different source languages, target-side resources, extra source data,
+model selection, test examples or target languages are flagged, since the scores then do not compare like for like.
 """
 
 from __future__ import annotations
@@ -43,6 +43,11 @@ def check_comparability(runs: Sequence[Run], split: str = "test") -> list[str]:
     if len(resources) > 1:
         flags.append(f"different target-side resources: {_listing(resources)}; only zero-shot runs use no "
                      "target-language data, so target scores are not a like-for-like comparison")
+    extra = sorted({r.recipe for r in runs if r.protocol.extra_source_data})
+    if extra and len(extra) < len({r.recipe for r in runs}):
+        flags.append(f"extra source-language training data in {', '.join(extra)}: another data protocol "
+                     "(more, and possibly differently labelled, source data); report these beside the standard "
+                     "table, not in it")
     oracle = sorted({r.recipe for r in runs if r.model_selection == ORACLE_SELECTION})
     if oracle:
         flags.append(f"oracle model selection on target-language dev labels in {', '.join(oracle)}: its target "
