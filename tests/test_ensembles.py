@@ -12,6 +12,7 @@ from safetensors.torch import load_file
 from xlingual.checkpoint import load_checkpoint
 from xlingual.cli import main
 from xlingual.ensembles import interpolate, soup
+from xlingual.errors import RunFolderError
 from xlingual.io import read_json
 from xlingual.modeling.weight_space import encoder_state, pretrained_encoder_state, set_interpolation
 from xlingual.training.linear_probe import fit_linear_head
@@ -42,6 +43,18 @@ def test_soup_of_snapshots_equals_the_in_run_average(train_tiny, tmp_path):
     for key, value in _weights(run).items():
         assert torch.allclose(_weights(out)[key], value, atol=1e-6), key
     assert read_json(out / "results.json")["seed"] == read_json(run / "results.json")["seed"]  # one run's seed
+
+
+def test_one_snapshot_is_evaluated_alone_and_one_run_is_refused(train_tiny, tmp_path):
+    run = train_tiny(**{"training.epochs": 2, "averaging.keep_snapshots": "true", "averaging.save": "selected"})
+    first = sorted((run / "snapshots").glob("*.safetensors"))[0]  # epoch 1, whatever English dev picked
+    out = soup([first], tmp_path / "epoch1", progress=False)
+    saved = _weights(out)
+    for key, value in load_file(str(first)).items():
+        assert torch.equal(saved[key], value), key
+    assert read_json(out / "results.json")["protocol"]["weight_space"] == f"snapshot {first}"
+    with pytest.raises(RunFolderError, match="at least two ingredients"):
+        soup([run], tmp_path / "alone", progress=False)
 
 
 def test_greedy_soup_records_each_ingredient(train_tiny, tmp_path):

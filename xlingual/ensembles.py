@@ -85,8 +85,10 @@ def _signature(ingredient: Ingredient) -> dict:
 
 def check_compatible(ingredients: list[Ingredient]) -> None:
     """Refuse, in one line, ingredients that cannot be averaged weight by weight."""
+    if len(ingredients) == 1 and ingredients[0].snapshot is not None:
+        return  # one snapshot: evaluated on its own (e.g. an epoch English dev did not pick)
     if len(ingredients) < 2:
-        raise RunFolderError("a soup needs at least two ingredients")
+        raise RunFolderError("a soup needs at least two ingredients (or one snapshot file, to evaluate it alone)")
     first = _signature(ingredients[0])
     for ingredient in ingredients[1:]:
         other = _signature(ingredient)
@@ -234,7 +236,8 @@ def soup(paths: list[str | Path], out: str | Path, greedy: bool = False, name: s
     kept = [r["ingredient"] for r in record if r["kept"]]
     extra = {"soup": {"kind": "greedy" if greedy else "uniform", "ingredients": record, "kept": kept,
                       "source_dev_macro_f1": best},
-             "weight_space": f"{'greedy' if greedy else 'uniform'} soup of {len(kept)} models"}
+             "weight_space": (f"snapshot {kept[0]}" if len(ingredients) == 1 else
+                              f"{'greedy' if greedy else 'uniform'} soup of {len(kept)} models")}
     # the seed (and protocol) of what was kept: one run's snapshots keep its seed; several runs have none
     kept_runs = list(dict.fromkeys(i.run.resolve() for i in ingredients if i.label in kept))
     base_results = _saved_results(kept_runs[0]) or base_results
@@ -364,10 +367,12 @@ def register(subparsers) -> None:
         "soup", help="average runs (or one run's snapshots) into a new run folder",
         description="Uniform model soup (Wortsman et al. 2022) of runs fine-tuned from the same base with the same "
                     "labels, or checkpoint averaging of RUN/snapshots/*.safetensors (written with "
-                    "averaging.keep_snapshots). --greedy adds ingredients by source-dev score and keeps each only if "
+                    "averaging.keep_snapshots); one snapshot file alone is evaluated as it is. --greedy adds "
+                    "ingredients by source-dev score and keeps each only if "
                     "source dev does not drop. OUT is a normal, evaluated run folder naming every ingredient.",
         epilog="examples:\n  xlingual soup sweeps/umsab/umsab_e5small/seed{1,2,3} --out runs/soup\n"
-               "  xlingual soup runs/umsab_e5small-seed1/snapshots/*.safetensors --out runs/seed1-averaged\n",
+               "  xlingual soup runs/umsab_e5small-seed1/snapshots/*.safetensors --out runs/seed1-averaged\n"
+               "  xlingual soup runs/umsab_e5small-seed1/snapshots/step-000460.safetensors --out runs/seed1-epoch4\n",
         formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
     p.add_argument("ingredients", nargs="+", help="run folders, or snapshot files of one run")
     p.add_argument("--out", required=True, help="run folder to write")
