@@ -101,7 +101,8 @@ def test_interpolation_needs_a_selection_split():
         load_recipe(None, ["interpolation.head=kept", "training.select_best_on=last"])
 
 
-def test_extra_source_data_is_appended_and_recorded(train_tiny, tmp_path):
+def _extra_folder(tmp_path):
+    """60 labelled English toy sentences as a text/labels pair, like tweeteval_en_extra."""
     from conftest import toy_sentences
 
     folder = tmp_path / "extra"
@@ -109,6 +110,11 @@ def test_extra_source_data_is_appended_and_recorded(train_tiny, tmp_path):
     texts, labels = toy_sentences("english", 60, seed=9)
     (folder / "train_text.txt").write_text("\n".join(texts), encoding="utf-8")
     (folder / "train_labels.txt").write_text("\n".join(map(str, labels)), encoding="utf-8")
+    return folder
+
+
+def test_extra_source_data_is_appended_and_recorded(train_tiny, tmp_path):
+    folder = _extra_folder(tmp_path)
     run = train_tiny(**{"data.extra_source.root": str(folder), "data.extra_source.max_examples": 50})
     results = read_json(run / "results.json")
     record = results["protocol"]["extra_source_data"]
@@ -135,17 +141,16 @@ def test_class_balanced_draw_is_equal_where_classes_allow_and_fixed():
 
 
 def test_class_balanced_extra_source_is_recorded(train_tiny, tmp_path):
-    from conftest import toy_sentences
-
-    folder = tmp_path / "extra"
-    folder.mkdir()
-    texts, labels = toy_sentences("english", 60, seed=9)
-    (folder / "train_text.txt").write_text("\n".join(texts), encoding="utf-8")
-    (folder / "train_labels.txt").write_text("\n".join(map(str, labels)), encoding="utf-8")
+    folder = _extra_folder(tmp_path)
     run = train_tiny(**{"data.extra_source.root": str(folder), "data.extra_source.max_examples": 30,
                         "data.extra_source.class_balanced": True})
     record = read_json(run / "results.json")["protocol"]["extra_source_data"]
     assert record["class_balanced"] is True and record["train_examples"] == 96 + 30
+    from xlingual.data.loading import load_extra_source
+
+    recipe = load_recipe(None, [f"data.extra_source.root={folder}", "data.extra_source.max_examples=30",
+                                "data.extra_source.class_balanced=true"])
+    assert sorted(Counter(load_extra_source(recipe.data).labels).values()) == [10, 10, 10]
 
 
 def test_extra_source_must_exist(tmp_path):
