@@ -301,6 +301,13 @@ def test_runs_with_extra_source_data_are_flagged_as_another_protocol(sweep):
     assert "extra source-language training data in more_english" in flags
     only = comparison_table(load_runs([sweep / "more_english"]), n_resamples=0)["flags"]
     assert not any("extra source" in flag for flag in only)  # all of one protocol: nothing to flag
+    other = write_run(sweep / "balanced" / "seed1", "balanced", 1, {"english": 9, "spanish": 8})
+    results = json.loads((other / "results.json").read_text())
+    results["protocol"]["extra_source_data"] = {"files": "extra/", "train_examples": 300, "class_balanced": True}
+    (other / "results.json").write_text(json.dumps(results))
+    both = " | ".join(comparison_table(load_runs([sweep / "more_english", sweep / "balanced"]),
+                                       n_resamples=0)["flags"])
+    assert "different extra source data" in both and "300 training examples, class-balanced (balanced)" in both
 
 
 def test_same_test_content_under_another_path_is_not_flagged(sweep):

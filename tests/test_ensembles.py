@@ -52,7 +52,11 @@ def test_one_snapshot_is_evaluated_alone_and_one_run_is_refused(train_tiny, tmp_
     saved = _weights(out)
     for key, value in load_file(str(first)).items():
         assert torch.equal(saved[key], value), key
-    assert read_json(out / "results.json")["protocol"]["weight_space"] == f"snapshot {first}"
+    results = read_json(out / "results.json")
+    assert results["protocol"]["weight_space"] == f"snapshot {first}"
+    # neither English-dev selection nor averaging chose it: compare must not present it as either
+    assert results["protocol"]["model_selection"] == f"fixed snapshot ({first.stem})"
+    assert results["protocol"].get("checkpoint_averaging") is None and results["recipe"].endswith("-snapshot")
     with pytest.raises(RunFolderError, match="at least two ingredients"):
         soup([run], tmp_path / "alone", progress=False)
 

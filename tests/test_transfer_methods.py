@@ -138,6 +138,20 @@ def test_class_balanced_draw_is_equal_where_classes_allow_and_fixed():
     assert examples.balanced_subsample(60).texts == short.texts  # the same draw for every seed
     assert all(examples.texts[i] == t for i, t in zip(short.indices, short.texts, strict=True))
     assert len(examples.balanced_subsample(1000)) == 150  # more than there are: everything, as balanced as it gets
+    assert len(Examples([], [], "english", "train", "empty").balanced_subsample(None)) == 0
+
+
+def test_class_balanced_extra_source_warns_when_classes_cannot_be_equal(tmp_path, capsys):
+    from xlingual.data.loading import load_extra_source
+
+    folder = tmp_path / "extra"
+    folder.mkdir()  # no positive tweets at all: the draw balances what there is and says so
+    (folder / "train_text.txt").write_text("\n".join(f"text {i}" for i in range(20)), encoding="utf-8")
+    (folder / "train_labels.txt").write_text("\n".join(["0"] * 10 + ["1"] * 10), encoding="utf-8")
+    recipe = load_recipe(None, [f"data.extra_source.root={folder}", "data.extra_source.class_balanced=true"])
+    drawn = load_extra_source(recipe.data)
+    assert Counter(drawn.labels) == {0: 10, 1: 10}
+    assert "cannot give equal classes (negative 10, neutral 10, positive 0)" in capsys.readouterr().err
 
 
 def test_class_balanced_extra_source_is_recorded(train_tiny, tmp_path):

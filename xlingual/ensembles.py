@@ -232,11 +232,12 @@ def soup(paths: list[str | Path], out: str | Path, greedy: bool = False, name: s
         record.append({"ingredient": ingredient.label, "dev_macro_f1": dev_scores[ingredient.label],
                        "soup_dev_macro_f1_with_it": score, "kept": kept})
     model.load_state_dict(average.result())
-    recipe.name = name or f"{recipe.name}-{'greedy-' if greedy else ''}soup"
+    single = len(ingredients) == 1
+    recipe.name = name or f"{recipe.name}-{'snapshot' if single else ('greedy-' if greedy else '') + 'soup'}"
     kept = [r["ingredient"] for r in record if r["kept"]]
     extra = {"soup": {"kind": "greedy" if greedy else "uniform", "ingredients": record, "kept": kept,
                       "source_dev_macro_f1": best},
-             "weight_space": (f"snapshot {kept[0]}" if len(ingredients) == 1 else
+             "weight_space": (f"snapshot {kept[0]}" if single else
                               f"{'greedy' if greedy else 'uniform'} soup of {len(kept)} models")}
     # the seed (and protocol) of what was kept: one run's snapshots keep its seed; several runs have none
     kept_runs = list(dict.fromkeys(i.run.resolve() for i in ingredients if i.label in kept))
@@ -245,6 +246,9 @@ def soup(paths: list[str | Path], out: str | Path, greedy: bool = False, name: s
         extra["soup"]["seeds"] = sorted({r.seed for run in kept_runs
                                          if (r := _saved_results(run)) is not None and r.seed is not None})
         base_results.seed = None
+    if single and base_results is not None:  # a fixed checkpoint: neither the run's selection nor its average
+        base_results.protocol.model_selection = f"fixed snapshot ({Path(kept[0]).stem})"
+        base_results.protocol.checkpoint_averaging = None
     return _write_run(out, plan, model, tokenizer, recipe, base_results, extra, started, progress)
 
 

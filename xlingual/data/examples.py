@@ -47,6 +47,8 @@ class Examples:
         by_class: dict[int, list[int]] = {}
         for position, label in enumerate(self.labels):
             by_class.setdefault(label, []).append(position)
+        if not by_class:
+            return self
         classes = sorted(by_class, key=lambda c: (len(by_class[c]), c))
         remaining = len(classes) * len(by_class[classes[0]]) if limit is None else min(limit, len(self))
         rng, chosen = random.Random(seed), []

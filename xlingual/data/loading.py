@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 from ..config import DataConfig
 from ..errors import ConfigError, DataError, did_you_mean
@@ -13,6 +14,8 @@ from .labels import LabelScheme
 from .language_names import to_canonical
 from .tabular import read_tabular
 from .umsab import read_umsab
+
+logger = logging.getLogger(__name__)
 
 SPLIT_ROLES = ("train", "dev", "test")
 
@@ -108,8 +111,18 @@ def load_extra_source(config: DataConfig, scheme: LabelScheme | None = None) -> 
     if not examples.texts:
         raise DataError(f"{examples.origin}: no examples")
     if extra.class_balanced:
-        return examples.balanced_subsample(extra.max_examples)
+        return _balanced(examples, extra.max_examples, scheme)
     return examples.subsample(extra.max_examples)
+
+
+def _balanced(examples: Examples, limit: int | None, scheme: LabelScheme) -> Examples:
+    """The class-balanced draw, with a warning where the data cannot give equal classes."""
+    drawn = examples.balanced_subsample(limit)
+    counts = [sum(label == k for label in drawn.labels or ()) for k in range(len(scheme.names))]
+    if max(counts) - min(counts) > 1:
+        shown = ", ".join(f"{name} {count}" for name, count in zip(scheme.names, counts, strict=True))
+        logger.warning("data.extra_source.class_balanced: %s cannot give equal classes (%s)", examples.origin, shown)
+    return drawn
 
 
 def check_drop_labels(config: DataConfig, scheme: LabelScheme, origins: list[str]) -> None:

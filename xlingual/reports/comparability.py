@@ -28,6 +28,12 @@ def _by_value(runs: Sequence[Run], value: Any) -> dict[Any, set[str]]:
     return out
 
 
+def _extra_data(run: Run) -> str:
+    record = run.protocol.extra_source_data or {}
+    balanced = ", class-balanced" if record.get("class_balanced") else ""
+    return f"{record.get('files')}, {record.get('train_examples')} training examples{balanced}"
+
+
 def check_comparability(runs: Sequence[Run], split: str = "test") -> list[str]:
     """Raise on mixed label schemes; return warnings for comparisons that are not like for like."""
     schemes = _by_value(runs, lambda r: r.label_scheme)
@@ -48,6 +54,9 @@ def check_comparability(runs: Sequence[Run], split: str = "test") -> list[str]:
         flags.append(f"extra source-language training data in {', '.join(extra)}: another data protocol "
                      "(more, and possibly differently labelled, source data); report these beside the standard "
                      "table, not in it")
+    extra_data = _by_value([r for r in runs if r.protocol.extra_source_data], _extra_data)
+    if len(extra_data) > 1:
+        flags.append(f"different extra source data: {_listing(extra_data)}")
     oracle = sorted({r.recipe for r in runs if r.model_selection == ORACLE_SELECTION})
     if oracle:
         flags.append(f"oracle model selection on target-language dev labels in {', '.join(oracle)}: its target "
