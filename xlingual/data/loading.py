@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections import Counter
 
 from ..config import DataConfig
 from ..errors import ConfigError, DataError, did_you_mean
@@ -118,7 +119,8 @@ def load_extra_source(config: DataConfig, scheme: LabelScheme | None = None) -> 
 def _balanced(examples: Examples, limit: int | None, scheme: LabelScheme) -> Examples:
     """The class-balanced draw, with a warning where the data cannot give equal classes."""
     drawn = examples.balanced_subsample(limit)
-    counts = [sum(label == k for label in drawn.labels or ()) for k in range(len(scheme.names))]
+    found = Counter(drawn.labels or ())
+    counts = [found[k] for k in range(len(scheme.names))]
     if max(counts) - min(counts) > 1:
         shown = ", ".join(f"{name} {count}" for name, count in zip(scheme.names, counts, strict=True))
         logger.warning("data.extra_source.class_balanced: %s cannot give equal classes (%s)", examples.origin, shown)
