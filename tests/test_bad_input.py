@@ -72,12 +72,37 @@ def clean_data(toy_umsab, tmp_path_factory) -> Path:
 def finished_runs(tiny_bert, clean_data, tmp_path_factory) -> dict[str, Path]:
     """One finished full fine-tuning run and one LoRA run (a few seconds each); tests copy before changing them."""
     base = tmp_path_factory.mktemp("runs")
-    return {name: xlingual.train(recipe, tiny_recipe_overrides(tiny_bert, clean_data, base / name, **QUICK),
+    runs = {name: xlingual.train(recipe, tiny_recipe_overrides(tiny_bert, clean_data, base / name, **QUICK),
                                  progress=False)
             for name, recipe in (("full", FULL), ("lora", LORA))}
+    return {**runs, "interrupted": interrupted_run(tiny_bert, clean_data, base / "interrupted")}
 
 
 QUICK = {"training.epochs": 1, "data.max_train_examples": 48}
+INTERRUPTED = ("training.epochs=2", "training.checkpoint_steps=2")
+"""The settings of the interrupted run (besides QUICK's): 6 steps, state saved every 2."""
+
+
+def interrupted_run(bert: Path, data: Path, out: Path) -> Path:
+    """A run stopped at its 5th step, as a kill leaves it: no results.json, the state of step 4 (with the
+    settings the run started with) on disk."""
+    from xlingual.training.loop import TrainingLoop
+
+    original, calls = TrainingLoop._step_loss, []
+
+    def stop_at_step_5(self, batch, progress):
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return original(self, batch, progress)
+
+    overrides = [*tiny_recipe_overrides(bert, data, out, **QUICK), *INTERRUPTED]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(TrainingLoop, "_step_loss", stop_at_step_5)
+        with pytest.raises(KeyboardInterrupt):
+            xlingual.train(FULL, overrides, progress=False)
+    assert not (out / "results.json").exists() and (out / "state" / "state.json").is_file()
+    return out
 
 
 def tree_hash(*roots: Path) -> dict[str, str]:
@@ -408,6 +433,30 @@ def evaluate_binary(env: Env, *more: str) -> list[str]:
             *[arg for o in more for arg in ("--set", o)]]
 
 
+def marker_not_json(env: Env) -> list[str]:
+    run = env.copy_run()
+    (run / MARKER).write_text("this is a run folder, trust me")  # a hand-made marker: any text
+    return [*env.train_like(run), "--overwrite"]
+
+
+def edited_config(env: Env) -> Path:
+    """The interrupted run with its config.yaml edited (a learning rate the saved state never used)."""
+    run = env.copy_run("interrupted")
+    config = run / "config.yaml"
+    text = config.read_text(encoding="utf-8")
+    assert "learning_rate: 0.005\n" in text
+    config.write_text(text.replace("learning_rate: 0.005\n", "learning_rate: 0.5\n"), encoding="utf-8")
+    return run
+
+
+def fit_with_mapping(env: Env, mapping: dict[str, str], train: dict[str, list]) -> Callable[[], object]:
+    recipe = xlingual.load_recipe(None, tiny_recipe_overrides(env.bert, env.data, env.tmp / "fit"))
+    return lambda: xlingual.fit(recipe, train=train, column_mapping=mapping, progress=False)
+
+
+TWO_ROWS = {"label": ["positive", "negative"]}
+
+
 def bad_hub_template(env: Env) -> Callable[[], object]:
     config = DataConfig(format="hub", root="some/dataset", hub_config="{lang}")
     return lambda: load_examples(config, "spanish", "test")  # the config was never validated
@@ -699,6 +748,39 @@ CASES = [
       if not CUDA else []),
     Case("sweep-seeds-not-integers", lambda env: ["sweep", str(FULL), "--seeds", "1,two"],
          r"--seeds: expected comma-separated integers, got '1,two'", True),
+    # -- the last holes of the 190-input sweep on 9bb8527 (each passed, or said the wrong thing, there)
+    Case("marker-that-is-not-json", marker_not_json,
+         r"full-run/\.xlingual-run\.json is not a run marker \(not a JSON object\); xlingual does not replace", True),
+    Case("resume-with-set-matching-an-edited-config",
+         lambda env: [*env.train_like(edited_config(env), *INTERRUPTED, "training.learning_rate=0.5"), "--resume"],
+         r"--resume: the settings differ from the settings the run started with \(kept in its training state\) "
+         r"in training\.learning_rate \(0\.005 -> 0\.5\);.*drop those --set overrides", True),
+    Case("resume-after-editing-config",
+         lambda env: [*env.train_like(edited_config(env), *INTERRUPTED), "--resume"],
+         r"^(?!.*drop those).*interrupted-run/config\.yaml was edited after the run started in "
+         r"training\.learning_rate \(0\.005 -> 0\.5\); .*undo the edit", True),
+    Case("extra-source-is-target-language-data", lambda env: env.train(f"data.extra_source.root={env.data}/spanish"),
+         r"data\.extra_source\.root: \d+ of \d+ distinct texts of .*spanish/train.* are spanish data of this recipe",
+         True),
+    Case("fit-column-mapping-names-a-missing-column",
+         lambda env: fit_with_mapping(env, {"lng": "language"}, {"text": ["good", "bad"], **TWO_ROWS}),
+         r"column_mapping: 'lng' \(for 'language'\) is not a column of the data; columns: train: "
+         r"\['label', 'text'\]", True),
+    Case("fit-column-mapping-text-column-missing",
+         lambda env: fit_with_mapping(env, {"review": "text"}, {"body": ["good", "bad"], **TWO_ROWS}),
+         r"column_mapping: 'review' \(for 'text'\) is not a column of the data; columns: train: \['body', "
+         r"'label'\]", True),
+    Case("fit-column-mapping-missing-in-one-table",
+         lambda env: fit_with_mapping(env, {"review": "text"}, {"english": {"review": ["good", "bad"], **TWO_ROWS},
+                                                               "german": {"body": ["gut", "schlecht"], **TWO_ROWS}}),
+         r"train\[german\]: column_mapping names a column 'review' \(for 'text'\) that is not in the data; columns: "
+         r"\['body', 'label'\]", True),
+    Case("evaluate-name-climbs-out",
+         lambda env: ["evaluate", str(env.copy_run()), "--name", "../../x", "--no-progress"],
+         r"--name '\.\./\.\./x': must be a plain folder name", True),
+    Case("evaluate-name-absolute",
+         lambda env: ["evaluate", str(env.copy_run()), "--name", str(env.tmp / "elsewhere"), "--no-progress"],
+         r"--name '.*/elsewhere': must be a plain folder name", True),
 ]
 
 

@@ -19,7 +19,7 @@ from .data.batching import tokenize_examples
 from .data.examples import Examples
 from .data.labels import LabelScheme
 from .data.loading import label_scheme
-from .data.memory import examples_by_language, pairs_by_language
+from .data.memory import check_column_mapping, examples_by_language, pairs_by_language
 from .errors import ConfigError, DataError
 from .inference import Classifier
 from .languages import normalize_language
@@ -84,6 +84,8 @@ def fit(
     source = data.source_language = normalize_language(data.source_language, field="data.source_language")
     scheme = label_scheme(data)
 
+    check_column_mapping(column_mapping, {"train": train, "dev": dev, "test": test,
+                                          "unlabeled_target": unlabeled_target, "pairs": pairs})
     by_language = examples_by_language(train, "train", scheme, column_mapping, source, "train")
     others = sorted(set(by_language) - {source})
     if others:
@@ -167,6 +169,7 @@ def evaluate(
         raise ConfigError(f"label_scheme: its classes {list(scheme.names)} are not the classifier's "
                           f"{classifier.labels}")
     default = normalize_language(language, field="language") if language else None
+    check_column_mapping(column_mapping, {"data": data})
     examples = examples_by_language(data, split, scheme, column_mapping, default, "data")
     tokenized = {lang: (ex, tokenize_examples(ex, classifier.tokenizer, classifier.max_length,
                                               classifier.text_prefix)) for lang, ex in examples.items()}

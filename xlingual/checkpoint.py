@@ -36,7 +36,8 @@ from safetensors.torch import load_file, save_file
 
 from .errors import CheckpointError
 from .fingerprint import file_sha256, weights_fingerprint
-from .io import atomic_write_json, new_temp_dir, read_json, replace_dir
+from .io import atomic_write_json, keep_foreign_files, new_temp_dir, no_space_error, read_json, replace_dir
+from .locking import folder_lock
 from .modeling.build import load_encoder, load_tokenizer
 from .modeling.classifier import XlingualConfig, XlingualForSequenceClassification
 from .modeling.lora import quiet_peft
@@ -49,13 +50,13 @@ from .quantization import (
     merge_lora,
     quantize_int8,
 )
-from .run_folder import CHECKPOINT
+from .run_folder import CHECKPOINT, CHECKPOINT_METADATA, checkpoint_files, is_run_folder
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 HEAD_WEIGHTS = "head.safetensors"
 FULL_WEIGHTS = "model.safetensors"
-METADATA = "xlingual_checkpoint.json"
+METADATA = CHECKPOINT_METADATA
 EXPORT_MARKER = "xlingual_export.json"
 NO_VERIFY_HINT = "pass --no-verify (verify=False in Python) to load it anyway"
 
@@ -85,9 +86,11 @@ def write_checkpoint(model: XlingualForSequenceClassification, tokenizer, folder
         state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
         save_file(state, str(folder / FULL_WEIGHTS), metadata={"format": "pt"})
         weights = [FULL_WEIGHTS]
+    files = sorted([*(p.name for p in folder.iterdir()), METADATA])
+    # the files are listed so that --overwrite of a run deletes these and keeps any a user added beside them
     atomic_write_json(folder / METADATA, {"format": 1, "sha256": {name: file_sha256(folder / name)
-                                                                  for name in weights}})
-    return sorted(p.name for p in folder.iterdir())
+                                                                  for name in weights}, "files": files})
+    return files
 
 
 def _is_xlingual_checkpoint(folder: Path) -> bool:
@@ -98,13 +101,19 @@ def _is_xlingual_checkpoint(folder: Path) -> bool:
 
 
 def save_checkpoint(model: XlingualForSequenceClassification, tokenizer, folder: str | Path) -> Path:
-    """Write ``model`` and ``tokenizer`` to ``folder`` atomically (a unique temp folder, then rename)."""
+    """Write ``model`` and ``tokenizer`` to ``folder`` atomically (a unique temp folder, then rename); files a
+    user added to an earlier checkpoint there are carried over into the new one."""
     folder = Path(folder)
-    if folder.is_dir() and any(folder.iterdir()) and not _is_xlingual_checkpoint(folder):
+    # a run folder's checkpoint/ is the run's, even when it holds only files a user added (after --overwrite)
+    ours = _is_xlingual_checkpoint(folder) or (folder.name == CHECKPOINT and is_run_folder(folder.parent))
+    if folder.is_dir() and any(folder.iterdir()) and not ours:
         raise CheckpointError(f"{folder} already exists and is not an xlingual checkpoint; it is not replaced")
     tmp = new_temp_dir(folder)
     try:
-        write_checkpoint(model, tokenizer, tmp)
+        with no_space_error(folder):
+            written = write_checkpoint(model, tokenizer, tmp)
+            if folder.is_dir():
+                keep_foreign_files(folder, tmp, checkpoint_files(folder) | set(written))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -343,15 +352,19 @@ def merge_and_export(path: str | Path, out: str | Path, base_model: str | None =
     was_lora = merge_lora(model)
     if quantize:
         quantize_int8(model)
-    tmp = new_temp_dir(target)
-    try:
-        files = write_checkpoint(model, tokenizer, tmp)
-        atomic_write_json(tmp / EXPORT_MARKER, {"exported_from": str(source), "merged_lora": was_lora,
-                                                "quantize": quantize, "files": [*files, EXPORT_MARKER]})
-        replace_dir(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    # the export is renamed into place whole, so its lock lives beside it; the target is checked again under it
+    with folder_lock(target, " ".join(sys.argv), lock_dir=target.parent, name=target.name):
+        check_export_target(target, source, overwrite)
+        tmp = new_temp_dir(target)
+        try:
+            with no_space_error(target):
+                files = write_checkpoint(model, tokenizer, tmp)
+                atomic_write_json(tmp / EXPORT_MARKER, {"exported_from": str(source), "merged_lora": was_lora,
+                                                        "quantize": quantize, "files": [*files, EXPORT_MARKER]})
+            replace_dir(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     leftovers = sorted(p.name for p in target.parent.glob(f".{target.name}.xlingual-*") if p.is_dir())
     if leftovers:
         print(f"warning: {target.parent} holds {', '.join(leftovers)}, left by an interrupted export; delete "

@@ -10,8 +10,11 @@ import argparse
 import errno
 import json
 import os
+import signal
 import sys
 from collections.abc import Sequence
+
+from .io import NO_SPACE
 
 EXIT_USER_ERROR = 2
 
@@ -29,7 +32,8 @@ EPILOG = """examples:
 
 
 # The file system said no (permissions, a full disk, a name too long): one line, not a traceback.
-_FILESYSTEM_REFUSALS = {errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.ENAMETOOLONG}
+_FILESYSTEM_REFUSALS = {errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS,
+                        errno.ENAMETOOLONG}
 
 
 def _quiet_libraries() -> None:
@@ -300,6 +304,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USER_ERROR
     from .errors import XlingualError
 
+    if hasattr(signal, "SIGXFSZ"):  # under `ulimit -f` a write past the limit fails (EFBIG), one line, no core dump
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     try:
         _quiet_libraries()
         return args.func(args)
@@ -310,7 +316,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exc.errno not in _FILESYSTEM_REFUSALS:
             raise
         where = f": {exc.filename}" if exc.filename else ""
-        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
+        if exc.errno in NO_SPACE:
+            print(f"error: no space left while writing{where or ' a file'} ({NO_SPACE[exc.errno]})", file=sys.stderr)
+        else:
+            print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -15,6 +15,7 @@ import json
 import string
 import types
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -848,8 +849,22 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
     node[parts[-1]] = value
 
 
-def load_recipe_dict(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+def override_list(overrides: str | Sequence[str] | None) -> list[str]:
+    """``--set`` overrides as a list: one string is one override (not a sequence of characters)."""
+    if overrides is None:
+        return []
+    if isinstance(overrides, str):
+        return [overrides]
+    items = list(overrides)
+    for item in items:
+        if not isinstance(item, str):
+            raise ConfigError(f"overrides: each must be a 'KEY=VALUE' string, got {type(item).__name__} {item!r}")
+    return items
+
+
+def load_recipe_dict(path: str | Path | None, overrides: str | Sequence[str] = ()) -> dict[str, Any]:
     """Read a recipe file into plain data and apply overrides (no type checks yet)."""
+    overrides = override_list(overrides)
     data: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
@@ -885,8 +900,9 @@ def load_recipe_dict(path: str | Path | None, overrides: list[str] | tuple[str, 
     return data
 
 
-def load_recipe(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> RecipeConfig:
-    """Load a recipe YAML/JSON file, apply ``--set`` overrides, and validate it."""
+def load_recipe(path: str | Path | None, overrides: str | Sequence[str] = ()) -> RecipeConfig:
+    """Load a recipe YAML/JSON file, apply ``--set`` overrides, and validate it. One override may be given as a
+    string (``"training.epochs=3"``), several as a list."""
     data = load_recipe_dict(path, overrides)
     try:
         return RecipeConfig.from_dict(data)

@@ -31,6 +31,7 @@ from .data.batching import tokenize_examples
 from .data.loading import label_scheme, load_examples
 from .errors import CheckpointError, RunFolderError
 from .io import atomic_write_text
+from .locking import folder_lock
 from .results import LabelSchemeRecord, Results
 from .training.averaging import RunningAverage
 
@@ -151,25 +152,28 @@ def _write_run(out: Path, plan: str, model, tokenizer, recipe: RecipeConfig, bas
     eval_examples = {split: {lang: load_examples(recipe.data, lang, split) for lang in recipe.data.languages}
                      for split in recipe.evaluation.splits}
     command = shlex.join(["xlingual", *sys.argv[1:]])
-    rf.prepare_run_folder(out, plan, command)
-    if figure is not None:
-        figure(out)
-    atomic_write_text(out / rf.CONFIG, recipe.to_yaml())
-    atomic_write_text(out / rf.COMMAND, command + "\n")
-    save_checkpoint(model, tokenizer, out / rf.CHECKPOINT)
-    splits = evaluate_splits(model, tokenizer, recipe, scheme, eval_examples, "cpu", None, progress, out)
-    results = Results(status="complete", recipe=recipe.name, source_language=recipe.data.source_language,
-                      target_languages=list(recipe.data.target_languages),
-                      label_scheme=LabelSchemeRecord(scheme.name, list(scheme.names)), splits=splits,
-                      wall_seconds=time.perf_counter() - started, versions=rf.library_versions())
-    if base_results is not None:  # what the ingredients were: method, model, seed, protocol
-        results.method, results.model, results.seed = base_results.method, base_results.model, base_results.seed
-        results.trust_remote_code = base_results.trust_remote_code
-        results.protocol = copy.deepcopy(base_results.protocol)
-    results.protocol.weight_space = record.pop("weight_space")
-    results.soup, results.interpolation = record.get("soup"), record.get("interpolation")
-    write_model_card(out, results, recipe)
-    results.write(out / rf.RESULTS)
+    with folder_lock(out, command):  # one writer per run folder; the plan is decided again under the lock
+        plan = rf.check_run_folder(out, overwrite=plan == "replace", resume=False,
+                                   protected={"the working directory": Path.cwd()})
+        rf.prepare_run_folder(out, plan, command)
+        if figure is not None:
+            figure(out)
+        atomic_write_text(out / rf.CONFIG, recipe.to_yaml())
+        atomic_write_text(out / rf.COMMAND, command + "\n")
+        save_checkpoint(model, tokenizer, out / rf.CHECKPOINT)
+        splits = evaluate_splits(model, tokenizer, recipe, scheme, eval_examples, "cpu", None, progress, out)
+        results = Results(status="complete", recipe=recipe.name, source_language=recipe.data.source_language,
+                          target_languages=list(recipe.data.target_languages),
+                          label_scheme=LabelSchemeRecord(scheme.name, list(scheme.names)), splits=splits,
+                          wall_seconds=time.perf_counter() - started, versions=rf.library_versions())
+        if base_results is not None:  # what the ingredients were: method, model, seed, protocol
+            results.method, results.model, results.seed = base_results.method, base_results.model, base_results.seed
+            results.trust_remote_code = base_results.trust_remote_code
+            results.protocol = copy.deepcopy(base_results.protocol)
+        results.protocol.weight_space = record.pop("weight_space")
+        results.soup, results.interpolation = record.get("soup"), record.get("interpolation")
+        write_model_card(out, results, recipe)
+        results.write(out / rf.RESULTS)
     return out
 
 

@@ -38,6 +38,11 @@ class RunFolderError(XlingualError):
     """The output folder already holds a finished run or cannot be used."""
 
 
+class NoSpaceError(XlingualError):
+    """The disk (or a quota, or the file-size limit) is full: the write that failed is named, the previous
+    files stay as they were."""
+
+
 class TrainingDivergedError(XlingualError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 

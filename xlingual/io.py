@@ -7,12 +7,45 @@ are written into a uniquely named hidden temp folder and renamed into place.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
+import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from .errors import NoSpaceError
+
+NO_SPACE = {errno.ENOSPC: "no space left on the device", errno.EFBIG: "the file-size limit (ulimit -f) is reached",
+            errno.EDQUOT: "the disk quota is exceeded"}
+"""The errors of a full disk, a file-size limit and a quota: a write fails, and so does the run, with one line."""
+_RUST_OS_ERROR = re.compile(r"os error (\d+)")  # safetensors' writer reports the errno in its message
+
+
+def _no_space(path: str | Path, code: int) -> NoSpaceError:
+    return NoSpaceError(f"no space left while writing {path} ({NO_SPACE[code]}); the files written before are "
+                        "intact: free space, then run again (--resume continues a training run)")
+
+
+@contextmanager
+def no_space_error(path: str | Path) -> Iterator[None]:
+    """Turn a full disk (ENOSPC, EFBIG under ``ulimit -f``, EDQUOT) while writing ``path`` into one
+    :class:`~xlingual.errors.NoSpaceError` line naming it; every other error passes unchanged."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in NO_SPACE:
+            raise
+        raise _no_space(path, exc.errno) from None
+    except Exception as exc:
+        found = _RUST_OS_ERROR.search(str(exc)) if type(exc).__name__ == "SafetensorError" else None
+        if found is None or int(found.group(1)) not in NO_SPACE:
+            raise
+        raise _no_space(path, int(found.group(1))) from None
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
@@ -20,7 +53,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with no_space_error(path), os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
@@ -101,6 +134,27 @@ def _exchange(a: Path, b: Path) -> bool:
     at_fdcwd, rename_exchange = -100, 2
     # non-zero e.g. on a filesystem without RENAME_EXCHANGE: the caller falls back to two renames
     return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+
+
+def keep_foreign_files(old: Path, new: Path, ours: set[str]) -> list[str]:
+    """Copy into ``new`` every entry of ``old`` that is not one of ``ours`` (a file a user added), before
+    ``new`` replaces ``old``: hard links where the filesystem allows (no bytes copied), else copies. The
+    originals stay in ``old`` until the swap, so a run killed meanwhile loses nothing."""
+    import shutil
+
+    kept = []
+    for path in sorted(old.iterdir()):
+        if path.name in ours or (new / path.name).exists():
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.copytree(path, new / path.name, symlinks=True)
+        else:
+            try:
+                os.link(path, new / path.name, follow_symlinks=False)
+            except OSError:
+                shutil.copy2(path, new / path.name, follow_symlinks=False)
+        kept.append(path.name)
+    return kept
 
 
 def replace_dir(tmp: str | Path, target: str | Path) -> Path:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import shlex
-import shutil
 import sys
 import time
 from collections import Counter
@@ -19,11 +19,20 @@ from accelerate.utils import set_seed
 
 from . import run_folder as rf
 from .checkpoint import load_checkpoint, load_checkpoint_config, save_checkpoint
-from .config import RecipeConfig, apply_override, load_recipe, load_recipe_dict
+from .config import RecipeConfig, apply_override, load_recipe, load_recipe_dict, override_list
 from .data.batching import TokenizedExamples, tokenize_examples
 from .data.examples import Examples, check_text, content_fingerprint
 from .data.holdout import HOLDOUT_FILE, holdout_record
-from .data.loading import check_drop_labels, holds_out_dev, label_scheme, load_examples, load_extra_source, split_role
+from .data.loading import (
+    check_drop_labels,
+    check_extra_source_language,
+    holds_out_dev,
+    label_scheme,
+    load_examples,
+    load_extra_source,
+    split_role,
+    target_language_overlap,
+)
 from .data.pairs import TranslationPairs, load_pairs
 from .data.textfile import read_lines
 from .data.truncation import TruncationStats, truncation_messages, truncation_report
@@ -32,6 +41,7 @@ from .evaluation import other_data
 from .evaluation.zero_shot import EvaluationReport, evaluate_languages, write_predictions
 from .io import atomic_write_json, atomic_write_text, read_json
 from .languages import normalize_language
+from .locking import folder_lock
 from .modeling.build import build_model, position_limit
 from .modeling.freezing import count_parameters
 from .objectives import Objective, SetupContext, build_objectives
@@ -39,6 +49,7 @@ from .protocol import SELECTION_NAMES, check_protocol, target_resources
 from .results import LabelSchemeRecord, LanguageScores, Protocol, Results, SplitResults
 from .run_paths import PATHS_FILE, apply_recorded, record_paths, yaml_comment
 from .training.loop import TrainingLoop
+from .training.state import remove_training_state
 from .training.streams import PairStream, TextStream
 
 logger = logging.getLogger(__name__)
@@ -111,6 +122,7 @@ def load_run_data(
     train = load_examples(data, data.source_language, "train", scheme=scheme)
     extra = load_extra_source(data, scheme)
     if extra is not None:
+        check_extra_source_language(data, extra, warn)  # target-language text passing as extra English: refused
         train = train.concatenate(extra)
     selection_languages = {"target-dev": data.target_languages, "last": []}.get(recipe.training.select_best_on,
                                                                                  [data.source_language])
@@ -176,6 +188,9 @@ def protocol(recipe: RecipeConfig, train: Examples, selection: dict[str, Example
         record.extra_source_data = {"files": recipe.data.extra_source.root, "train_examples": len(train.texts),
                                     "class_balanced": recipe.data.extra_source.class_balanced,
                                     "train_label_counts": {names[k]: counts[k] for k in sorted(counts)}}
+        overlap = target_language_overlap(recipe.data, train.texts)
+        if overlap:  # training texts found in target-language data: kept on the record
+            record.extra_source_data["target_language_texts"] = overlap
     if recipe.evaluation.prior_correction is not None:
         record.prior_correction = protocol_prior_correction(recipe)
     if recipe.averaging is not None:
@@ -475,7 +490,8 @@ def train(
 
     ``objectives`` are :class:`~xlingual.objectives.Objective` instances trained beside the recipe's
     ``alignment.losses`` (copies are trained; the instances passed stay as they are)."""
-    call = None if command else api_call("train", recipe, overrides=list(overrides), overwrite=overwrite,
+    overrides = override_list(overrides)
+    call = None if command else api_call("train", recipe, overrides=overrides, overwrite=overwrite,
                                           resume=resume, objectives=list(objectives))
     return run_training(recipe, overrides, overwrite=overwrite, resume=resume, progress=progress, command=command,
                         call=call, objectives=objectives).folder
@@ -497,6 +513,7 @@ def run_training(
     """The whole run: validate, prepare the folder, read the data (unless ``data`` is given), train, evaluate,
     write results. ``command`` (CLI argv) or ``call`` (Python) is recorded in the folder."""
     recipe_path = None
+    overrides = override_list(overrides)
     if not isinstance(recipe, RecipeConfig):
         recipe_path = Path(recipe)
         recipe = load_recipe(recipe_path, overrides)
@@ -511,7 +528,7 @@ def run_training(
     plan = rf.check_run_folder(out, overwrite=overwrite, resume=resume,
                                protected=rf.protected_paths(recipe, recipe_path))
     if plan == "resume":
-        rf.check_resume_config(out, recipe)
+        rf.check_resume_config(out, recipe, overrides=bool(overrides))
     accelerator = make_accelerator(recipe)
     check_protocol(recipe)
     if data is None:
@@ -548,65 +565,73 @@ def run_training(
                         state_dir=out / rf.STATE, averaging=recipe.averaging, snapshot_dir=out / rf.SNAPSHOTS,
                         signals=signals, callbacks=callbacks)
     command_line = shlex.join(command) if command else None  # the CLI's argv; an API call is recorded instead
-    if accelerator.is_main_process:
-        rf.prepare_run_folder(out, plan, command_line or call or api_call("train", recipe))
-    accelerator.wait_for_everyone()
-    if plan == "resume" and loop.restore() and accelerator.is_main_process:  # a damaged state stops here
-        logger.info("resumed from step %d of %d", loop.state.global_step, loop.state.total_steps)
-    if accelerator.is_main_process:
-        atomic_write_text(out / rf.CONFIG, recipe.to_yaml() + yaml_comment(paths))
-        atomic_write_json(out / PATHS_FILE, paths)
-        if holdout:
-            atomic_write_json(out / HOLDOUT_FILE, holdout)
-        if recipe_path is not None:
-            atomic_write_text(out / rf.RECIPE, recipe_path.read_text(encoding="utf-8"))
-        record, line = (rf.COMMAND, command_line) if command_line else (rf.CALL, call or api_call("train", recipe))
-        resumed = plan == "resume" and (out / record).is_file()
-        earlier = (out / record).read_text(encoding="utf-8") if resumed else ""  # each start, one line
-        atomic_write_text(out / record, earlier + line + "\n")
-    accelerator.wait_for_everyone()
-    loop.run()
-    model = loop.unwrapped
-    training_summary = loop.summary()
-    if recipe.self_training is not None:
-        training_summary["self_training"] = self_train(
-            recipe, model, tokenizer, accelerator, train_data, selection_data, scheme, unlabeled, objectives,
-            streams, out / rf.TRAIN_LOG, progress, callbacks)
-    if lp_ft is not None:
-        training_summary["lp_ft"] = lp_ft
-    if recipe.interpolation is not None:
-        from .ensembles import interpolate_in_run
+    started_by = command_line or call or api_call("train", recipe)
+    # One writer per run folder: the lock is held from the first file written to the last (main process)
+    with folder_lock(out, started_by) if accelerator.is_main_process else contextlib.nullcontext():
+        if accelerator.is_main_process:
+            # decided again under the lock: another process may have written the folder while this one loaded
+            plan = rf.check_run_folder(out, overwrite=overwrite, resume=resume,
+                                       protected=rf.protected_paths(recipe, recipe_path))
+            if plan == "resume":
+                rf.check_resume_config(out, recipe, overrides=bool(overrides))
+            rf.prepare_run_folder(out, plan, started_by)
+        accelerator.wait_for_everyone()
+        if plan == "resume" and loop.restore() and accelerator.is_main_process:  # a damaged state stops here
+            logger.info("resumed from step %d of %d", loop.state.global_step, loop.state.total_steps)
+        if accelerator.is_main_process:
+            atomic_write_text(out / rf.CONFIG, recipe.to_yaml() + yaml_comment(paths))
+            atomic_write_json(out / PATHS_FILE, paths)
+            if holdout:
+                atomic_write_json(out / HOLDOUT_FILE, holdout)
+            if recipe_path is not None:
+                atomic_write_text(out / rf.RECIPE, recipe_path.read_text(encoding="utf-8"))
+            record, line = (rf.COMMAND, command_line) if command_line else (rf.CALL, started_by)
+            resumed = plan == "resume" and (out / record).is_file()
+            earlier = (out / record).read_text(encoding="utf-8") if resumed else ""  # each start, one line
+            atomic_write_text(out / record, earlier + line + "\n")
+        accelerator.wait_for_everyone()
+        loop.run()
+        model = loop.unwrapped
+        training_summary = loop.summary()
+        if recipe.self_training is not None:
+            training_summary["self_training"] = self_train(
+                recipe, model, tokenizer, accelerator, train_data, selection_data, scheme, unlabeled, objectives,
+                streams, out / rf.TRAIN_LOG, progress, callbacks)
+        if lp_ft is not None:
+            training_summary["lp_ft"] = lp_ft
+        if recipe.interpolation is not None:
+            from .ensembles import interpolate_in_run
 
-        training_summary["interpolation"] = interpolate_in_run(model, recipe, train_data, selection_data, scheme,
-                                                               accelerator, progress)
-    training_summary["parameters"] = count_parameters(model)
-    training_summary["objectives"] = [objective.describe() for objective in objectives]
-    if accelerator.is_main_process:
-        save_checkpoint(model, tokenizer, out / rf.CHECKPOINT)
+            training_summary["interpolation"] = interpolate_in_run(model, recipe, train_data, selection_data, scheme,
+                                                                   accelerator, progress)
+        training_summary["parameters"] = count_parameters(model)
+        training_summary["objectives"] = [objective.describe() for objective in objectives]
+        if accelerator.is_main_process:
+            save_checkpoint(model, tokenizer, out / rf.CHECKPOINT)
 
-    splits = evaluate_splits(model, tokenizer, recipe, scheme, eval_examples, accelerator.device, accelerator, progress,
-                             out if accelerator.is_main_process else None, eval_data)
-    results = Results(
-        status="complete", recipe=recipe.name, method=recipe.method, model=recipe.model.name,
-        seed=recipe.training.seed, source_language=recipe.data.source_language,
-        target_languages=list(recipe.data.target_languages),
-        label_scheme=LabelSchemeRecord(scheme.name, list(scheme.names)),
-        protocol=protocol(recipe, train_examples, selection_examples, unlabeled, pairs, extra, holdout),
-        trust_remote_code=recipe.model.trust_remote_code, training=training_summary,
-        train_eval_overlap={"count": train_eval_overlap(train_examples, eval_examples),
-                            "train_examples": len(train_examples)},
-        truncation=truncation, paths=paths, splits=splits,
-        wall_seconds=time.perf_counter() - started, processes=accelerator.num_processes,
-        versions=rf.library_versions(),
-    )
-    if accelerator.is_main_process:
-        from .reports.model_card import write_model_card
+        splits = evaluate_splits(model, tokenizer, recipe, scheme, eval_examples, accelerator.device, accelerator,
+                                 progress, out if accelerator.is_main_process else None, eval_data)
+        results = Results(
+            status="complete", recipe=recipe.name, method=recipe.method, model=recipe.model.name,
+            seed=recipe.training.seed, source_language=recipe.data.source_language,
+            target_languages=list(recipe.data.target_languages),
+            label_scheme=LabelSchemeRecord(scheme.name, list(scheme.names)),
+            protocol=protocol(recipe, train_examples, selection_examples, unlabeled, pairs, extra, holdout),
+            trust_remote_code=recipe.model.trust_remote_code, training=training_summary,
+            train_eval_overlap={"count": train_eval_overlap(train_examples, eval_examples),
+                                "train_examples": len(train_examples)},
+            truncation=truncation, paths=paths, splits=splits,
+            wall_seconds=time.perf_counter() - started, processes=accelerator.num_processes,
+            versions=rf.library_versions(),
+        )
+        if accelerator.is_main_process:
+            from .reports.model_card import write_model_card
 
-        _plot_training_curves(out, f"{recipe.name}, seed {recipe.training.seed}")
-        write_model_card(out, results, recipe)
-        results.write(out / rf.RESULTS)
-        shutil.rmtree(out / rf.STATE, ignore_errors=True)  # the run is complete: the resumable state is spent
-    accelerator.wait_for_everyone()
+            _plot_training_curves(out, f"{recipe.name}, seed {recipe.training.seed}")
+            write_model_card(out, results, recipe)
+            results.write(out / rf.RESULTS)
+            remove_training_state(out / rf.STATE)  # the run is complete: the resumable state is spent
+        accelerator.wait_for_everyone()
     return TrainedRun(out, model, tokenizer, results)
 
 
@@ -648,12 +673,14 @@ def evaluate_run(
     if not config_path.is_file():
         raise DataError(f"{run}: no {rf.CONFIG}; pass a run folder written by 'xlingual train'")
     if out is None and name:
+        other_data.check_name(name)
         out = run / "evaluations" / name
     if out is not None:
         out = Path(out)
         other_data.check_output_folder(out, run)
     data = load_recipe_dict(config_path)
     apply_recorded(data, read_json(run / PATHS_FILE) if (run / PATHS_FILE).is_file() else None)
+    overrides = override_list(overrides)
     for assignment in overrides:
         apply_override(data, assignment)
     paths = record_paths(data)
@@ -712,12 +739,15 @@ def evaluate_run(
     result.wall_seconds = time.perf_counter() - started
     result.versions = rf.library_versions()
     if out is not None:
-        if recipe.evaluation.save_predictions:
-            for split, report in reports.items():
-                write_predictions(out / rf.PREDICTIONS, report, tokenized[split], names)
-        atomic_write_text(out / rf.CONFIG, recipe.to_yaml() + yaml_comment(paths))
-        atomic_write_json(out / PATHS_FILE, paths)
-        atomic_write_text(out / rf.COMMAND, shlex.join(command or sys.argv) + "\n")
-        result.written_to = str(out / rf.RESULTS)
-        result.write(out / rf.RESULTS)
+        started_by = shlex.join(command or sys.argv)
+        with folder_lock(out, started_by):  # one writer per folder; checked again under the lock
+            other_data.check_output_folder(out, run)
+            if recipe.evaluation.save_predictions:
+                for split, report in reports.items():
+                    write_predictions(out / rf.PREDICTIONS, report, tokenized[split], names)
+            atomic_write_text(out / rf.CONFIG, recipe.to_yaml() + yaml_comment(paths))
+            atomic_write_json(out / PATHS_FILE, paths)
+            atomic_write_text(out / rf.COMMAND, started_by + "\n")
+            result.written_to = str(out / rf.RESULTS)
+            result.write(out / rf.RESULTS)
     return result

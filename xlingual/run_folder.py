@@ -56,16 +56,68 @@ def is_complete(folder: str | Path) -> bool:
 MARKER = ".xlingual-run.json"
 """Written when a run starts: ``--overwrite`` and ``--resume`` act only on folders that carry it."""
 
-# What a run writes into its folder: --overwrite removes these and nothing else (a file a user added stays;
-# the marker stays too, so the folder is still known as a run's if the new run is killed at once).
-RUN_ENTRIES = (RESULTS, CONFIG, RECIPE, COMMAND, CALL, CHECKPOINT, PREDICTIONS, "logs", STATE, SNAPSHOTS, "README.md",
-               "interpolation_curve.png", "paths.json", "dev_holdout.json",
-               f"{STATE}.tmp", f"{STATE}.old", f"{CHECKPOINT}.tmp", f"{CHECKPOINT}.old")
+LOCK = ".xlingual-lock"
+"""The lock a writing process holds (see :mod:`xlingual.locking`); it and its holder record are not run content."""
+LOCK_HOLDER = ".xlingual-lock.json"
+
+# What a run writes into its folder, as patterns relative to it: --overwrite deletes the files that match and
+# nothing else, so a file a user added stays wherever it is (in logs/, predictions/, checkpoint/ too); a folder
+# the deletion empties goes as well. The marker stays, so the folder is still known as a run's if the new run
+# is killed at once. The checkpoint's own files are listed by the checkpoint (see :func:`checkpoint_files`).
+RUN_FILES = (RESULTS, CONFIG, RECIPE, COMMAND, CALL, "README.md", "interpolation_curve.png", "paths.json",
+             "dev_holdout.json", TRAIN_LOG, TRAINING_CURVES, f"{PREDICTIONS}/*.*.jsonl",
+             f"{SNAPSHOTS}/step-*.safetensors",
+             *(f"{state}/{name}" for state in (STATE, f"{STATE}.tmp", f"{STATE}.old")
+               for name in ("state.json", "*.safetensors")))
+RUN_FOLDERS = ("logs", PREDICTIONS, SNAPSHOTS, STATE, f"{STATE}.tmp", f"{STATE}.old", CHECKPOINT)
+"""Folders a run creates: removed by --overwrite once empty (a folder still holding a user's file stays)."""
+CHECKPOINT_METADATA = "xlingual_checkpoint.json"
+# What checkpoints written before their metadata listed their files may hold (weights, config, tokenizer files).
+_CHECKPOINT_NAMES = ("config.json", "model.safetensors", "model_int8.safetensors", "head.safetensors",
+                     "adapter_config.json", "adapter_model.safetensors", CHECKPOINT_METADATA, "tokenizer.json",
+                     "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "vocab.txt",
+                     "vocab.json", "merges.txt", "sentencepiece.bpe.model", "spiece.model", "chat_template.jinja")
+
+
+def checkpoint_files(folder: Path) -> set[str]:
+    """Names of the files xlingual wrote in the checkpoint ``folder`` (any other file there is a user's)."""
+    try:
+        listed = json.loads((folder / CHECKPOINT_METADATA).read_text(encoding="utf-8")).get("files")
+    except (OSError, ValueError, AttributeError):
+        listed = None
+    if isinstance(listed, list) and all(isinstance(name, str) for name in listed):
+        return {*listed, CHECKPOINT_METADATA}
+    return set(_CHECKPOINT_NAMES)
+
+
+def run_written_files(folder: Path) -> list[Path]:
+    """The files of ``folder`` that a run wrote (what --overwrite deletes), found by :data:`RUN_FILES`."""
+    found = {path for pattern in RUN_FILES for path in folder.glob(pattern) if path.is_file() or path.is_symlink()}
+    checkpoint = folder / CHECKPOINT
+    if checkpoint.is_dir() and not checkpoint.is_symlink():
+        found.update(checkpoint / name for name in checkpoint_files(checkpoint) if (checkpoint / name).is_file())
+    return sorted(found)
+
+
+def read_marker(folder: str | Path) -> dict | None:
+    """The marker's content if ``folder`` carries a run marker: a JSON object (xlingual writes
+    ``{"xlingual_run": 1, ...}``); a file of that name holding anything else is no marker."""
+    try:
+        data = json.loads((Path(folder) / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def folder_content(folder: Path) -> list[Path]:
+    """What the folder holds besides a lock (a lock file is made before anything else, and is no content)."""
+    return [p for p in folder.iterdir() if p.name not in (LOCK, LOCK_HOLDER)] if folder.is_dir() else []
 
 
 def is_run_folder(folder: str | Path) -> bool:
-    """True if ``folder`` carries the marker of a folder xlingual created for a run."""
-    return (Path(folder) / MARKER).is_file()
+    """True if ``folder`` carries the marker of a folder xlingual created for a run (any other file of that
+    name, e.g. one a user typed by hand, is not taken as one)."""
+    return read_marker(folder) is not None
 
 
 def _within(path: Path, other: Path) -> bool:
@@ -122,14 +174,18 @@ def check_run_folder(folder: Path, overwrite: bool = False, resume: bool = False
         raise RunFolderError(f"output_dir {folder} exists and is not a folder")
     if overwrite:
         refuse_protected(folder, protected or {})
-    has_content = folder.is_dir() and any(folder.iterdir())
+    has_content = bool(folder_content(folder))
     if not has_content:
         if resume:
             raise RunFolderError(f"--resume: {folder} holds no run to resume; run without --resume to start one")
         return "new"
+    if (folder / MARKER).exists() and not is_run_folder(folder):
+        raise RunFolderError(f"{folder / MARKER} is not a run marker (not a JSON object); xlingual does not replace "
+                             "or resume this folder: choose another output_dir, or write {\"xlingual_run\": 1} into "
+                             "it if the folder really holds an xlingual run")
     if not is_run_folder(folder):
-        legacy = ("; if it is a run written before run folders carried the marker, create an empty "
-                  f"{folder / MARKER} to adopt it") if (folder / CONFIG).is_file() else ""
+        legacy = ("; if it is a run written before run folders carried the marker, adopt it by writing "
+                  f"{{\"xlingual_run\": 1}} into {folder / MARKER}") if (folder / CONFIG).is_file() else ""
         raise RunFolderError(f"output_dir {folder} is not empty and is not an xlingual run folder (no {MARKER}); "
                              f"xlingual does not write into or delete other folders: choose another output_dir{legacy}")
     if overwrite:
@@ -150,13 +206,15 @@ def check_run_folder(folder: Path, overwrite: bool = False, resume: bool = False
 def prepare_run_folder(folder: Path, plan: str, command: str = "") -> None:
     """Carry out :func:`check_run_folder`'s plan; only now is anything deleted or created."""
     if plan == "replace":
-        leftovers = [p.name for p in folder.glob(f".{CHECKPOINT}.xlingual-*")]  # a checkpoint save cut short
-        for name in (*RUN_ENTRIES, *leftovers):
-            path = folder / name
+        for path in run_written_files(folder):
+            path.unlink()
+        for path in folder.glob(f".{CHECKPOINT}.xlingual-*"):  # a checkpoint save cut short: xlingual's temp
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path)
-            elif path.exists() or path.is_symlink():
-                path.unlink()
+        for name in RUN_FOLDERS:  # emptied by the deletion: gone too; one still holding a user's file stays
+            path = folder / name
+            if path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
+                path.rmdir()
     if plan == "resume":
         from .training.state import recover_training_state
 
@@ -180,26 +238,58 @@ def _flatten(data: object, prefix: str = "") -> dict[str, object]:
     return {prefix.rstrip("."): data}
 
 
-def check_resume_config(folder: Path, recipe) -> None:
-    """Refuse to resume with settings other than those the run started with (naming the keys that differ)."""
+def _differences(before: dict, after: dict) -> list[str]:
+    flat_before, flat_after = _flatten(before), _flatten(after)
+    return [key for key in sorted(set(flat_before) | set(flat_after))
+            if flat_before.get(key) != flat_after.get(key) and key not in RESUME_MAY_CHANGE]
+
+
+def _shown(changed: list[str], before: dict, after: dict) -> str:
+    flat_before, flat_after = _flatten(before), _flatten(after)
+    shown = ", ".join(f"{key} ({flat_before.get(key)!r} -> {flat_after.get(key)!r})" for key in changed[:6])
+    return shown + (f" and {len(changed) - 6} more" if len(changed) > 6 else "")
+
+
+def check_resume_config(folder: Path, recipe, overrides: bool = False) -> None:
+    """Refuse to resume with settings other than those the run started with (naming the keys that differ).
+
+    The reference is the resolved recipe kept in the training state, which the run itself wrote; config.yaml
+    is only a record a user can edit, so an edit there is refused too rather than believed. ``overrides``
+    says whether the user passed ``--set`` (the message then asks to drop them)."""
     from .config import RecipeConfig, load_recipe_dict
     from .errors import ConfigError
+    from .training.state import saved_settings
 
+    started = saved_settings(folder / STATE)
+    try:  # normalised as config.yaml is (a JSON round trip turns tuples into lists, say)
+        started = RecipeConfig.from_dict(started).to_dict() if started is not None else None
+    except ConfigError:
+        started = None
     try:
-        saved = RecipeConfig.from_dict(load_recipe_dict(folder / CONFIG)).to_dict()
+        recorded = RecipeConfig.from_dict(load_recipe_dict(folder / CONFIG)).to_dict()
     except ConfigError as exc:
-        raise RunFolderError(f"--resume: the run's {folder / CONFIG} cannot be read ({exc}); pass --overwrite "
-                             "to start again") from None
-    before, after = _flatten(saved), _flatten(recipe.to_dict())
-    changed = [key for key in sorted(set(before) | set(after))
-               if before.get(key) != after.get(key) and key not in RESUME_MAY_CHANGE]
+        if started is None:
+            raise RunFolderError(f"--resume: the run's {folder / CONFIG} cannot be read ({exc}); pass --overwrite "
+                                 "to start again") from None
+        recorded = None
+    reference = started if started is not None else recorded
+    where = "the settings the run started with (kept in its training state)" if started is not None \
+        else f"the run's {CONFIG}"
+    given = recipe.to_dict()
+    changed = _differences(reference, given)
+    may = ", ".join(RESUME_MAY_CHANGE[:3])
     if changed:
-        shown = ", ".join(f"{key} ({before.get(key)!r} -> {after.get(key)!r})" for key in changed[:6])
-        more = f" and {len(changed) - 6} more" if len(changed) > 6 else ""
-        raise RunFolderError(f"--resume: the settings differ from the run's {CONFIG} in {shown}{more}; a resumed "
-                             "run continues with the settings it started with, so only "
-                             f"{', '.join(RESUME_MAY_CHANGE[:3])} may change: drop those overrides, or pass "
-                             "--overwrite to start again")
+        fix = "drop those --set overrides" if overrides else "pass the recipe file the run started with"
+        raise RunFolderError(f"--resume: the settings differ from {where} in "
+                             f"{_shown(changed, reference, given)}; a resumed run continues with the settings it "
+                             f"started with, so only {may} may change: {fix}, or pass --overwrite to start again")
+    edited = _differences(started, recorded) if started is not None and recorded is not None else []
+    if started is not None and (recorded is None or edited):
+        what = f"in {_shown(edited, started, recorded)}" if edited else "and cannot be read"
+        raise RunFolderError(f"--resume: {folder / CONFIG} was edited after the run started {what}; a resumed run "
+                             "continues with the settings it started with (kept in its training state), so "
+                             f"config.yaml must record those: undo the edit, or pass --overwrite to start again "
+                             "with new settings")
 
 
 def resumable(folder: str | Path) -> bool:

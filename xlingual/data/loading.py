@@ -72,6 +72,8 @@ def load_examples(config: DataConfig, language: str, split: str, *, labelled: bo
     if holds_out_dev(config) and labelled and role in ("train", "dev"):
         full = read_split(config, language, config.train_split, scheme)
         train, dev = split_holdout(full, config.dev_fraction, config.dev_size, config.dev_seed)
+        if role == "dev":  # once per language (the train role draws the same hold-out)
+            _warn_missing_classes(full, dev, scheme, config)
         examples = dev if role == "dev" else train
     else:
         try:
@@ -86,6 +88,20 @@ def load_examples(config: DataConfig, language: str, split: str, *, labelled: bo
         raise DataError(f"{examples.origin}: no examples")
     limit = config.max_train_examples if role == "train" or split == "train" else config.max_eval_examples
     return examples.subsample(limit)
+
+
+def _warn_missing_classes(full: Examples, dev: Examples, scheme: LabelScheme, config: DataConfig) -> None:
+    """A stratified hold-out too small for every class leaves one out of dev: model selection never sees it."""
+    in_train, in_dev = Counter(full.labels or ()), Counter(dev.labels or ())
+    missing = [scheme.names[c] for c in sorted(in_train) if not in_dev[c]]
+    if missing:
+        setting = f"data.dev_size={config.dev_size}" if config.dev_size is not None \
+            else f"data.dev_fraction={config.dev_fraction}"
+        counts = ", ".join(f"{scheme.names[c]}: {in_dev[c]}" for c in sorted(in_train))
+        logger.warning("%s holds out %d of %d examples of %s, and its dev part has no %s example (%s): model "
+                       "selection cannot see %s; raise the hold-out or give a dev split", setting, len(dev),
+                       len(full), full.origin, " or ".join(repr(m) for m in missing), counts,
+                       "that class" if len(missing) == 1 else "those classes")
 
 
 def load_extra_source(config: DataConfig, scheme: LabelScheme | None = None) -> Examples | None:
@@ -114,6 +130,44 @@ def load_extra_source(config: DataConfig, scheme: LabelScheme | None = None) -> 
     if extra.class_balanced:
         return _balanced(examples, extra.max_examples, scheme)
     return examples.subsample(extra.max_examples)
+
+
+def target_language_overlap(config: DataConfig, texts: list[str]) -> dict[str, int]:
+    """How many of ``texts`` occur verbatim in each target language's train, dev or test data (files the recipe
+    reads; a hub dataset is not fetched for this). Extra source data is meant to be source-language text."""
+    wanted, found = set(texts), {}
+    if config.format == "hub" or not wanted:
+        return found
+    for language in config.target_languages:
+        seen: set[str] = set()
+        for split in ("train", "dev", "test"):
+            try:
+                seen.update(load_examples(config, language, split, labelled=False).texts)
+            except DataError:  # a split the data does not have
+                continue
+        count = sum(text in seen for text in wanted)
+        if count:
+            found[language] = count
+    return found
+
+
+def check_extra_source_language(config: DataConfig, extra: Examples, warn: bool = True) -> dict[str, int]:
+    """Refuse extra "source" data that is target-language data (most of it found in a target language's
+    splits), warn about a few such texts; returns the counts per language for the protocol record."""
+    found = target_language_overlap(config, extra.texts)
+    distinct = len(set(extra.texts))
+    for language, count in found.items():
+        if count >= 0.1 * distinct:
+            raise DataError(f"data.extra_source.root: {count} of {distinct} distinct texts of {extra.origin} are "
+                            f"{language} data of this recipe (its train, dev or test split): extra source data "
+                            f"must be labelled {config.source_language} text. Labelled target-language text is "
+                            "another protocol, not zero-shot transfer; point data.extra_source.root at "
+                            f"{config.source_language} data")
+    if found and warn:
+        shown = ", ".join(f"{language} {count}" for language, count in found.items())
+        logger.warning("data.extra_source: %s texts of %s also occur in target-language data (%s); recorded in "
+                       "results.json (protocol.extra_source_data)", sum(found.values()), extra.origin, shown)
+    return found
 
 
 def _balanced(examples: Examples, limit: int | None, scheme: LabelScheme) -> Examples:

@@ -67,15 +67,49 @@ def _class_names(dataset: Any, columns: Columns) -> None:
 
 
 def _renamed(columns: Columns, mapping: Mapping[str, str] | None, wanted: Sequence[str], where: str) -> Columns:
+    """``columns`` with ``mapping`` applied. One mapping serves every table of a call (SetFit's habit), so an
+    entry whose column this table lacks is skipped, unless the table then lacks what it maps to and needs
+    (``wanted``): that is named as the mapping's column, the one the user wrote."""
     for source, target in (mapping or {}).items():
         if source in columns:
             columns[target] = columns.pop(source)
+        elif target in wanted and target not in columns:
+            hint = did_you_mean(source, list(columns))
+            raise DataError(f"{where}: column_mapping names a column '{source}' (for '{target}') that is not in the "
+                            f"data{hint}; columns: {list(columns)}")
     for name in wanted:
         if name not in columns:
             hint = did_you_mean(name, list(columns))
             raise DataError(f"{where}: no '{name}' column{hint}; columns: {list(columns)} (map yours with "
                             f"column_mapping={{'<your column>': '{name}'}})")
     return columns
+
+
+def _column_names(data: Any, column_mapping: Mapping[str, str] | None, where: str) -> set[str]:
+    """The column names a table (or a mapping language → table) has, for :func:`check_column_mapping`."""
+    if data is None or isinstance(data, tuple) or (isinstance(data, list) and all(isinstance(t, str) for t in data)):
+        return set()  # (texts, labels) and a list of texts carry no names of the user's
+    if _by_language(data, column_mapping):
+        return {name for table in data.values() for name in _column_names(table, column_mapping, where)}
+    if isinstance(data, Sequence) and data and all(isinstance(p, tuple) for p in data):
+        return set()  # translation pairs as (english, translation) tuples
+    return set(columns_of(data, where)[0])
+
+
+def check_column_mapping(column_mapping: Mapping[str, str] | None, tables: Mapping[str, Any]) -> None:
+    """Refuse a ``column_mapping`` entry that names a column none of the call's tables has (a typo would
+    otherwise be skipped in silence, and a ``language`` column fall back to the default language)."""
+    if not column_mapping:
+        return
+    found = {name for where, table in tables.items() for name in _column_names(table, column_mapping, where)}
+    if not found:
+        return  # nothing but (texts, labels) and lists of texts: the mapping has nothing to name
+    for source, target in column_mapping.items():
+        if source not in found and target not in found:
+            shown = "; ".join(f"{where}: {sorted(_column_names(table, column_mapping, where))}"
+                              for where, table in tables.items() if table is not None)
+            raise DataError(f"column_mapping: '{source}' (for '{target}') is not a column of the data"
+                            f"{did_you_mean(source, found)}; columns: {shown}")
 
 
 def examples_by_language(data: Any, split: str, scheme: LabelScheme | None, column_mapping: Mapping[str, str] | None,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..errors import RunFolderError
 from ..results import EvaluationRecord, Results, ResultsError, SplitResults
-from ..run_folder import RESULTS
+from ..run_folder import RESULTS, folder_content
 
 KIND = "evaluation"
 
@@ -63,6 +63,13 @@ def evaluation_record(run: Path, saved: Results | None, overrides: list[str], sa
     )
 
 
+def check_name(name: str) -> None:
+    """``--name`` is one folder name under RUN/evaluations/: no path, nothing that climbs out of the run."""
+    if not name or name in (".", "..") or any(sep in name for sep in ("/", "\\")) or name.startswith("."):
+        raise RunFolderError(f"--name {name!r}: must be a plain folder name (no '/', not '.' or '..', not hidden); "
+                             "it names RUN/evaluations/NAME. Use --out for a folder elsewhere")
+
+
 def check_output_folder(out: Path, run: Path) -> None:
     """Refuse to write an evaluation over the run itself or over a folder that holds something else."""
     if out.exists() and not out.is_dir():
@@ -70,7 +77,7 @@ def check_output_folder(out: Path, run: Path) -> None:
     if out.resolve() == run.resolve():
         raise RunFolderError(f"--out {out} is the run folder itself; its results.json must stay the run's. "
                              "Choose another folder, or --name NAME for RUN/evaluations/NAME")
-    if not out.is_dir() or not any(out.iterdir()):
+    if not folder_content(out):
         return
     try:
         previous = Results.read(out / RESULTS).kind if (out / RESULTS).is_file() else None

@@ -24,6 +24,7 @@ from .runs import (
     ComparisonError,
     ComparisonWarning,
     Run,
+    SkippedRunWarning,
     find_run_folders,
     group_runs,
     group_runs_quiet,
@@ -104,6 +105,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
             alignment = alignment_points(runs, split=args.split, metric=args.metric)
         finally:
             _report_warnings(caught)
+    # runs left out are part of the record: a saved table with fewer seeds says which and why
+    table["skipped"] = list(dict.fromkeys(str(item.message) for item in caught
+                                          if issubclass(item.category, SkippedRunWarning)))
     markdown = table_markdown(table, args.metric)
     if significance is not None:
         markdown += "\n" + significance_markdown(significance)

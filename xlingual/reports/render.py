@@ -58,8 +58,9 @@ def table_markdown(table: dict[str, Any], metric: str = "macro_f1") -> str:
              f"{', '.join(table['source_languages']) or '–'}. Cells: mean ± sample standard deviation over seeds, "
              "in %; gap = source − target average.", ""]
     lines += [f"- **warning:** {flag}" for flag in table["flags"]]
+    lines += [f"- **left out:** {skipped}" for skipped in table.get("skipped", [])]
     lines += [f"- note: {note}" for note in table["notes"]]
-    if table["flags"] or table["notes"]:
+    if table["flags"] or table["notes"] or table.get("skipped"):
         lines.append("")
     columns = table["columns"]
     header = ["recipe", "seeds", *(_column_title(table, c) for c in columns)]

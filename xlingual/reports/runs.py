@@ -25,8 +25,17 @@ class ComparisonWarning(UserWarning):
     """A run was skipped or a comparison is not like for like; printed as ``warning: ...`` by the CLI."""
 
 
-def _warn(message: str) -> None:
-    warnings.warn(message, ComparisonWarning, stacklevel=3)
+class SkippedRunWarning(ComparisonWarning):
+    """A run folder was left out of the comparison (unfinished, unreadable, newer schema): the saved tables
+    list it too, so a table with fewer seeds says why."""
+
+
+def _warn(message: str, category: type[ComparisonWarning] = ComparisonWarning) -> None:
+    warnings.warn(message, category, stacklevel=3)
+
+
+def _skip(message: str) -> None:
+    warnings.warn(message, SkippedRunWarning, stacklevel=3)
 
 
 @dataclass
@@ -178,20 +187,20 @@ def load_runs(paths: Iterable[str | Path]) -> list[Run]:
                 continue
             seen.add(folder.resolve())
             if not (folder / RESULTS).is_file():
-                _warn(f"{folder}: no {RESULTS} (the run did not finish), skipped")
+                _skip(f"{folder}: no {RESULTS} (the run did not finish), skipped")
                 continue
             if results_status(folder / RESULTS) != "complete":
                 try:
                     Results.read(folder / RESULTS)
                 except ResultsError as exc:
-                    _warn(f"{exc}, skipped")
+                    _skip(f"{exc}, skipped")
                     continue
-                _warn(f"{folder}: the run is not complete, skipped")
+                _skip(f"{folder}: the run is not complete, skipped")
                 continue
             try:
                 results = Results.read(folder / RESULTS)
             except ResultsError as exc:
-                _warn(f"{exc}, skipped")
+                _skip(f"{exc}, skipped")
                 continue
             runs.append(Run(folder, results))
     if not runs:
@@ -206,7 +215,7 @@ def group_runs(runs: Sequence[Run]) -> dict[str, list[Run]]:
         group = groups.setdefault(run.recipe, [])
         twin = next((other for other in group if other.seed == run.seed), None)
         if twin is not None:
-            _warn(f"{run.path}: recipe {run.recipe} seed {run.seed} already comes from {twin.path}, skipped")
+            _skip(f"{run.path}: recipe {run.recipe} seed {run.seed} already comes from {twin.path}, skipped")
             continue
         group.append(run)
     for group in groups.values():

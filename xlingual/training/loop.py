@@ -29,7 +29,7 @@ from ..data.batching import TokenizedExamples, collate, training_batches
 from ..data.examples import Examples
 from ..errors import TrainingDivergedError
 from ..evaluation.zero_shot import evaluate_languages
-from ..io import atomic_save_tensors
+from ..io import atomic_save_tensors, no_space_error
 from ..objectives import Objective, StepContext
 from ..run_folder import train_log_records
 from .averaging import RunningAverage
@@ -148,7 +148,7 @@ class TrainingLoop:
     def _log(self, record: dict) -> None:
         if self.log_path is not None and self.accelerator.is_main_process:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            with self.log_path.open("a", encoding="utf-8") as handle:
+            with no_space_error(self.log_path), self.log_path.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps({**record, **self.log_fields}) + "\n")
         self._notify("on_log", record)
 
@@ -177,6 +177,7 @@ class TrainingLoop:
                 average_state={**(self.average.state_dict() if self.average is not None else {}),
                                **{f"signals.{k}": v for k, v in
                                   (self.signals.state_dict() if self.signals is not None else {}).items()}},
+                settings=self.recipe.to_dict(),
             )
         self.accelerator.wait_for_everyone()
         self.state.checkpoint_seconds += time.perf_counter() - start

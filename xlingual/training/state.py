@@ -9,6 +9,7 @@ state.
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 from pathlib import Path
@@ -19,6 +20,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ..errors import RunFolderError
+from ..io import keep_foreign_files, no_space_error
+
+STATE_FILES = {"state.json", "trainable.safetensors", "best.safetensors", "objectives.safetensors",
+               "average.safetensors", "optimizer.safetensors", "rng.safetensors"}
+"""What a saved state holds; any other file in the folder is a user's, and is kept."""
 
 
 def _flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -50,10 +56,41 @@ def _save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
 def save_training_state(folder: Path, *, model_state: dict[str, torch.Tensor], optimizer, scheduler,
                         objective_state: dict[str, torch.Tensor], best_state: dict[str, torch.Tensor] | None,
                         progress: dict[str, Any], streams: dict[str, Any],
-                        average_state: dict[str, torch.Tensor] | None = None) -> None:
-    """Write everything needed to continue exactly where training stopped."""
+                        average_state: dict[str, torch.Tensor] | None = None,
+                        settings: dict[str, Any] | None = None) -> None:
+    """Write everything needed to continue exactly where training stopped.
+
+    ``settings`` (the resolved recipe) is kept with the state: a resume is checked against what the run
+    really started with, not against the editable config.yaml. A full disk stops with one line naming the
+    file, after removing the half-written ``state.tmp`` (the previous state is untouched)."""
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        with no_space_error(tmp):
+            _write_state(tmp, model_state, optimizer, scheduler, objective_state, best_state, progress, streams,
+                         average_state, settings)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = folder.with_name(folder.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if folder.exists():
+        keep_foreign_files(folder, tmp, STATE_FILES)  # a file a user put there moves on with the state
+        folder.rename(old)
+    tmp.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def remove_training_state(folder: Path) -> None:
+    """Delete a spent state (the run completed): xlingual's files go, a file a user added stays."""
+    for name in STATE_FILES:
+        (folder / name).unlink(missing_ok=True)
+    if folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+
+
+def _write_state(tmp: Path, model_state, optimizer, scheduler, objective_state, best_state, progress, streams,
+                 average_state, settings) -> None:
     tmp.mkdir(parents=True)
     _save_tensors(model_state, tmp / "trainable.safetensors")
     if best_state is not None:
@@ -70,13 +107,23 @@ def save_training_state(folder: Path, *, model_state: dict[str, torch.Tensor], o
     _save_tensors(rng, tmp / "rng.safetensors")
     meta = {"optimizer": optimizer_meta, "scheduler": scheduler.state_dict(), "progress": progress,
             "streams": streams, "python_random": random.getstate()}
-    (tmp / "state.json").write_text(json.dumps(meta, default=list), encoding="utf-8")
-    old = folder.with_name(folder.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if folder.exists():
-        folder.rename(old)
-    tmp.rename(folder)
-    shutil.rmtree(old, ignore_errors=True)
+    if settings is not None:
+        meta["settings"] = settings
+    with (tmp / "state.json").open("w", encoding="utf-8") as handle:
+        handle.write(json.dumps(meta, default=list))
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def saved_settings(folder: Path) -> dict[str, Any] | None:
+    """The resolved recipe a saved state was trained with (``None`` for states written before it was kept)."""
+    for state in (folder, folder.with_name(folder.name + ".old")):
+        try:
+            settings = json.loads((state / "state.json").read_text(encoding="utf-8")).get("settings")
+        except (OSError, ValueError, AttributeError):
+            continue
+        return settings if isinstance(settings, dict) else None
+    return None
 
 
 def recover_training_state(folder: Path) -> bool:
@@ -90,6 +137,7 @@ def recover_training_state(folder: Path) -> bool:
         return True
     if (old / "state.json").is_file():
         if folder.exists():  # a folder without state.json is no saved state (e.g. cut while being renamed)
+            keep_foreign_files(folder, old, STATE_FILES)
             shutil.rmtree(folder)
         old.rename(folder)
         return True
