@@ -754,21 +754,22 @@ CASES = [
     Case("resume-with-set-matching-an-edited-config",
          lambda env: [*env.train_like(edited_config(env), *INTERRUPTED, "training.learning_rate=0.5"), "--resume"],
          r"--resume: the settings differ from the settings the run started with \(kept in its training state\) "
-         r"in training\.learning_rate \(0\.005 -> 0\.5\);.*drop those --set overrides", True),
+         r"in training\.learning_rate \(0\.005 -> 0\.5\);.*drop or correct the --set of training\.learning_rate",
+         True),
     Case("resume-after-editing-config",
          lambda env: [*env.train_like(edited_config(env), *INTERRUPTED), "--resume"],
-         r"^(?!.*drop those).*interrupted-run/config\.yaml was edited after the run started in "
+         r"^(?!.*--set of).*interrupted-run/config\.yaml was edited after the run started in "
          r"training\.learning_rate \(0\.005 -> 0\.5\); .*undo the edit", True),
     Case("extra-source-is-target-language-data", lambda env: env.train(f"data.extra_source.root={env.data}/spanish"),
          r"data\.extra_source\.root: \d+ of \d+ distinct texts of .*spanish/train.* are spanish data of this recipe",
          True),
     Case("fit-column-mapping-names-a-missing-column",
          lambda env: fit_with_mapping(env, {"lng": "language"}, {"text": ["good", "bad"], **TWO_ROWS}),
-         r"column_mapping: 'lng' \(for 'language'\) is not a column of the data; columns: train: "
+         r"column_mapping names a column 'lng' \(for 'language'\) that is not in the data; columns: train: "
          r"\['label', 'text'\]", True),
     Case("fit-column-mapping-text-column-missing",
          lambda env: fit_with_mapping(env, {"review": "text"}, {"body": ["good", "bad"], **TWO_ROWS}),
-         r"column_mapping: 'review' \(for 'text'\) is not a column of the data; columns: train: \['body', "
+         r"column_mapping names a column 'review' \(for 'text'\) that is not in the data; columns: train: \['body', "
          r"'label'\]", True),
     Case("fit-column-mapping-missing-in-one-table",
          lambda env: fit_with_mapping(env, {"review": "text"}, {"english": {"review": ["good", "bad"], **TWO_ROWS},

@@ -72,7 +72,8 @@ def test_quantize_refuses_other_devices_and_modes(train_tiny):
     run = train_tiny()
     with pytest.raises(QuantizationError, match="CPU only"):
         xlingual.load(run, device="cuda", quantize="int8")
-    with pytest.raises(QuantizationError, match="expected one of int8, got 'int4'"):
+    with pytest.raises(QuantizationError, match="expected one of int8, int8-dynamic, int8-ffn-fp32, int8-static, got "
+                                                "'int4'"):
         xlingual.load(run, quantize="int4")
 
 
@@ -80,9 +81,16 @@ def test_quantize_is_offered_by_the_cli():
     import subprocess
     import sys
 
+    from xlingual.cli import QUANTIZE_NAMES
+    from xlingual.quantization import QUANTIZE_CHOICES
+
     out = subprocess.run([sys.executable, "-m", "xlingual", "export", "--help"], cwd=REPO, capture_output=True,
                          text=True, check=True).stdout
-    assert "--quantize {int8}" in out
+    assert "--quantize QUANTIZE" in out and "--format {safetensors,onnx}" in out
+    out = subprocess.run([sys.executable, "-m", "xlingual", "predict", "--help"], cwd=REPO, capture_output=True,
+                         text=True, check=True).stdout
+    assert "--quantize {int8,int8-dynamic,int8-ffn-fp32,int8-static}" in out
+    assert QUANTIZE_NAMES == QUANTIZE_CHOICES  # the CLI names them without importing torch
 
 
 def test_int8_export_is_verified_and_overwritten_only_with_overwrite(train_tiny, tmp_path, capsys):

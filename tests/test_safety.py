@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,8 @@ def reference(tiny_bert, toy_umsab, tmp_path_factory) -> Path:
 
 
 def predictions(run: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted((run / "predictions").glob("*.*.jsonl"))}  # the run's own
+    return {p.name: p.read_bytes() for p in sorted((run / "predictions").iterdir())
+            if re.fullmatch(r"[^.]+\.[^.]+\.jsonl", p.name)}  # the run's own: <language>.<split>.jsonl
 
 
 def weights(run: Path) -> dict:
@@ -68,6 +70,8 @@ def test_overwrite_keeps_every_file_a_user_added(reference, tiny_bert, toy_umsab
         "logs/my_analysis.md": b"# what the loss did",
         "predictions/my_notes.txt": b"errors I looked at",
         "predictions/errors.jsonl": b'{"index": 3}\n',
+        "predictions/spanish.test.mine.jsonl": b"named like the run's own, but not one of them",
+        "snapshots/step-best.safetensors": b"not a snapshot xlingual wrote",
         "checkpoint/MODEL_CARD_DRAFT.md": b"draft",
         "checkpoint/extra/plots.txt": b"a folder of the user's inside the checkpoint",
         "evaluations/mine.txt": b"next to xlingual's own evaluation",
@@ -132,18 +136,39 @@ def test_evaluate_out_and_export_hold_the_lock_too(reference, tmp_path, capsys):
     assert main(["export", str(reference), str(export)]) == 0
 
 
+# The first training waits inside its run (lock held) until the test lets it go: no race on timing.
+WAIT_IN_TRAINING = """
+import sys, time
+from pathlib import Path
+import xlingual.training.loop as loop
+from xlingual.cli import main
+go, argv = Path(sys.argv[1]), sys.argv[2:]
+original = loop.TrainingLoop.run
+def waiting(self):
+    while not go.exists():
+        time.sleep(0.05)
+    return original(self)
+loop.TrainingLoop.run = waiting
+sys.exit(main(argv))
+"""
+
+
 def test_two_trainings_into_one_folder_at_once(tiny_bert, toy_umsab, tmp_path):
-    run = tmp_path / "run"
-    overrides = tiny_recipe_overrides(tiny_bert, toy_umsab, run, **{"training.epochs": 6})
-    processes = [subprocess.Popen(python(*cli(overrides)), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                  text=True) for _ in range(2)]
-    outcomes = sorted((p.wait(timeout=600), p.stderr.read()) for p in processes)
-    (ok, _), (refused, err) = outcomes
-    assert ok == 0 and refused == 2, outcomes
-    errors = [line for line in err.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1 and "Traceback" not in err, err
-    # the loser either met the lock or (if it came after the winner finished) the finished run
-    assert re.search(r"is being written by pid \d+ on .*xlingual train|already holds a finished run", errors[0]), err
+    run, go = tmp_path / "run", tmp_path / "go"
+    overrides = tiny_recipe_overrides(tiny_bert, toy_umsab, run, **{"training.epochs": 1})
+    first = subprocess.Popen([sys.executable, "-c", WAIT_IN_TRAINING, str(go), *cli(overrides)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not (run / LOCK_HOLDER).is_file() and first.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    assert first.poll() is None and (run / LOCK_HOLDER).is_file(), "the first training never held the lock"
+    second = subprocess.run(python(*cli(overrides)), capture_output=True, text=True, timeout=600)
+    go.touch()
+    assert first.wait(timeout=600) == 0, first.stderr.read()[-2000:]
+    errors = [line for line in second.stderr.splitlines() if line.startswith("error: ")]
+    assert second.returncode == 2 and len(errors) == 1 and "Traceback" not in second.stderr, second.stderr
+    assert re.fullmatch(rf"error: {re.escape(str(run))} is being written by pid {first.pid} on \S+, started \S+: "
+                        r".*train .*; wait until it finishes, or choose another folder", errors[0]), errors
     assert json.loads((run / "results.json").read_text())["status"] == "complete"
     assert xlingual.load(run).predict("hola").label
 

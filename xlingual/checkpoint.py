@@ -37,18 +37,32 @@ from safetensors.torch import load_file, save_file
 from .errors import CheckpointError
 from .fingerprint import file_sha256, weights_fingerprint
 from .io import atomic_write_json, keep_foreign_files, new_temp_dir, no_space_error, read_json, replace_dir
-from .locking import folder_lock
+from .locking import check_unlocked, folder_lock
 from .modeling.build import load_encoder, load_tokenizer
 from .modeling.classifier import XlingualConfig, XlingualForSequenceClassification
 from .modeling.lora import quiet_peft
+from .onnx_runtime import (
+    CALIBRATION_TEXTS,
+    ONNX_VARIANTS,
+    OnnxModel,
+    copy_recipe,
+    is_onnx_export,
+    quantize_onnx,
+    require_onnxruntime,
+    write_onnx,
+    write_onnx_metadata,
+)
 from .quantization import (
+    DEFAULT_INT8,
     INT8_WEIGHTS,
+    QuantizationError,
     check_quantize,
     int8_state_dict,
     is_quantized,
     load_int8_state_dict,
     merge_lora,
     quantize_int8,
+    torch_variant,
 )
 from .run_folder import CHECKPOINT, CHECKPOINT_METADATA, checkpoint_files, is_run_folder
 
@@ -241,6 +255,9 @@ def load_checkpoint(path: str | Path, base_model: str | None = None, device: str
     An int8 export loads as int8 whatever ``quantize`` says.
     """
     folder, config = load_checkpoint_config(path)
+    if is_onnx_export(folder):  # an ONNX export runs in onnxruntime; quantize picks one of its graphs
+        check_quantize(quantize, device)
+        return OnnxModel(folder, config, quantize, verify), load_tokenizer(str(folder))
     int8_export = (folder / INT8_WEIGHTS).is_file() and getattr(config, "quantization", None)
     check_quantize("int8" if int8_export else quantize, device)  # refuse before reading any weights
     if int8_export:
@@ -298,7 +315,7 @@ def load_checkpoint(path: str | Path, base_model: str | None = None, device: str
         tokenizer_source = str(folder)
     tokenizer = load_tokenizer(tokenizer_source)
     if quantize:
-        quantize_int8(model)
+        quantize_int8(model, quantize)
     model.to(device).eval()
     return model, tokenizer
 
@@ -333,11 +350,15 @@ def check_export_target(target: Path, source: Path, overwrite: bool = False) -> 
 
 
 def merge_and_export(path: str | Path, out: str | Path, base_model: str | None = None, overwrite: bool = False,
-                     verify: bool = True, quantize: str | None = None) -> Path:
+                     verify: bool = True, quantize: str | None = None, format: str = "safetensors",
+                     calibration: list[str] | None = None) -> Path:
     """Write a standalone folder: LoRA merged into the encoder (or a full checkpoint copied).
 
     ``quantize="int8"`` writes the encoder's Linear layers as dynamic int8 (``model_int8.safetensors``,
-    with its sha256 in ``xlingual_checkpoint.json`` like any other weight file).
+    with its sha256 in ``xlingual_checkpoint.json`` like any other weight file). ``format="onnx"`` writes an
+    ONNX graph and its int8 variant (``quantize``: ``int8`` by default, ``none`` for fp32 alone, or a
+    comma-separated list of variants) for ONNX Runtime (:mod:`xlingual.onnx_runtime`); ``calibration`` is the
+    English text a static int8 variant calibrates on (by default the run's source train split).
 
     The export is written into a uniquely named hidden folder beside ``out`` and renamed into place, so an
     interrupted export leaves ``out`` as it was; nothing but an earlier export (with ``overwrite``) is replaced.
@@ -345,22 +366,37 @@ def merge_and_export(path: str | Path, out: str | Path, base_model: str | None =
     import sys
 
     target = Path(out)
-    check_quantize(quantize)  # refuse before reading or writing anything
+    if format not in ("safetensors", "onnx"):
+        raise CheckpointError(f"--format: expected safetensors or onnx, got {format!r}")
+    variants = onnx_variants(quantize) if format == "onnx" else []
+    if format == "safetensors":
+        check_quantize(quantize)  # refuse before reading or writing anything
+        if quantize is not None:
+            torch_variant(quantize)
+    else:
+        require_onnxruntime()
     source = resolve_checkpoint(path)
     check_export_target(target, source, overwrite)
+    check_unlocked(target, lock_dir=target.parent, name=target.name)
+    if "int8-static" in variants and calibration is None:
+        calibration = run_calibration_texts(source.parent)
     model, tokenizer = load_checkpoint(path, base_model=base_model, verify=verify)
     was_lora = merge_lora(model)
-    if quantize:
-        quantize_int8(model)
+    if quantize and format == "safetensors":
+        quantize_int8(model, quantize)
     # the export is renamed into place whole, so its lock lives beside it; the target is checked again under it
     with folder_lock(target, " ".join(sys.argv), lock_dir=target.parent, name=target.name):
         check_export_target(target, source, overwrite)
         tmp = new_temp_dir(target)
         try:
             with no_space_error(target):
-                files = write_checkpoint(model, tokenizer, tmp)
+                if format == "onnx":
+                    files = _write_onnx_export(model, tokenizer, tmp, source, variants, calibration)
+                else:
+                    files = write_checkpoint(model, tokenizer, tmp)
                 atomic_write_json(tmp / EXPORT_MARKER, {"exported_from": str(source), "merged_lora": was_lora,
-                                                        "quantize": quantize, "files": [*files, EXPORT_MARKER]})
+                                                        "format": format, "quantize": quantize,
+                                                        "files": [*files, EXPORT_MARKER]})
             replace_dir(tmp, target)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -370,3 +406,46 @@ def merge_and_export(path: str | Path, out: str | Path, base_model: str | None =
         print(f"warning: {target.parent} holds {', '.join(leftovers)}, left by an interrupted export; delete "
               "them once you no longer need them", file=sys.stderr)
     return target
+
+
+def onnx_variants(quantize: str | None) -> list[str]:
+    """The int8 graphs an ONNX export writes beside the fp32 one (``None``: the default int8 variant)."""
+    if quantize in (None, "int8"):
+        return [DEFAULT_INT8]
+    if quantize == "none":
+        return []
+    variants = [v.strip() for v in quantize.split(",") if v.strip()]
+    for variant in variants:
+        if variant not in ONNX_VARIANTS:
+            raise QuantizationError(f"--quantize: ONNX variants are {', '.join(['int8', 'none', *ONNX_VARIANTS])}, "
+                                    f"got {variant!r}")
+    return list(dict.fromkeys(variants))
+
+
+def run_calibration_texts(run: Path) -> list[str]:
+    """Unlabeled English text for static int8: a fixed draw from the run's source train split."""
+    from .config import RecipeConfig, load_recipe_dict
+    from .data.loading import load_examples
+    from .run_paths import PATHS_FILE, apply_recorded
+
+    if not (run / "config.yaml").is_file():
+        raise QuantizationError(f"int8-static: {run} is not a run folder, so it has no English train text to "
+                                "calibrate on; pass calibration texts (--calibration FILE)")
+    data = load_recipe_dict(run / "config.yaml")
+    apply_recorded(data, read_json(run / PATHS_FILE) if (run / PATHS_FILE).is_file() else None)
+    recipe = RecipeConfig.from_dict(data)
+    texts = load_examples(recipe.data, recipe.data.source_language, "train", labelled=False)
+    return texts.subsample(CALIBRATION_TEXTS).texts
+
+
+def _write_onnx_export(model, tokenizer, folder: Path, source: Path, variants: list[str],
+                       calibration: list[str] | None) -> list[str]:
+    model.config.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    write_onnx(model, tokenizer, folder)
+    for variant in variants:
+        quantize_onnx(folder, variant, calibration, tokenizer, model.config)
+    copy_recipe(source.parent, folder)
+    used = f"{len(calibration)} texts" if calibration is not None and "int8-static" in variants else None
+    write_onnx_metadata(folder, source, variants, used)
+    return sorted(p.name for p in folder.iterdir())

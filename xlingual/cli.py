@@ -16,6 +16,9 @@ from collections.abc import Sequence
 
 from .io import NO_SPACE
 
+QUANTIZE_NAMES = ("int8", "int8-dynamic", "int8-ffn-fp32", "int8-static")  # quantization.QUANTIZE_CHOICES (a test
+# keeps them equal): named here so that --help answers without importing torch
+
 EXIT_USER_ERROR = 2
 
 DESCRIPTION = """Cross-lingual sentiment transfer: train on English with a multilingual encoder
@@ -147,10 +150,22 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .checkpoint import merge_and_export, resolve_checkpoint
     from .errors import CheckpointError
 
-    if not args.merge and not args.quantize and (resolve_checkpoint(args.run) / "adapter_config.json").is_file():
+    onnx = args.format == "onnx"
+    if (not args.merge and not args.quantize and not onnx
+            and (resolve_checkpoint(args.run) / "adapter_config.json").is_file()):
         raise CheckpointError(f"{args.run} is a LoRA run: pass --merge to fold the adapter into the encoder")
+    calibration = None
+    if args.calibration:
+        from .data.textfile import read_lines
+
+        calibration = [line for line in read_lines(args.calibration) if line.strip()]
     out = merge_and_export(args.run, args.out, base_model=args.base_model, overwrite=args.overwrite,
-                           verify=not args.no_verify, quantize=args.quantize)
+                           verify=not args.no_verify, quantize=args.quantize, format=args.format,
+                           calibration=calibration)
+    if onnx:
+        print(f"wrote {out}: ONNX graphs for ONNX Runtime (xlingual.load('{out}'); quantize='int8' for the int8 "
+              "graph), with the tokenizer and labels")
+        return 0
     if args.quantize:
         print(f"wrote {out}: encoder Linear layers as dynamic int8 for CPU inference (load it with xlingual.load; "
               "transformers' Auto classes cannot read int8 weights)")
@@ -230,7 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--batch-size", type=_positive_int, default=64)
     p.add_argument("--base-model", help="where a LoRA checkpoint's encoder is, if it moved")
-    p.add_argument("--quantize", choices=["int8"], help="int8 CPU inference (dynamic quantization of the encoder)")
+    p.add_argument("--quantize", choices=list(QUANTIZE_NAMES),
+                   help="int8 CPU inference: int8 (the default variant), int8-dynamic (every Linear), int8-ffn-fp32 "
+                        "(FFN output projections kept in fp32); int8-static on an ONNX export only")
     _no_verify_option(p)
     p.set_defaults(func=cmd_predict)
 
@@ -243,9 +260,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", help="folder to write")
     p.add_argument("--merge", action="store_true", help="merge LoRA adapters into the encoder weights")
     p.add_argument("--base-model", help="where a LoRA checkpoint's encoder is, if it moved")
-    p.add_argument("--quantize", choices=["int8"],
-                   help="store the encoder's Linear layers as dynamic int8 for CPU inference (implies --merge "
-                        "for a LoRA run; loads with xlingual.load only)")
+    p.add_argument("--quantize",
+                   help="safetensors: store the encoder's Linear layers as int8 for CPU inference (int8, "
+                        "int8-dynamic or int8-ffn-fp32; implies --merge for a LoRA run; loads with xlingual.load "
+                        "only). "
+                        "onnx: the int8 graphs written beside the fp32 one, comma-separated (int8-dynamic, "
+                        "int8-ffn-fp32, int8-static), 'int8' for the default variant (the default) or 'none'")
+    p.add_argument("--format", choices=["safetensors", "onnx"], default="safetensors",
+                   help="safetensors (a checkpoint folder) or onnx (graphs for ONNX Runtime, the tokenizer and the "
+                        "labels; needs the onnx extra)")
+    p.add_argument("--calibration", help="onnx int8-static: a UTF-8 file of English texts, one per line, to calibrate "
+                                         "on (default: 256 texts of the run's source train split)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an earlier export in OUT (only a folder holding just what xlingual exported)")
     _no_verify_option(p)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from .data.batching import tokenize_examples
 from .data.loading import label_scheme, load_examples
 from .errors import CheckpointError, RunFolderError
 from .io import atomic_write_text
-from .locking import folder_lock
+from .locking import check_unlocked, folder_lock
 from .results import LabelSchemeRecord, Results
 from .training.averaging import RunningAverage
 
@@ -138,10 +139,10 @@ class _Scorer:
         return sum(r.metrics["macro_f1"] for r in report.languages.values()) / len(report.languages)
 
 
-def _write_run(out: Path, plan: str, model, tokenizer, recipe: RecipeConfig, base_results: Results | None,
-               record: dict, started: float, progress: bool, figure=None) -> Path:
-    """Evaluate ``model`` on the recipe's splits and write ``out`` as a complete run folder (``plan`` from
-    :func:`_check_out`; nothing in ``out`` is touched before this point)."""
+def _write_run(out: Path, recheck: Callable[[], str], model, tokenizer, recipe: RecipeConfig,
+               base_results: Results | None, record: dict, started: float, progress: bool, figure=None) -> Path:
+    """Evaluate ``model`` on the recipe's splits and write ``out`` as a complete run folder; ``recheck`` is
+    :func:`_check_out` again, asked under the folder's lock (nothing in ``out`` is touched before this point)."""
     import shlex
     import sys
 
@@ -153,8 +154,7 @@ def _write_run(out: Path, plan: str, model, tokenizer, recipe: RecipeConfig, bas
                      for split in recipe.evaluation.splits}
     command = shlex.join(["xlingual", *sys.argv[1:]])
     with folder_lock(out, command):  # one writer per run folder; the plan is decided again under the lock
-        plan = rf.check_run_folder(out, overwrite=plan == "replace", resume=False,
-                                   protected={"the working directory": Path.cwd()})
+        plan = recheck()
         rf.prepare_run_folder(out, plan, command)
         if figure is not None:
             figure(out)
@@ -182,12 +182,14 @@ def _saved_results(run: Path) -> Results | None:
     return Results.read(run / rf.RESULTS) if (run / rf.RESULTS).is_file() else None
 
 
-def _check_out(out: Path, overwrite: bool, ingredients: list[Ingredient]) -> str:
+def _check_out(out: Path, overwrite: bool, ingredients: list[Ingredient], locked: bool = False) -> str:
     """The plan for ``out`` (new or replace), refusing foreign folders and the ingredients' own run folders."""
     for ingredient in ingredients:
         run = ingredient.run.resolve()
         if out.resolve() == run or run.is_relative_to(out.resolve()):
             raise RunFolderError(f"--out {out}: would replace the ingredient run {ingredient.run}; choose a new folder")
+    if not locked:  # asked again under our own lock (``locked``), the probe would meet that lock
+        check_unlocked(out)
     return rf.check_run_folder(out, overwrite=overwrite, resume=False,
                                protected={"the working directory": Path.cwd()})
 
@@ -201,7 +203,7 @@ def soup(paths: list[str | Path], out: str | Path, greedy: bool = False, name: s
     if len({i.path.resolve() for i in ingredients}) != len(ingredients):
         raise RunFolderError("an ingredient is listed twice")
     check_compatible(ingredients)
-    plan = _check_out(out, overwrite, ingredients)
+    _check_out(out, overwrite, ingredients)  # refused before any weights load; decided again under the lock
     recipe = run_recipe(ingredients[0].run)
     base_results = _saved_results(ingredients[0].run)
     model, tokenizer = load_ingredient(ingredients[0], base_model)
@@ -253,7 +255,8 @@ def soup(paths: list[str | Path], out: str | Path, greedy: bool = False, name: s
     if single and base_results is not None:  # a fixed checkpoint: neither the run's selection nor its average
         base_results.protocol.model_selection = f"fixed snapshot ({Path(kept[0]).stem})"
         base_results.protocol.checkpoint_averaging = None
-    return _write_run(out, plan, model, tokenizer, recipe, base_results, extra, started, progress)
+    return _write_run(out, lambda: _check_out(out, overwrite, ingredients, locked=True), model, tokenizer, recipe,
+                      base_results, extra, started, progress)
 
 
 def interpolation_choice(model, pretrained: dict, fine_tuned: dict, alphas: list[float], head: str, scorer,
@@ -293,7 +296,7 @@ def interpolate(run: str | Path, alphas: list[float], out: str | Path, head: str
     if not alphas or any(not 0.0 <= a <= 1.0 for a in alphas):
         raise RunFolderError(f"--alpha: values must lie in [0, 1], got {alphas}")
     alphas = sorted(set(alphas) | {1.0})
-    plan = _check_out(out, overwrite, [ingredient])
+    _check_out(out, overwrite, [ingredient])  # refused before any weights load; decided again under the lock
     recipe = run_recipe(ingredient.run)
     base_results = _saved_results(ingredient.run)
     model, tokenizer = load_ingredient(ingredient, base_model)
@@ -326,7 +329,8 @@ def interpolate(run: str | Path, alphas: list[float], out: str | Path, head: str
     extra = {"interpolation": record,
              "weight_space": f"WiSE-FT toward the pretrained encoder, α={chosen:g} chosen on source dev, "
                              f"head {'refitted on source train' if head == 'refit' else 'kept'}"}
-    return _write_run(out, plan, model, tokenizer, recipe, base_results, extra, started, progress, figure)
+    return _write_run(out, lambda: _check_out(out, overwrite, [ingredient], locked=True), model, tokenizer, recipe,
+                      base_results, extra, started, progress, figure)
 
 
 def set_interpolation_back(model, pretrained, fine_tuned, alpha, head, train_data, recipe) -> None:

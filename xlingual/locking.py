@@ -54,6 +54,35 @@ def _read_holder(path: Path) -> dict:
     return record if isinstance(record, dict) else {}
 
 
+def _paths(folder: Path, lock_dir: str | Path | None, name: str | None) -> tuple[Path, Path]:
+    base = Path(lock_dir) if lock_dir is not None else folder
+    # beside a folder: ".<name>.xlingual.lock", not ".<name>.xlingual-*", which names an interrupted write's leftovers
+    lock_path = base / (f".{name}.xlingual.lock" if name else LOCK)
+    holder_path = lock_path.with_name(lock_path.name + ".json") if name else base / LOCK_HOLDER
+    return lock_path, holder_path
+
+
+def _refusal(folder: Path, holder_path: Path) -> RunFolderError:
+    holder = _read_holder(holder_path)
+    who = _holder_text(holder) if holder else "another process"
+    return RunFolderError(f"{folder} is being written by {who}; wait until it finishes, or choose another folder")
+
+
+def check_unlocked(folder: str | Path, *, lock_dir: str | Path | None = None, name: str | None = None) -> None:
+    """Refuse at once if another process holds ``folder``'s lock (before any data or model is read); creates
+    nothing where no lock file exists."""
+    folder = Path(folder)
+    lock_path, holder_path = _paths(folder, lock_dir, name)
+    if not lock_path.is_file():
+        return
+    lock = filelock.FileLock(str(lock_path), timeout=0)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise _refusal(folder, holder_path) from None
+    lock.release()
+
+
 @contextmanager
 def folder_lock(folder: str | Path, command: str = "", *, lock_dir: str | Path | None = None,
                 name: str | None = None) -> Iterator[None]:
@@ -63,24 +92,21 @@ def folder_lock(folder: str | Path, command: str = "", *, lock_dir: str | Path |
     for a folder that is replaced whole by a rename (an export). ``command`` is what the holder record says.
     """
     folder = Path(folder)
-    base = Path(lock_dir) if lock_dir is not None else folder
-    # beside a folder: ".<name>.xlingual.lock", not ".<name>.xlingual-*", which names an interrupted write's leftovers
-    lock_path = base / (f".{name}.xlingual.lock" if name else LOCK)
-    holder_path = lock_path.with_name(lock_path.name + ".json") if name else base / LOCK_HOLDER
-    base.mkdir(parents=True, exist_ok=True)
+    lock_path, holder_path = _paths(folder, lock_dir, name)
+    created = not lock_path.parent.exists()
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
     lock = filelock.FileLock(str(lock_path), timeout=0)
     try:
         lock.acquire()
     except filelock.Timeout:
-        holder = _read_holder(holder_path)
-        who = _holder_text(holder) if holder else "another process"
-        raise RunFolderError(f"{folder} is being written by {who}; wait until it finishes, or choose another "
-                             "folder") from None
+        raise _refusal(folder, holder_path) from None
     try:
         previous = _read_holder(holder_path)
         if previous:  # a holder that released cleanly removes its record: this one died while writing
-            here = previous.get("host") == socket.gethostname()
-            gone = "is no longer running" if here and not _alive(previous.get("pid")) else "released its lock"
+            if previous.get("host") != socket.gethostname():
+                gone = "ran on another host (whether it still runs cannot be told from here; its lock was free)"
+            else:
+                gone = "is no longer running" if not _alive(previous.get("pid")) else "released its lock"
             logger.warning("%s: took over the lock of %s, which %s (what it was writing may be unfinished)",
                            folder, _holder_text(previous), gone)
         atomic_write_json(holder_path, {"pid": os.getpid(), "host": socket.gethostname(),
@@ -90,3 +116,6 @@ def folder_lock(folder: str | Path, command: str = "", *, lock_dir: str | Path |
     finally:
         holder_path.unlink(missing_ok=True)
         lock.release()
+        if created and [p.name for p in lock_path.parent.iterdir()] == [lock_path.name]:
+            lock_path.unlink(missing_ok=True)  # nothing was written: the folder this lock made goes again
+            lock_path.parent.rmdir()

@@ -36,12 +36,12 @@ from .data.loading import (
 from .data.pairs import TranslationPairs, load_pairs
 from .data.textfile import read_lines
 from .data.truncation import TruncationStats, truncation_messages, truncation_report
-from .errors import ConfigError, DataError
+from .errors import ConfigError, DataError, RunFolderError, XlingualError
 from .evaluation import other_data
 from .evaluation.zero_shot import EvaluationReport, evaluate_languages, write_predictions
 from .io import atomic_write_json, atomic_write_text, read_json
 from .languages import normalize_language
-from .locking import folder_lock
+from .locking import check_unlocked, folder_lock
 from .modeling.build import build_model, position_limit
 from .modeling.freezing import count_parameters
 from .objectives import Objective, SetupContext, build_objectives
@@ -188,8 +188,9 @@ def protocol(recipe: RecipeConfig, train: Examples, selection: dict[str, Example
         record.extra_source_data = {"files": recipe.data.extra_source.root, "train_examples": len(train.texts),
                                     "class_balanced": recipe.data.extra_source.class_balanced,
                                     "train_label_counts": {names[k]: counts[k] for k in sorted(counts)}}
-        overlap = target_language_overlap(recipe.data, train.texts)
-        if overlap:  # training texts found in target-language data: kept on the record
+        extra = load_extra_source(recipe.data)  # the same draw the run trained on, counted as the warning was
+        overlap = target_language_overlap(recipe.data, extra.texts) if extra is not None else {}
+        if overlap:  # extra source texts found in target-language data: kept on the record
             record.extra_source_data["target_language_texts"] = overlap
     if recipe.evaluation.prior_correction is not None:
         record.prior_correction = protocol_prior_correction(recipe)
@@ -525,10 +526,11 @@ def run_training(
     out = recipe.resolved_output_dir()
     # Nothing is created or deleted until the config, the data and the model have loaded: a mistake found
     # on the way leaves the output folder as it was.
+    check_unlocked(out)  # another process writing the folder: said at once, before anything loads
     plan = rf.check_run_folder(out, overwrite=overwrite, resume=resume,
                                protected=rf.protected_paths(recipe, recipe_path))
     if plan == "resume":
-        rf.check_resume_config(out, recipe, overrides=bool(overrides))
+        rf.check_resume_config(out, recipe, overrides)
     accelerator = make_accelerator(recipe)
     check_protocol(recipe)
     if data is None:
@@ -567,15 +569,24 @@ def run_training(
     command_line = shlex.join(command) if command else None  # the CLI's argv; an API call is recorded instead
     started_by = command_line or call or api_call("train", recipe)
     # One writer per run folder: the lock is held from the first file written to the last (main process)
-    with folder_lock(out, started_by) if accelerator.is_main_process else contextlib.nullcontext():
+    with contextlib.ExitStack() as stack:
+        failure = None
         if accelerator.is_main_process:
-            # decided again under the lock: another process may have written the folder while this one loaded
-            plan = rf.check_run_folder(out, overwrite=overwrite, resume=resume,
-                                       protected=rf.protected_paths(recipe, recipe_path))
-            if plan == "resume":
-                rf.check_resume_config(out, recipe, overrides=bool(overrides))
-            rf.prepare_run_folder(out, plan, started_by)
-        accelerator.wait_for_everyone()
+            try:
+                stack.enter_context(folder_lock(out, started_by))
+                # decided again under the lock: another process may have written the folder while this one loaded
+                plan = rf.check_run_folder(out, overwrite=overwrite, resume=resume,
+                                           protected=rf.protected_paths(recipe, recipe_path))
+                if plan == "resume":
+                    rf.check_resume_config(out, recipe, overrides)
+                rf.prepare_run_folder(out, plan, started_by)
+            except XlingualError as exc:
+                failure = exc
+        plan, message = _shared(accelerator, (plan, str(failure) if failure else None))
+        if failure is not None:
+            raise failure
+        if message is not None:  # the main process refused: every process stops with its message, none waits
+            raise RunFolderError(message)
         if plan == "resume" and loop.restore() and accelerator.is_main_process:  # a damaged state stops here
             logger.info("resumed from step %d of %d", loop.state.global_step, loop.state.total_steps)
         if accelerator.is_main_process:
@@ -633,6 +644,17 @@ def run_training(
             remove_training_state(out / rf.STATE)  # the run is complete: the resumable state is spent
         accelerator.wait_for_everyone()
     return TrainedRun(out, model, tokenizer, results)
+
+
+def _shared(accelerator, value):
+    """The main process's ``value`` on every process (one process: ``value`` itself)."""
+    if accelerator.num_processes == 1:
+        return value
+    from accelerate.utils import broadcast_object_list
+
+    box = [value]
+    broadcast_object_list(box, from_process=0)
+    return box[0]
 
 
 def _plot_training_curves(out: Path, title: str) -> None:
@@ -740,7 +762,9 @@ def evaluate_run(
     result.versions = rf.library_versions()
     if out is not None:
         started_by = shlex.join(command or sys.argv)
-        with folder_lock(out, started_by):  # one writer per folder; checked again under the lock
+        # one writer per folder: RUN's own lock for RUN/evaluations/NAME (a train --overwrite of RUN waits for it)
+        inside = out.resolve().is_relative_to(run.resolve())
+        with folder_lock(run if inside else out, started_by):  # checked again under the lock
             other_data.check_output_folder(out, run)
             if recipe.evaluation.save_predictions:
                 for split, report in reports.items():

@@ -19,6 +19,7 @@ works in torch 2.x, and its deprecation warnings are silenced here.
 
 from __future__ import annotations
 
+import re
 import warnings
 from contextlib import contextmanager
 
@@ -26,7 +27,19 @@ import torch
 
 from .errors import CheckpointError
 
-QUANTIZE_CHOICES = ("int8",)
+FFN_OUTPUT = r"layer\.\d+\.(output\.dense|ffn\.lin2)"
+"""The FFN output projection of each layer (BERT/XLM-R/e5 ``output.dense``, DistilBERT ``ffn.lin2``): its input,
+the activation after GELU, has the outlier channels that per-tensor int8 activations clip (Bondarenko et al.,
+EMNLP 2021, "Understanding and Overcoming the Challenges of Efficient Transformer Quantization"), so
+``int8-ffn-fp32`` keeps these layers in fp32 and quantizes the rest."""
+TORCH_VARIANTS = {
+    "int8-dynamic": "the encoder's Linear layers as dynamic int8 (per-channel weights)",
+    "int8-ffn-fp32": "dynamic int8, the FFN output projections kept in fp32",
+}
+DEFAULT_INT8 = "int8-ffn-fp32"
+"""What ``quantize="int8"`` means (torch and ONNX alike): the variant the rule written before measuring chose
+(README "Performance", CPU inference): the fastest one that keeps >= 95% of fp32's labels on English dev."""
+QUANTIZE_CHOICES = ("int8", *TORCH_VARIANTS, "int8-static")
 INT8_WEIGHTS = "model_int8.safetensors"
 INT8_CONFIG = {"method": "dynamic", "dtype": "qint8", "weights": "per_channel", "modules": ["Linear"],
                "scope": "encoder"}
@@ -70,6 +83,16 @@ def int8_engine() -> str:
                                                   usable[0])
 
 
+def torch_variant(quantize: str) -> str:
+    """The torch int8 variant ``quantize`` names (``int8``: the default one)."""
+    variant = DEFAULT_INT8 if quantize == "int8" else quantize
+    if variant not in TORCH_VARIANTS:
+        raise QuantizationError(f"quantize={quantize!r} runs in ONNX Runtime only: export with 'xlingual export RUN "
+                                f"OUT --format onnx --quantize {quantize}' and load that folder; torch offers "
+                                f"{', '.join(['int8', *TORCH_VARIANTS])}")
+    return variant
+
+
 def check_quantize(quantize: str | None, device: str | torch.device = "cpu") -> str | None:
     """Validate a ``quantize=`` argument before any weights are read; returns the backend to use."""
     if quantize is None:
@@ -92,18 +115,26 @@ def merge_lora(model) -> bool:
     return True
 
 
-def quantize_int8(model):
-    """Quantize the encoder's Linear layers to dynamic int8 in place (LoRA merged first); returns the model."""
-    engine = check_quantize("int8")
+def quantize_int8(model, quantize: str = "int8"):
+    """Quantize the encoder's Linear layers to dynamic int8 in place (LoRA merged first; ``int8-ffn-fp32``
+    keeps the FFN output projections in fp32); returns the model."""
+    variant = torch_variant(quantize)
+    engine = check_quantize(variant)
     torch.backends.quantized.engine = engine
     merge_lora(model)
     model.to("cpu").eval()
     with _quiet():
         from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
-        quantize_dynamic(model.encoder, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8,
-                         inplace=True)
-    model.config.quantization = dict(INT8_CONFIG)
+        spec: dict = {torch.nn.Linear: per_channel_dynamic_qconfig}
+        kept = []
+        if variant == "int8-ffn-fp32":
+            pattern = re.compile(FFN_OUTPUT + "$")
+            linears = [name for name, module in model.encoder.named_modules() if isinstance(module, torch.nn.Linear)]
+            kept = [name for name in linears if pattern.search(name)]
+            spec = {name: per_channel_dynamic_qconfig for name in linears if name not in kept}
+        quantize_dynamic(model.encoder, spec, dtype=torch.qint8, inplace=True)
+    model.config.quantization = {**INT8_CONFIG, "variant": variant, "kept_fp32": FFN_OUTPUT if kept else None}
     return model
 
 
@@ -157,7 +188,8 @@ def load_int8_state_dict(model, state: dict[str, torch.Tensor], source: str) -> 
     if missing or unexpected:
         raise CheckpointError(f"{source}: weights do not match the config (missing {missing[:3]}, "
                               f"unexpected {unexpected[:3]})")
-    quantize_int8(model)
+    recorded = getattr(model.config, "quantization", None) or {}
+    quantize_int8(model, recorded.get("variant", "int8-dynamic"))  # exports from before variants: all Linear
     linear = _dynamic_linear()
     quantized = {name: module for name, module in model.named_modules() if isinstance(module, linear)}
     if set(quantized) != names:

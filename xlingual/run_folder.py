@@ -23,14 +23,19 @@
 from __future__ import annotations
 
 import json
+import logging
 import platform
+import re
 import shutil
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import RunFolderError
 from .io import atomic_write_json
+
+logger = logging.getLogger(__name__)
 
 RESULTS = "results.json"
 CONFIG = "config.yaml"
@@ -65,10 +70,12 @@ LOCK_HOLDER = ".xlingual-lock.json"
 # the deletion empties goes as well. The marker stays, so the folder is still known as a run's if the new run
 # is killed at once. The checkpoint's own files are listed by the checkpoint (see :func:`checkpoint_files`).
 RUN_FILES = (RESULTS, CONFIG, RECIPE, COMMAND, CALL, "README.md", "interpolation_curve.png", "paths.json",
-             "dev_holdout.json", TRAIN_LOG, TRAINING_CURVES, f"{PREDICTIONS}/*.*.jsonl",
-             f"{SNAPSHOTS}/step-*.safetensors",
-             *(f"{state}/{name}" for state in (STATE, f"{STATE}.tmp", f"{STATE}.old")
-               for name in ("state.json", "*.safetensors")))
+             "dev_holdout.json", TRAIN_LOG, TRAINING_CURVES)
+STATE_FILES = ("state.json", "trainable.safetensors", "best.safetensors", "objectives.safetensors",
+               "average.safetensors", "optimizer.safetensors", "rng.safetensors")
+"""What a saved training state holds (``state/``, and ``state.tmp``/``state.old`` mid-save)."""
+_SNAPSHOT = re.compile(r"step-\d{6}\.safetensors")
+_PREDICTIONS = re.compile(r"[^.]+\.[^.]+\.jsonl")  # <language>.<split>.jsonl
 RUN_FOLDERS = ("logs", PREDICTIONS, SNAPSHOTS, STATE, f"{STATE}.tmp", f"{STATE}.old", CHECKPOINT)
 """Folders a run creates: removed by --overwrite once empty (a folder still holding a user's file stays)."""
 CHECKPOINT_METADATA = "xlingual_checkpoint.json"
@@ -90,9 +97,31 @@ def checkpoint_files(folder: Path) -> set[str]:
     return set(_CHECKPOINT_NAMES)
 
 
+def _prediction_names(folder: Path) -> set[str] | None:
+    """``<language>.<split>.jsonl`` for the languages and splits of the run's config.yaml (None: unreadable)."""
+    from .config import RecipeConfig, load_recipe_dict
+    from .errors import ConfigError
+
+    try:
+        recipe = RecipeConfig.from_dict(load_recipe_dict(folder / CONFIG))
+    except (ConfigError, OSError):
+        return None
+    return {f"{language}.{split}.jsonl" for language in recipe.data.languages for split in recipe.evaluation.splits}
+
+
 def run_written_files(folder: Path) -> list[Path]:
-    """The files of ``folder`` that a run wrote (what --overwrite deletes), found by :data:`RUN_FILES`."""
-    found = {path for pattern in RUN_FILES for path in folder.glob(pattern) if path.is_file() or path.is_symlink()}
+    """The files of ``folder`` that a run wrote (what --overwrite deletes): :data:`RUN_FILES`, the state and
+    snapshot files by their exact names, the predictions of the languages and splits in config.yaml (by their
+    name pattern where config.yaml cannot be read), and the files the checkpoint lists."""
+    found = {folder / name for name in RUN_FILES}
+    found.update(folder / state / name for state in (STATE, f"{STATE}.tmp", f"{STATE}.old") for name in STATE_FILES)
+    if (folder / SNAPSHOTS).is_dir():
+        found.update(p for p in (folder / SNAPSHOTS).iterdir() if _SNAPSHOT.fullmatch(p.name))
+    if (folder / PREDICTIONS).is_dir():
+        names = _prediction_names(folder)
+        found.update(p for p in (folder / PREDICTIONS).iterdir()
+                     if (p.name in names if names is not None else _PREDICTIONS.fullmatch(p.name)))
+    found = {path for path in found if path.is_file() or path.is_symlink()}
     checkpoint = folder / CHECKPOINT
     if checkpoint.is_dir() and not checkpoint.is_symlink():
         found.update(checkpoint / name for name in checkpoint_files(checkpoint) if (checkpoint / name).is_file())
@@ -250,12 +279,12 @@ def _shown(changed: list[str], before: dict, after: dict) -> str:
     return shown + (f" and {len(changed) - 6} more" if len(changed) > 6 else "")
 
 
-def check_resume_config(folder: Path, recipe, overrides: bool = False) -> None:
+def check_resume_config(folder: Path, recipe, overrides: Sequence[str] = ()) -> None:
     """Refuse to resume with settings other than those the run started with (naming the keys that differ).
 
     The reference is the resolved recipe kept in the training state, which the run itself wrote; config.yaml
     is only a record a user can edit, so an edit there is refused too rather than believed. ``overrides``
-    says whether the user passed ``--set`` (the message then asks to drop them)."""
+    are the ``--set`` assignments given: the message names those that changed a setting, or else the recipe."""
     from .config import RecipeConfig, load_recipe_dict
     from .errors import ConfigError
     from .training.state import saved_settings
@@ -263,7 +292,9 @@ def check_resume_config(folder: Path, recipe, overrides: bool = False) -> None:
     started = saved_settings(folder / STATE)
     try:  # normalised as config.yaml is (a JSON round trip turns tuples into lists, say)
         started = RecipeConfig.from_dict(started).to_dict() if started is not None else None
-    except ConfigError:
+    except ConfigError as exc:
+        logger.warning("--resume: the settings kept in %s cannot be read (%s); checking against %s instead",
+                       folder / STATE, exc, CONFIG)
         started = None
     try:
         recorded = RecipeConfig.from_dict(load_recipe_dict(folder / CONFIG)).to_dict()
@@ -279,7 +310,11 @@ def check_resume_config(folder: Path, recipe, overrides: bool = False) -> None:
     changed = _differences(reference, given)
     may = ", ".join(RESUME_MAY_CHANGE[:3])
     if changed:
-        fix = "drop those --set overrides" if overrides else "pass the recipe file the run started with"
+        keys = [assignment.split("=", 1)[0].strip() for assignment in overrides]
+        by_set = [key for key in changed if any(key == k or key.startswith(k + ".") for k in keys)]
+        fix = (f"drop or correct the --set of {', '.join(by_set)}" if by_set else
+               f"pass the recipe the run started with (its copy is {folder / RECIPE})" if (folder / RECIPE).is_file()
+               else "pass the recipe the run started with")
         raise RunFolderError(f"--resume: the settings differ from {where} in "
                              f"{_shown(changed, reference, given)}; a resumed run continues with the settings it "
                              f"started with, so only {may} may change: {fix}, or pass --overwrite to start again")

@@ -138,11 +138,12 @@ def target_language_overlap(config: DataConfig, texts: list[str]) -> dict[str, i
     wanted, found = set(texts), {}
     if config.format == "hub" or not wanted:
         return found
+    names = dict.fromkeys(split_name(config, split) for split in ("train", "dev", "test"))
     for language in config.target_languages:
         seen: set[str] = set()
-        for split in ("train", "dev", "test"):
+        for name in names:  # whole splits: the recipe's caps (max_train_examples...) would hide most of them
             try:
-                seen.update(load_examples(config, language, split, labelled=False).texts)
+                seen.update(read_split(config, to_canonical(language, config.language_names), name, None).texts)
             except DataError:  # a split the data does not have
                 continue
         count = sum(text in seen for text in wanted)

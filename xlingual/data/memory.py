@@ -108,7 +108,7 @@ def check_column_mapping(column_mapping: Mapping[str, str] | None, tables: Mappi
         if source not in found and target not in found:
             shown = "; ".join(f"{where}: {sorted(_column_names(table, column_mapping, where))}"
                               for where, table in tables.items() if table is not None)
-            raise DataError(f"column_mapping: '{source}' (for '{target}') is not a column of the data"
+            raise DataError(f"column_mapping names a column '{source}' (for '{target}') that is not in the data"
                             f"{did_you_mean(source, found)}; columns: {shown}")
 
 

@@ -30,8 +30,8 @@ class SkippedRunWarning(ComparisonWarning):
     list it too, so a table with fewer seeds says why."""
 
 
-def _warn(message: str, category: type[ComparisonWarning] = ComparisonWarning) -> None:
-    warnings.warn(message, category, stacklevel=3)
+def _warn(message: str) -> None:
+    warnings.warn(message, ComparisonWarning, stacklevel=3)
 
 
 def _skip(message: str) -> None:

@@ -29,7 +29,7 @@ from ..data.batching import TokenizedExamples, collate, training_batches
 from ..data.examples import Examples
 from ..errors import TrainingDivergedError
 from ..evaluation.zero_shot import evaluate_languages
-from ..io import atomic_save_tensors, no_space_error
+from ..io import atomic_save_tensors, atomic_write_text, no_space_error
 from ..objectives import Objective, StepContext
 from ..run_folder import train_log_records
 from .averaging import RunningAverage
@@ -216,7 +216,7 @@ class TrainingLoop:
             kept = [json.dumps({k: v for k, v in r.items() if k != "round"}) for r in records
                     if r["round"] == 0 and r.get("step", 0) <= self.state.global_step
                     and ("selection_macro_f1" not in r or r.get("epoch", 0) <= self.state.epoch)]
-            self.log_path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+            atomic_write_text(self.log_path, "".join(line + "\n" for line in kept))  # a full disk: the old log stays
         return True
 
     # ------------------------------------------------------------------ training

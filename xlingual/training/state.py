@@ -21,10 +21,7 @@ from safetensors.torch import load_file, save_file
 
 from ..errors import RunFolderError
 from ..io import keep_foreign_files, no_space_error
-
-STATE_FILES = {"state.json", "trainable.safetensors", "best.safetensors", "objectives.safetensors",
-               "average.safetensors", "optimizer.safetensors", "rng.safetensors"}
-"""What a saved state holds; any other file in the folder is a user's, and is kept."""
+from ..run_folder import STATE_FILES
 
 
 def _flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -69,13 +66,14 @@ def save_training_state(folder: Path, *, model_state: dict[str, torch.Tensor], o
         with no_space_error(tmp):
             _write_state(tmp, model_state, optimizer, scheduler, objective_state, best_state, progress, streams,
                          average_state, settings)
+            if folder.exists():
+                keep_foreign_files(folder, tmp, set(STATE_FILES))  # a file a user put there moves on with the state
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     old = folder.with_name(folder.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
     if folder.exists():
-        keep_foreign_files(folder, tmp, STATE_FILES)  # a file a user put there moves on with the state
         folder.rename(old)
     tmp.rename(folder)
     shutil.rmtree(old, ignore_errors=True)
@@ -137,7 +135,7 @@ def recover_training_state(folder: Path) -> bool:
         return True
     if (old / "state.json").is_file():
         if folder.exists():  # a folder without state.json is no saved state (e.g. cut while being renamed)
-            keep_foreign_files(folder, old, STATE_FILES)
+            keep_foreign_files(folder, old, set(STATE_FILES))
             shutil.rmtree(folder)
         old.rename(folder)
         return True
