@@ -106,7 +106,7 @@ def test_onnx_export_is_refused_and_checked_like_any_export(trained, exported, t
     data = bytearray(graph.read_bytes())
     data[-10] ^= 1
     graph.write_bytes(bytes(data))
-    with pytest.raises(CheckpointError, match="model.onnx: sha256 differs"):
+    with pytest.raises(CheckpointError, match=r"model\.onnx: sha256 differs"):
         xlingual.load(damaged)
     assert main(["export", str(trained), str(tmp_path / "x"), "--format", "onnx", "--quantize", "int4"]) == 2
     assert "--quantize: ONNX variants are int8, none, int8-dynamic" in capsys.readouterr().err
