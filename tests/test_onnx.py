@@ -108,6 +108,8 @@ def test_onnx_export_is_refused_and_checked_like_any_export(trained, exported, t
     graph.write_bytes(bytes(data))
     with pytest.raises(CheckpointError, match=r"model\.onnx: sha256 differs"):
         xlingual.load(damaged)
+    assert main(["export", str(exported), str(tmp_path / "again"), "--format", "onnx"]) == 2
+    assert "is an ONNX export already" in capsys.readouterr().err
     assert main(["export", str(trained), str(tmp_path / "x"), "--format", "onnx", "--quantize", "int4"]) == 2
     assert "--quantize: ONNX variants are int8, none, int8-dynamic" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()

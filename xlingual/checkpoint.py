@@ -376,6 +376,8 @@ def merge_and_export(path: str | Path, out: str | Path, base_model: str | None =
     else:
         require_onnxruntime()
     source = resolve_checkpoint(path)
+    if is_onnx_export(source):
+        raise CheckpointError(f"{source} is an ONNX export already; export from the run folder it came from")
     check_export_target(target, source, overwrite)
     check_unlocked(target, lock_dir=target.parent, name=target.name)
     if "int8-static" in variants and calibration is None:
