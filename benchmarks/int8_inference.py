@@ -11,8 +11,8 @@ first in a child), each in a fresh process, and measures:
 - label agreement with torch fp32 (test, every language) and macro-F1 per language, target average;
 - label agreement on **English dev** (the source val split): the one number the default is chosen by.
 
-Threads: the default (torch's thread count, which ONNX Runtime sessions are given too) and 1 (``--threads``
-picks others). Ratios are to torch fp32 at the same thread count, measured in the same invocation.
+Threads: the default (torch's thread count, which ONNX Runtime sessions are given too) and 1
+(``--thread-counts`` picks others). Ratios are to torch fp32 at the same thread count, measured in the same invocation.
 
 Rule for ``quantize="int8"``, written before the measurement: per engine, the fastest int8 variant (default
 threads, wall clock) whose labels on English dev agree with fp32's on >= 95% of tweets and whose English dev

@@ -78,10 +78,17 @@ def test_the_export_folder_says_what_it_holds(trained, exported):
 
 @pytest.mark.parametrize("quantize", ["int8", "int8-dynamic", "int8-ffn-fp32", "int8-static"])
 def test_int8_graphs_load_and_predict(exported, toy_umsab, quantize):
+    import onnx
+
     classifier = xlingual.load(exported, quantize=quantize)
-    assert classifier.model.variant == (DEFAULT_INT8 if quantize == "int8" else quantize)
-    probabilities = classifier.predict_proba(texts(toy_umsab)[:20])
-    assert probabilities.shape == (20, 3) and torch.allclose(probabilities.sum(-1), torch.ones(20), atol=1e-5)
+    variant = DEFAULT_INT8 if quantize == "int8" else quantize
+    assert classifier.model.path.name == f"model_{variant.replace('-', '_')}.onnx"  # the graph really loaded
+    ops = {node.op_type for node in onnx.load(str(classifier.model.path)).graph.node}
+    assert ("QuantizeLinear" in ops) if variant == "int8-static" else ("DynamicQuantizeLinear" in ops), ops
+    every = texts(toy_umsab)
+    fp32 = xlingual.load(exported).predict_proba(every).argmax(-1)
+    same = float((classifier.predict_proba(every).argmax(-1) == fp32).float().mean())
+    assert same >= 0.8, same  # int8 of a tiny model: most labels kept, not necessarily all
 
 
 def test_predict_and_evaluate_commands_run_on_an_onnx_export(exported, capsys):
@@ -142,3 +149,33 @@ def test_torch_int8_variants_keep_the_ffn_outputs_in_fp32(trained):
     assert all(k is DynamicLinear for n, k in kinds.items() if ".attention." in n or "intermediate" in n)
     every = xlingual.load(trained, quantize="int8-dynamic").model
     assert all(type(m) is DynamicLinear for n, m in every.encoder.named_modules() if n.endswith("dense"))
+
+
+def test_an_int8_export_from_before_variants_loads_as_int8_dynamic(trained, tmp_path, toy_umsab):
+    out = tmp_path / "old-int8"
+    assert main(["export", str(trained), str(out), "--quantize", "int8-dynamic"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["quantization"]["variant"] == "int8-dynamic"
+    del config["quantization"]["variant"], config["quantization"]["kept_fp32"]  # what older exports hold
+    (out / "config.json").write_text(json.dumps(config))
+    every = texts(toy_umsab)
+    old = xlingual.load(out).predict_proba(every)
+    assert torch.equal(old, xlingual.load(trained, quantize="int8-dynamic").predict_proba(every))
+    assert main(["export", str(out), str(tmp_path / "onnx"), "--format", "onnx"]) == 2  # int8 weights: refused
+
+
+def test_static_int8_calibrates_on_a_file_of_english_texts(trained, tmp_path, toy_umsab):
+    calibration = tmp_path / "english.txt"
+    calibration.write_text("\n".join(texts(toy_umsab)[:40]) + "\n\n", encoding="utf-8")
+    out = tmp_path / "static"
+    assert main(["export", str(trained), str(out), "--format", "onnx", "--quantize", "int8-static",
+                 "--calibration", str(calibration)]) == 0
+    assert json.loads((out / ONNX_METADATA).read_text())["calibration"] == "40 texts"
+    assert xlingual.load(out, quantize="int8-static").predict("hola").label
+
+
+def test_without_the_onnx_package_export_says_so(trained, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    assert main(["export", str(trained), str(tmp_path / "out"), "--format", "onnx"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ONNX needs onnx, an optional extra"), err

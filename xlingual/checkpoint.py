@@ -260,6 +260,8 @@ def load_checkpoint(path: str | Path, base_model: str | None = None, device: str
         return OnnxModel(folder, config, quantize, verify), load_tokenizer(str(folder))
     int8_export = (folder / INT8_WEIGHTS).is_file() and getattr(config, "quantization", None)
     check_quantize("int8" if int8_export else quantize, device)  # refuse before reading any weights
+    if quantize and not int8_export:
+        torch_variant(quantize)  # int8-static exists in ONNX Runtime only: said before any weights are read
     if int8_export:
         return _load_int8_export(folder, config, verify), load_tokenizer(str(folder))
     if (folder / ADAPTER_CONFIG).is_file():
@@ -374,10 +376,13 @@ def merge_and_export(path: str | Path, out: str | Path, base_model: str | None =
         if quantize is not None:
             torch_variant(quantize)
     else:
-        require_onnxruntime()
+        require_onnxruntime(export=True)
     source = resolve_checkpoint(path)
     if is_onnx_export(source):
         raise CheckpointError(f"{source} is an ONNX export already; export from the run folder it came from")
+    if format == "onnx" and (source / INT8_WEIGHTS).is_file():
+        raise CheckpointError(f"{source} holds int8 weights (an int8 export); export ONNX from the fp32 run it came "
+                              "from (its int8 graphs come from --quantize)")
     check_export_target(target, source, overwrite)
     check_unlocked(target, lock_dir=target.parent, name=target.name)
     if "int8-static" in variants and calibration is None:
@@ -430,7 +435,7 @@ def run_calibration_texts(run: Path) -> list[str]:
     from .data.loading import load_examples
     from .run_paths import PATHS_FILE, apply_recorded
 
-    if not (run / "config.yaml").is_file():
+    if not (run / "config.yaml").is_file() or not is_run_folder(run):
         raise QuantizationError(f"int8-static: {run} is not a run folder, so it has no English train text to "
                                 "calibrate on; pass calibration texts (--calibration FILE)")
     data = load_recipe_dict(run / "config.yaml")

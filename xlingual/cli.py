@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from .io import NO_SPACE
 
@@ -158,7 +159,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.calibration:
         from .data.textfile import read_lines
 
-        calibration = [line for line in read_lines(args.calibration) if line.strip()]
+        calibration = [line for line in read_lines(Path(args.calibration)) if line.strip()]
     out = merge_and_export(args.run, args.out, base_model=args.base_model, overwrite=args.overwrite,
                            verify=not args.no_verify, quantize=args.quantize, format=args.format,
                            calibration=calibration)

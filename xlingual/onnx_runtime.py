@@ -42,12 +42,16 @@ ONNX_VARIANTS = {
 CALIBRATION_TEXTS = 256
 
 
-def require_onnxruntime():
-    """The onnxruntime module, or a one-line error saying how to install the optional extra."""
+def require_onnxruntime(export: bool = False):
+    """The onnxruntime module (and, to export, the onnx package), or a one-line error saying how to install
+    the optional extra."""
     try:
         import onnxruntime
-    except ImportError:
-        raise CheckpointError('ONNX needs onnxruntime, an optional extra: pip install -e ".[onnx]" '
+
+        if export:
+            import onnx  # noqa: F401  (the exporter and onnxruntime.quantization need it; onnxruntime alone does not)
+    except ImportError as exc:
+        raise CheckpointError(f'ONNX needs {exc.name or "onnxruntime"}, an optional extra: pip install -e ".[onnx]" '
                               "(or pip install onnxruntime onnx)") from None
     return onnxruntime
 
@@ -86,7 +90,7 @@ def _example_inputs(tokenizer, config) -> tuple[torch.Tensor, torch.Tensor]:
 
 def write_onnx(model, tokenizer, folder: Path) -> None:
     """The fp32 graph of ``model`` (LoRA merged, fp32 weights) into ``folder``."""
-    require_onnxruntime()
+    require_onnxruntime(export=True)
     wrapper = _LogitsAndEmbeddings(model.to("cpu").eval()).eval()
     ids, mask = _example_inputs(tokenizer, model.config)
     axes = {"batch": 0, "length": 1}
@@ -134,7 +138,7 @@ class _Calibration:
 
 def quantize_onnx(folder: Path, variant: str, calibration: list[str] | None, tokenizer, config) -> str:
     """Write the int8 ``variant`` of ``folder``'s fp32 graph; returns its file name."""
-    require_onnxruntime()
+    require_onnxruntime(export=True)
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_dynamic, quantize_static
 
     source, target = folder / FP32_GRAPH, folder / graph_name(variant)
@@ -171,7 +175,12 @@ def write_onnx_metadata(folder: Path, source: Path, variants: list[str], calibra
 
 
 def copy_recipe(source_run: Path, folder: Path) -> list[str]:
-    """The run's config.yaml and paths.json, so ``xlingual evaluate OUT`` finds the run's data."""
+    """The run's config.yaml and paths.json, so ``xlingual evaluate OUT`` finds the run's data (from a run
+    folder only: a checkpoint folder elsewhere has no recipe of its own)."""
+    from .run_folder import is_run_folder
+
+    if not is_run_folder(source_run):
+        return []
     copied = []
     for name in ("config.yaml", "paths.json"):
         if (source_run / name).is_file():
@@ -188,8 +197,12 @@ class OnnxModel:
 
     def __init__(self, folder: Path, config, quantize: str | None = None, verify: bool = True) -> None:
         ort = require_onnxruntime()
-        metadata = json.loads((folder / ONNX_METADATA).read_text(encoding="utf-8"))
-        graphs = metadata.get("graphs", {})
+        try:
+            metadata = json.loads((folder / ONNX_METADATA).read_text(encoding="utf-8"))
+            graphs = dict(metadata["graphs"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise CheckpointError(f"{folder / ONNX_METADATA}: unreadable ({type(exc).__name__}: {exc}); the export "
+                                  "is damaged: export it again") from None
         wanted = "fp32" if quantize is None else DEFAULT_INT8 if quantize == "int8" else quantize
         name = graphs.get(wanted)
         if name is None:
@@ -204,7 +217,13 @@ class OnnxModel:
         options = ort.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()  # the thread count torch would use here
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - onnxruntime's own error types (InvalidProtobuf, Fail, ...)
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CheckpointError(f"{path}: onnxruntime cannot load it ({first}); the export is damaged: export it "
+                                  "again") from None
+        self.path = path
         self.config = config
         self.variant = wanted
         self.device = torch.device("cpu")
