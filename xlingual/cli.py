@@ -289,12 +289,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sweep)
 
     from .ensembles import register as register_ensembles
+    from .pseudo_labeling import register as register_pseudo_label
     from .reports.compare import register as register_compare
     from .reports.diagnostics import register as register_diagnose
 
     register_compare(sub)
     register_diagnose(sub)
     register_ensembles(sub)
+    register_pseudo_label(sub)
     return parser
 
 

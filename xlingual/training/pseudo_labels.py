@@ -51,3 +51,67 @@ def select_pseudo_labels(probabilities: Tensor, threshold: float, max_per_class:
         selected.extend(ranked if quota is None else ranked[:quota])
     selected.sort()
     return selected, [labels[i] for i in selected]
+
+
+# ----------------------------------------------------------------------------- selection rules for a teacher
+
+SELECTION_RULES = ("prior-matched", "class-balanced", "threshold", "all-soft")
+"""How ``xlingual pseudo-label`` keeps a teacher's labels (:func:`select`):
+
+- ``prior-matched`` (the default): the ``k`` most confident texts per language, split between classes as the
+  teacher's own mean prediction estimates the language's class prior (no labels). A fixed threshold starves a
+  weak teacher, and a uniform mix teaches a class prior the target text may not have (a student then learns
+  "language → class").
+- ``class-balanced``: the ``k`` most confident per class (all of a class where it has fewer).
+- ``threshold``: every text whose top probability is at least ``threshold``.
+- ``all-soft``: every text, with the teacher's probabilities as soft targets."""
+
+
+def estimate_prior(probabilities: Tensor) -> list[float]:
+    """The class prior of the texts as the teacher sees them: its mean predicted distribution (label-free)."""
+    if probabilities.dim() != 2 or probabilities.shape[0] == 0:
+        raise ValueError(f"probabilities must be a non-empty [n, k], got shape {tuple(probabilities.shape)}")
+    return probabilities.detach().float().cpu().mean(dim=0).tolist()
+
+
+def prior_quota(total: int, prior: list[float]) -> list[int]:
+    """``total`` split between classes in proportion to ``prior`` (largest remainder; sums to ``total``)."""
+    exact = [total * p / sum(prior) for p in prior]
+    quota = [int(x) for x in exact]
+    for c in sorted(range(len(prior)), key=lambda c: (-(exact[c] - quota[c]), c))[: total - sum(quota)]:
+        quota[c] += 1
+    return quota
+
+
+def select(probabilities: Tensor, rule: str, k: int | None = None, threshold: float | None = None
+           ) -> tuple[list[int], list[int], dict]:
+    """``(indices, labels, record)`` of the rows a teacher's ``probabilities`` ``[n, k]`` keep by ``rule``.
+
+    Within a class the most confident rows win (ties: lower index); indices come back sorted. ``record`` says
+    what was asked and kept per class, the estimated prior, and ``short`` for classes with fewer rows than
+    their quota (all of them kept)."""
+    if rule not in SELECTION_RULES:
+        raise ValueError(f"rule must be one of {', '.join(SELECTION_RULES)}, got {rule!r}")
+    confidence, predicted = probabilities.detach().float().cpu().max(dim=1)
+    scores, labels = confidence.tolist(), predicted.tolist()
+    classes = probabilities.shape[1]
+    prior = estimate_prior(probabilities)
+    record: dict = {"rule": rule, "prior": prior}
+    if rule in ("threshold", "all-soft"):
+        cut = threshold if rule == "threshold" else None
+        kept = [i for i, score in enumerate(scores) if cut is None or score >= cut]
+        record.update(threshold=cut, kept=[sum(labels[i] == c for i in kept) for c in range(classes)])
+        return kept, [labels[i] for i in kept], record
+    if k is None or k < 1:
+        raise ValueError(f"rule {rule!r} needs k >= 1, got {k!r}")
+    quota = prior_quota(k, prior) if rule == "prior-matched" else [k] * classes
+    by_class: dict[int, list[int]] = {c: [] for c in range(classes)}
+    for index, label in enumerate(labels):
+        by_class[label].append(index)
+    selected: list[int] = []
+    for c, members in by_class.items():
+        selected.extend(sorted(members, key=lambda i: (-scores[i], i))[: quota[c]])
+    selected.sort()
+    kept = [sum(labels[i] == c for i in selected) for c in range(classes)]
+    record.update(k=k, quota=quota, kept=kept, short=[c for c in range(classes) if kept[c] < quota[c]])
+    return selected, [labels[i] for i in selected], record

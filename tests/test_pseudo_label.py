@@ -1,0 +1,114 @@
+"""Pseudo-labels from a teacher: the ensemble's probabilities, the selection rules, the dataset folder."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from conftest import REPO, tiny_recipe_overrides
+
+import xlingual
+from xlingual.cli import main
+from xlingual.config import DataConfig
+from xlingual.data.loading import load_examples
+from xlingual.errors import ConfigError
+from xlingual.pseudo_labeling import load_teachers, teacher_probabilities
+from xlingual.training.pseudo_labels import estimate_prior, prior_quota, select
+
+RECIPE = REPO / "recipes" / "umsab_e5small.yaml"
+
+
+@pytest.fixture(scope="module")
+def teachers(tiny_bert, toy_umsab, tmp_path_factory):
+    base = tmp_path_factory.mktemp("teachers")
+    return [xlingual.train(RECIPE, tiny_recipe_overrides(tiny_bert, toy_umsab, base / f"seed{seed}", **{
+        "training.epochs": 2, "training.learning_rate": 5e-3, "training.seed": seed}), progress=False)
+            for seed in (1, 2)]
+
+
+def test_the_ensemble_teacher_is_the_mean_of_its_members(teachers, toy_umsab):
+    texts = (toy_umsab / "spanish" / "train_text.txt").read_text(encoding="utf-8").split("\n")
+    members = load_teachers(teachers)
+    each = [xlingual.load(run).predict_proba(texts) for run in teachers]
+    assert not torch.allclose(each[0], each[1])  # two seeds: two views
+    assert torch.allclose(teacher_probabilities(members, texts), (each[0] + each[1]) / 2, atol=1e-7)
+    assert torch.equal(teacher_probabilities(members[:1], texts), each[0])
+
+
+def test_class_balanced_keeps_k_per_class_or_all_and_says_so():
+    # 6 texts of class 0, 3 of class 1, 1 of class 2 (by the teacher's argmax), confidences 0.4..0.95
+    rows = [[0.9 - 0.05 * i, 0.05 + 0.05 * i, 0.05] for i in range(6)] + \
+           [[0.1, 0.8 - 0.1 * i, 0.1 + 0.1 * i] for i in range(3)] + [[0.1, 0.1, 0.8]]
+    probabilities = torch.tensor(rows)
+    indices, labels, record = select(probabilities, "class-balanced", k=4)
+    assert record["kept"] == [4, 3, 1] and record["short"] == [1, 2]  # k of class 0; all of 1 and 2, said so
+    assert indices == [0, 1, 2, 3, 6, 7, 8, 9]  # the most confident of class 0
+    assert labels == [0, 0, 0, 0, 1, 1, 1, 2]
+
+
+def test_prior_matched_keeps_the_estimated_mix_of_a_skewed_pool():
+    generator = torch.Generator().manual_seed(0)
+    truth = torch.tensor([0] * 600 + [1] * 250 + [2] * 150)  # a skewed target pool: 60/25/15
+    logits = torch.randn(1000, 3, generator=generator) + 2.5 * torch.nn.functional.one_hot(truth, 3)
+    probabilities = torch.softmax(logits, dim=-1)
+    prior = estimate_prior(probabilities)
+    assert prior[0] > prior[1] > prior[2]  # the teacher's mean prediction sees the skew
+    _, labels, record = select(probabilities, "prior-matched", k=100)
+    assert record["quota"] == prior_quota(100, prior) and sum(record["quota"]) == 100
+    assert record["kept"] == record["quota"] and not record["short"]
+    kept_mix = [labels.count(c) / len(labels) for c in range(3)]
+    assert all(abs(kept_mix[c] - prior[c]) <= 0.01 for c in range(3)), (kept_mix, prior)
+    # a class-balanced draw would have taught a uniform mix instead
+    assert select(probabilities, "class-balanced", k=34)[2]["kept"] == [34, 34, 34]
+    assert prior_quota(10, [0.5, 0.3, 0.2]) == [5, 3, 2] and prior_quota(7, [1, 1, 1]) == [3, 2, 2]
+
+
+def test_threshold_and_all_soft_rules():
+    probabilities = torch.tensor([[0.9, 0.05, 0.05], [0.4, 0.35, 0.25], [0.1, 0.1, 0.8]])
+    assert select(probabilities, "threshold", threshold=0.75)[:2] == ([0, 2], [0, 2])
+    assert select(probabilities, "all-soft")[:2] == ([0, 1, 2], [0, 0, 2])
+    with pytest.raises(ValueError, match="needs k >= 1"):
+        select(probabilities, "prior-matched")
+
+
+def test_pseudo_label_command_writes_a_dataset_folder(teachers, toy_umsab, tmp_path, capsys):
+    out = tmp_path / "pseudo"
+    assert main(["pseudo-label", *map(str, teachers), "--out", str(out), "--k", "12"]) == 0
+    printed = capsys.readouterr().out
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["rule"] == "prior-matched" and manifest["ensemble"] and len(manifest["teachers"]) == 2
+    assert all(t["sha256"] for t in manifest["teachers"])  # the teachers' weights, by fingerprint
+    spanish = manifest["languages"]["spanish"]
+    kept = spanish["kept"]
+    # the tiny teachers lean on one class: the quota of a class they never predict is short, and said so
+    assert 0 < kept <= 12 and sum(spanish["kept_per_class"].values()) == kept and spanish["pool"] == 96
+    assert (kept == 12) == (not spanish["short_classes"])
+    assert f"spanish: kept {kept} of 96" in printed and "german: kept" in printed
+    assert spanish["confidence_kept"]["q50"] >= spanish["confidence_all"]["q50"]
+    # a recipe reads it as data: the UMSAB layout, class indices as labels
+    examples = load_examples(DataConfig(root=str(out), target_languages=["german"]), "spanish", "train")
+    assert len(examples) == kept and examples.labels is not None
+    probabilities = [json.loads(line) for line in (out / "spanish" / "train_probabilities.jsonl").read_text().split(
+        "\n") if line]
+    assert [max(range(3), key=p.__getitem__) for p in probabilities] == examples.labels
+    # no test-split text reached the pseudo-labels: they come from the train split, labels dropped
+    test = set((toy_umsab / "spanish" / "test_text.txt").read_text(encoding="utf-8").split("\n"))
+    train = set((toy_umsab / "spanish" / "train_text.txt").read_text(encoding="utf-8").split("\n"))
+    assert set(examples.texts) <= train and not (set(examples.texts) & (test - train))
+    # replaced only with --overwrite, and never over other files
+    assert main(["pseudo-label", str(teachers[0]), "--out", str(out)]) == 2
+    assert "already holds pseudo-labels; pass --overwrite" in capsys.readouterr().err
+    assert main(["pseudo-label", str(teachers[0]), "--out", str(out), "--overwrite", "--rule", "threshold",
+                 "--threshold", "0.34"]) == 0
+    assert json.loads((out / "manifest.json").read_text())["rule"] == "threshold"
+
+
+def test_pseudo_label_refuses_the_test_split_and_bad_rules(teachers, tmp_path):
+    from xlingual.pseudo_labeling import pseudo_label
+
+    with pytest.raises(ConfigError, match="--split test: that is the test split"):
+        pseudo_label(teachers, tmp_path / "x", split="test")
+    with pytest.raises(ConfigError, match="--threshold: the threshold rule needs a value"):
+        pseudo_label(teachers, tmp_path / "x", rule="threshold")
+    assert not (tmp_path / "x").exists()
