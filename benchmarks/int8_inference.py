@@ -102,7 +102,9 @@ def evaluate(env: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
             times.append(time.perf_counter() - start)
     dev = load_examples(recipe.data, recipe.data.source_language, "dev")
     result.update(latency_ms=[1000 * t for t in times], dev_predictions=classifier.predict_proba(dev.texts)
-                  .argmax(-1).tolist(), dev_labels=list(dev.labels or []), threads_used=torch.get_num_threads(),
+                  .argmax(-1).tolist(), dev_labels=list(dev.labels or []),
+                  threads_used=(classifier.model.session.get_session_options().intra_op_num_threads
+                                if config["engine"] == "onnx" else torch.get_num_threads()),
                   engine=config["engine"], precision=config["precision"], thread_label=config["thread_label"])
     return result
 

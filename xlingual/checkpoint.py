@@ -401,8 +401,9 @@ def merge_and_export(path: str | Path, out: str | Path, base_model: str | None =
                     files = _write_onnx_export(model, tokenizer, tmp, source, variants, calibration)
                 else:
                     files = write_checkpoint(model, tokenizer, tmp)
+                written = ",".join(variants) if format == "onnx" else quantize  # the graphs an ONNX export holds
                 atomic_write_json(tmp / EXPORT_MARKER, {"exported_from": str(source), "merged_lora": was_lora,
-                                                        "format": format, "quantize": quantize,
+                                                        "format": format, "quantize": written,
                                                         "files": [*files, EXPORT_MARKER]})
             replace_dir(tmp, target)
         except BaseException:
