@@ -112,3 +112,31 @@ def test_pseudo_label_refuses_the_test_split_and_bad_rules(teachers, tmp_path):
     with pytest.raises(ConfigError, match="--threshold: the threshold rule needs a value"):
         pseudo_label(teachers, tmp_path / "x", rule="threshold")
     assert not (tmp_path / "x").exists()
+
+
+def test_a_student_trains_on_the_pseudo_labels_and_says_so(teachers, tiny_bert, toy_umsab, tmp_path, capsys):
+    from xlingual.results import Results
+
+    pseudo = tmp_path / "pseudo"
+    assert main(["pseudo-label", *map(str, teachers), "--out", str(pseudo), "--rule", "class-balanced",
+                 "--k", "5"]) == 0
+    manifest = json.loads((pseudo / "manifest.json").read_text())
+    student = xlingual.train(RECIPE, [*tiny_recipe_overrides(tiny_bert, toy_umsab, tmp_path / "student", **{
+        "training.epochs": 1}), f"data.pseudo_labeled={{root: {pseudo}}}"], progress=False)
+    results = Results.read(student / "results.json")
+    assert "pseudo-labels" in results.protocol.target_resources  # compare keeps it apart from zero-shot runs
+    record = results.protocol.pseudo_labels
+    assert record["teachers"] == manifest["teachers"] and record["rule"] == "class-balanced"
+    assert record["kept"] == {lang: entry["kept"] for lang, entry in manifest["languages"].items()}
+    kept = sum(record["kept"].values())
+    assert results.train_eval_overlap["train_examples"] == 96 + kept  # English plus every pseudo-labelled text
+    # no test-split text reached the training stream
+    pseudo_texts = {t for lang in manifest["languages"] for t in
+                    (pseudo / lang / "train_text.txt").read_text(encoding="utf-8").split("\n") if t}
+    for lang in manifest["languages"]:
+        test = set((toy_umsab / lang / "test_text.txt").read_text(encoding="utf-8").split("\n"))
+        train = set((toy_umsab / lang / "train_text.txt").read_text(encoding="utf-8").split("\n"))
+        assert not (pseudo_texts & (test - train))
+    with pytest.raises(xlingual.XlingualError, match=r"holds no manifest\.json"):
+        xlingual.train(RECIPE, [*tiny_recipe_overrides(tiny_bert, toy_umsab, tmp_path / "bad"),
+                                f"data.pseudo_labeled={{root: {tmp_path}}}"], progress=False)

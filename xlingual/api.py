@@ -18,7 +18,7 @@ from .config import PairsConfig, RecipeConfig, UnlabeledTargetConfig, load_recip
 from .data.batching import tokenize_examples
 from .data.examples import Examples
 from .data.labels import LabelScheme
-from .data.loading import label_scheme
+from .data.loading import label_scheme, load_pseudo_labeled
 from .data.memory import check_column_mapping, examples_by_language, pairs_by_language
 from .errors import ConfigError, DataError
 from .inference import Classifier
@@ -105,10 +105,13 @@ def fit(
     if pairs is not None:
         translation_pairs = pairs_by_language(pairs, column_mapping, "pairs")
         recipe.alignment.pairs = recipe.alignment.pairs or PairsConfig()
+    train_examples = by_language[source]
+    for pseudo in load_pseudo_labeled(data, scheme).values():  # the recipe's pseudo-labels, as train() reads them
+        train_examples = train_examples.concatenate(pseudo)
     data.root = "in-memory"
     run = run_training(recipe, call=call, objectives=objectives, callbacks=callbacks, overwrite=overwrite,
                        progress=progress,
-                       data=RunData(by_language[source], selection, evaluation, unlabeled, translation_pairs))
+                       data=RunData(train_examples, selection, evaluation, unlabeled, translation_pairs))
     return TrainedClassifier(run.model, run.tokenizer, run.results, run.folder, scheme, device=run.model.device)
 
 

@@ -116,6 +116,21 @@ class ExtraSourceConfig:
 
 
 @dataclass
+class PseudoLabeledConfig:
+    """Target-language texts labelled by a teacher (``xlingual pseudo-label``'s output folder), trained on beside
+    the source labels; recorded in the protocol as ``pseudo-labels`` with the teachers' fingerprints."""
+
+    root: str = ""
+    """The folder ``xlingual pseudo-label`` wrote: ``<language>/train_{text,labels}.txt`` and manifest.json."""
+    languages: list[str] | None = None
+    """Which of its languages to train on (default: every language folder in it)."""
+
+    def validate(self) -> None:
+        if not self.root:
+            raise ConfigError("data.pseudo_labeled.root: must name the folder 'xlingual pseudo-label' wrote")
+
+
+@dataclass
 class DataConfig:
     """Where the labelled data lives and which languages to train and test on."""
 
@@ -164,11 +179,15 @@ class DataConfig:
     both (a quarter of the budget from the start, three quarters from the end; Sun et al. 2019)."""
 
     extra_source: ExtraSourceConfig | None = None
+    pseudo_labeled: PseudoLabeledConfig | None = None
+    """Teacher-labelled target text trained on beside the source labels (another protocol: ``pseudo-labels``)."""
     """More labelled source-language data appended to the train split (recorded as extra source data)."""
 
     def validate(self) -> None:
         if self.extra_source is not None:
             self.extra_source.validate()
+        if self.pseudo_labeled is not None:
+            self.pseudo_labeled.validate()
         from .data.language_names import canonical_names, to_canonical
 
         self.language_names = canonical_names(self.language_names) or None

@@ -30,6 +30,7 @@ from .data.loading import (
     label_scheme,
     load_examples,
     load_extra_source,
+    load_pseudo_labeled,
     split_role,
     target_language_overlap,
 )
@@ -124,6 +125,8 @@ def load_run_data(
     if extra is not None:
         check_extra_source_language(data, extra, warn)  # target-language text passing as extra English: refused
         train = train.concatenate(extra)
+    for pseudo in load_pseudo_labeled(data, scheme).values():  # teacher-labelled target text (protocol: pseudo-labels)
+        train = train.concatenate(pseudo)
     selection_languages = {"target-dev": data.target_languages, "last": []}.get(recipe.training.select_best_on,
                                                                                  [data.source_language])
     selection = {lang: load_examples(data, lang, "dev", scheme=scheme) for lang in selection_languages}
@@ -192,6 +195,8 @@ def protocol(recipe: RecipeConfig, train: Examples, selection: dict[str, Example
         overlap = target_language_overlap(recipe.data, extra.texts) if extra is not None else {}
         if overlap:  # extra source texts found in target-language data: kept on the record
             record.extra_source_data["target_language_texts"] = overlap
+    if recipe.data.pseudo_labeled is not None:
+        record.pseudo_labels = pseudo_label_record(recipe)
     if recipe.evaluation.prior_correction is not None:
         record.prior_correction = protocol_prior_correction(recipe)
     if recipe.averaging is not None:
@@ -202,6 +207,16 @@ def protocol(recipe: RecipeConfig, train: Examples, selection: dict[str, Example
             lang: {k: v for k, v in entry.items() if k not in ("indices", "indices_are")}
             for lang, entry in holdout.items()}}
     return record
+
+
+def pseudo_label_record(recipe: RecipeConfig) -> dict:
+    """``protocol.pseudo_labels``: the folder, its teachers (runs and weight fingerprints), rule and counts."""
+    root = Path(recipe.data.pseudo_labeled.root)
+    manifest = read_json(root / "manifest.json")
+    kept = {lang: entry.get("kept") for lang, entry in manifest.get("languages", {}).items()
+            if recipe.data.pseudo_labeled.languages is None or lang in recipe.data.pseudo_labeled.languages}
+    return {"root": str(root), "teachers": manifest.get("teachers"), "rule": manifest.get("rule"),
+            "k": manifest.get("k"), "threshold": manifest.get("threshold"), "kept": kept}
 
 
 def protocol_prior_correction(recipe: RecipeConfig) -> str:

@@ -51,6 +51,8 @@ def target_resources(recipe: RecipeConfig, objectives: Sequence[Any] = ()) -> li
 
     declared = [get_objective(loss.name) for loss in recipe.alignment.losses] + list(objectives)
     resources = ordered_resources({resource for objective in declared for resource in objective.target_resources})
+    if recipe.data.pseudo_labeled is not None:
+        resources.append("pseudo-labels")  # target text labelled by a teacher, trained on
     if recipe.self_training is not None:
         resources.append("self-training")
     if recipe.training.select_best_on in ("target-confidence", "target-entropy", "target-agreement"):

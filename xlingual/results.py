@@ -109,6 +109,8 @@ class Protocol:
     checkpoint_averaging: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
     extra_source_data: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
     """More source-language training data beside the recipe's (``data.extra_source``): its files and size."""
+    pseudo_labels: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
+    """Teacher-labelled target text trained on (``data.pseudo_labeled``): the folder, teachers, rule, counts."""
     weight_space: str | None = field(default=None, metadata=OPTIONAL)
     """How a soup or a WiSE-FT interpolation made the weights, described."""
     dev_holdout: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)

@@ -184,6 +184,8 @@ def protected_paths(recipe, recipe_path: Path | None = None) -> dict[str, Path |
         "alignment.pairs.root": _local_root(alignment.pairs.root) if alignment.pairs else None,
         "alignment.unlabeled_target.root": (_local_root(alignment.unlabeled_target.root)
                                             if alignment.unlabeled_target else None),
+        "data.pseudo_labeled.root": (_local_root(recipe.data.pseudo_labeled.root)
+                                     if recipe.data.pseudo_labeled else None),
         "the recipe's folder": recipe_path.parent if recipe_path is not None else None,
         "the working directory": Path.cwd(),
     }

@@ -39,6 +39,7 @@ def local_path_keys(data: dict[str, Any]) -> list[str]:
     if (_get(data, "data.format") or "umsab") != "hub":
         keys += ["data.root", "data.dev_root"]
     keys.append("alignment.unlabeled_target.root")
+    keys.append("data.pseudo_labeled.root")
     if (_get(data, "alignment.pairs.format") or "auto") != "hub":
         keys.append("alignment.pairs.root")
     name = _get(data, "model.name")

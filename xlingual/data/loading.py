@@ -171,6 +171,37 @@ def check_extra_source_language(config: DataConfig, extra: Examples, warn: bool 
     return found
 
 
+def load_pseudo_labeled(config: DataConfig, scheme: LabelScheme | None = None) -> dict[str, Examples]:
+    """``data.pseudo_labeled``: each language's teacher-labelled texts from an ``xlingual pseudo-label`` folder."""
+    from pathlib import Path
+
+    from ..languages import normalize_language
+    from .umsab import read_text_label_files
+
+    pseudo = config.pseudo_labeled
+    if pseudo is None:
+        return {}
+    root = Path(pseudo.root)
+    if not (root / "manifest.json").is_file():
+        raise DataError(f"data.pseudo_labeled.root: {root} holds no manifest.json; point it at a folder written by "
+                        "'xlingual pseudo-label'")
+    found = sorted(p.name for p in root.iterdir() if (p / "train_text.txt").is_file())
+    wanted = pseudo.languages or found
+    scheme = scheme or label_scheme(config)
+    result = {}
+    for language in wanted:
+        language = normalize_language(language, field="data.pseudo_labeled.languages")
+        if language not in found:
+            raise DataError(f"data.pseudo_labeled: {root} has no {language}/ (found: {', '.join(found) or 'none'})")
+        if language == config.source_language:
+            raise DataError(f"data.pseudo_labeled: {root}/{language} is the source language; pseudo-labels are "
+                            "target-language text")
+        examples = read_text_label_files(root / language, "train", scheme, language)
+        if examples.texts:
+            result[language] = examples
+    return result
+
+
 def _balanced(examples: Examples, limit: int | None, scheme: LabelScheme) -> Examples:
     """The class-balanced draw, with a warning where the data cannot give equal classes."""
     drawn = examples.balanced_subsample(limit)
