@@ -34,6 +34,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from .config import RecipeConfig
+from .data.loading import load_examples
 from .errors import CheckpointError
 from .fingerprint import file_sha256, weights_fingerprint
 from .io import atomic_write_json, keep_foreign_files, new_temp_dir, no_space_error, read_json, replace_dir
@@ -62,9 +64,11 @@ from .quantization import (
     load_int8_state_dict,
     merge_lora,
     quantize_int8,
+    resolve_variant,
     torch_variant,
 )
 from .run_folder import CHECKPOINT, CHECKPOINT_METADATA, checkpoint_files, is_run_folder
+from .run_paths import run_recipe_data
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
@@ -418,11 +422,11 @@ def merge_and_export(path: str | Path, out: str | Path, base_model: str | None =
 
 def onnx_variants(quantize: str | None) -> list[str]:
     """The int8 graphs an ONNX export writes beside the fp32 one (``None``: the default int8 variant)."""
-    if quantize in (None, "int8"):
+    if quantize is None:
         return [DEFAULT_INT8]
     if quantize == "none":
         return []
-    variants = [v.strip() for v in quantize.split(",") if v.strip()]
+    variants = [resolve_variant(v.strip()) for v in quantize.split(",") if v.strip()]
     for variant in variants:
         if variant not in ONNX_VARIANTS:
             raise QuantizationError(f"--quantize: ONNX variants are {', '.join(['int8', 'none', *ONNX_VARIANTS])}, "
@@ -432,16 +436,10 @@ def onnx_variants(quantize: str | None) -> list[str]:
 
 def run_calibration_texts(run: Path) -> list[str]:
     """Unlabeled English text for static int8: a fixed draw from the run's source train split."""
-    from .config import RecipeConfig, load_recipe_dict
-    from .data.loading import load_examples
-    from .run_paths import PATHS_FILE, apply_recorded
-
     if not (run / "config.yaml").is_file() or not is_run_folder(run):
         raise QuantizationError(f"int8-static: {run} is not a run folder, so it has no English train text to "
                                 "calibrate on; pass calibration texts (--calibration FILE)")
-    data = load_recipe_dict(run / "config.yaml")
-    apply_recorded(data, read_json(run / PATHS_FILE) if (run / PATHS_FILE).is_file() else None)
-    recipe = RecipeConfig.from_dict(data)
+    recipe = RecipeConfig.from_dict(run_recipe_data(run))
     texts = load_examples(recipe.data, recipe.data.source_language, "train", labelled=False)
     return texts.subsample(CALIBRATION_TEXTS).texts
 

@@ -12,11 +12,14 @@ import json
 import math
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from safetensors import SafetensorError
 
 from .errors import NoSpaceError
 
@@ -41,8 +44,8 @@ def no_space_error(path: str | Path) -> Iterator[None]:
         if exc.errno not in NO_SPACE:
             raise
         raise _no_space(path, exc.errno) from None
-    except Exception as exc:
-        found = _RUST_OS_ERROR.search(str(exc)) if type(exc).__name__ == "SafetensorError" else None
+    except SafetensorError as exc:
+        found = _RUST_OS_ERROR.search(str(exc))
         if found is None or int(found.group(1)) not in NO_SPACE:
             raise
         raise _no_space(path, int(found.group(1))) from None
@@ -140,8 +143,6 @@ def keep_foreign_files(old: Path, new: Path, ours: set[str]) -> list[str]:
     """Copy into ``new`` every entry of ``old`` that is not one of ``ours`` (a file a user added), before
     ``new`` replaces ``old``: hard links where the filesystem allows (no bytes copied), else copies. The
     originals stay in ``old`` until the swap, so a run killed meanwhile loses nothing."""
-    import shutil
-
     kept = []
     for path in sorted(old.iterdir()):
         if path.name in ours or (new / path.name).exists():
@@ -164,7 +165,6 @@ def replace_dir(tmp: str | Path, target: str | Path) -> Path:
     killed at any point leaves either the old folder or the new one at ``target`` (with two renames where
     the kernel cannot exchange, the old one waits in a hidden ``.<name>.xlingual-old-*`` folder meanwhile).
     """
-    import shutil
 
     tmp, target = Path(tmp), Path(target)
     if not target.exists():

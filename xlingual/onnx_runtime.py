@@ -26,9 +26,12 @@ from types import SimpleNamespace
 
 import torch
 
+from .data.batching import collate
+from .data.truncation import encode
 from .errors import CheckpointError
 from .fingerprint import file_sha256
-from .quantization import DEFAULT_INT8, FFN_OUTPUT, QuantizationError
+from .quantization import FFN_OUTPUT, QuantizationError, resolve_variant
+from .run_folder import is_run_folder
 
 ONNX_METADATA = "xlingual_onnx.json"
 FP32_GRAPH = "model.onnx"
@@ -76,36 +79,33 @@ class _LogitsAndEmbeddings(torch.nn.Module):
         return output.logits, output.embeddings
 
 
-def _example_inputs(tokenizer, config) -> tuple[torch.Tensor, torch.Tensor]:
-    """Two rows of different lengths: the mask has zeros, so the graph keeps its padding logic (a mask of
-    ones alone lets the tracer drop it)."""
-    from .data.batching import collate
-    from .data.truncation import encode
-
-    ids, _ = encode(tokenizer, ["a short one", "a somewhat longer example sentence for the trace"],
-                    config.max_seq_length, config.text_prefix or "", "head")
-    batch = collate(ids, tokenizer.pad_token_id or 0)
-    return batch["input_ids"], batch["attention_mask"]
+def _batches(texts: list[str], tokenizer, config, size: int) -> list[dict[str, torch.Tensor]]:
+    """``texts`` encoded as the classifier encodes them (prefix, max length, truncation side), ``size`` a batch."""
+    truncation = getattr(config, "truncation", None) or "head"  # configs from before it was recorded
+    ids, _ = encode(tokenizer, texts, config.max_seq_length, config.text_prefix or "", truncation)
+    return [collate(ids[start:start + size], tokenizer.pad_token_id or 0) for start in range(0, len(ids), size)]
 
 
 def write_onnx(model, tokenizer, folder: Path) -> None:
     """The fp32 graph of ``model`` (LoRA merged, fp32 weights) into ``folder``."""
     require_onnxruntime(export=True)
     wrapper = _LogitsAndEmbeddings(model.to("cpu").eval()).eval()
-    ids, mask = _example_inputs(tokenizer, model.config)
-    axes = {"batch": 0, "length": 1}
+    # two rows of different lengths: the mask has zeros, so the graph keeps its padding logic (a mask of ones
+    # alone lets the tracer drop it)
+    batch = _batches(["a short one", "a somewhat longer example sentence for the trace"], tokenizer, model.config,
+                     2)[0]
+    axes = {0: "batch", 1: "length"}
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        torch.onnx.export(wrapper, (ids, mask), str(folder / FP32_GRAPH), input_names=["input_ids", "attention_mask"],
-                          output_names=["logits", "embeddings"], opset_version=OPSET, dynamo=False,
-                          dynamic_axes={"input_ids": {v: k for k, v in axes.items()},
-                                        "attention_mask": {v: k for k, v in axes.items()},
-                                        "logits": {0: "batch"}, "embeddings": {0: "batch"}})
-    wrapper.eval()
+        torch.onnx.export(wrapper, (batch["input_ids"], batch["attention_mask"]), str(folder / FP32_GRAPH),
+                          input_names=["input_ids", "attention_mask"], output_names=["logits", "embeddings"],
+                          opset_version=OPSET, dynamo=False,
+                          dynamic_axes={"input_ids": axes, "attention_mask": axes, "logits": {0: "batch"},
+                                        "embeddings": {0: "batch"}})
 
 
 def _ffn_output_nodes(graph: Path) -> list[str]:
-    import onnx
+    import onnx  # the optional extra
 
     pattern = re.compile(FFN_OUTPUT.replace(r"\.", "[./]") + "[./]MatMul")
     return [node.name for node in onnx.load(str(graph), load_external_data=False).graph.node
@@ -116,14 +116,7 @@ class _Calibration:
     """onnxruntime's CalibrationDataReader over tokenised English texts, a batch of 16 at a time."""
 
     def __init__(self, texts: list[str], tokenizer, config) -> None:
-        from .data.batching import collate
-        from .data.truncation import encode
-
-        ids, _ = encode(tokenizer, texts, config.max_seq_length, config.text_prefix or "", "head")
-        self.batches = []
-        for start in range(0, len(ids), 16):
-            batch = collate(ids[start:start + 16], tokenizer.pad_token_id or 0)
-            self.batches.append({k: v.numpy() for k, v in batch.items()})
+        self.batches = [{k: v.numpy() for k, v in batch.items()} for batch in _batches(texts, tokenizer, config, 16)]
         self.position = 0
 
     def get_next(self):
@@ -177,8 +170,6 @@ def write_onnx_metadata(folder: Path, source: Path, variants: list[str], calibra
 def copy_recipe(source_run: Path, folder: Path) -> list[str]:
     """The run's config.yaml and paths.json, so ``xlingual evaluate OUT`` finds the run's data (from a run
     folder only: a checkpoint folder elsewhere has no recipe of its own)."""
-    from .run_folder import is_run_folder
-
     if not is_run_folder(source_run):
         return []
     copied = []
@@ -203,7 +194,7 @@ class OnnxModel:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise CheckpointError(f"{folder / ONNX_METADATA}: unreadable ({type(exc).__name__}: {exc}); the export "
                                   "is damaged: export it again") from None
-        wanted = "fp32" if quantize is None else DEFAULT_INT8 if quantize == "int8" else quantize
+        wanted = "fp32" if quantize is None else resolve_variant(quantize)
         name = graphs.get(wanted)
         if name is None:
             raise QuantizationError(f"{folder}: this ONNX export has no {wanted} graph (it has "

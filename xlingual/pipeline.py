@@ -19,7 +19,7 @@ from accelerate.utils import set_seed
 
 from . import run_folder as rf
 from .checkpoint import load_checkpoint, load_checkpoint_config, save_checkpoint
-from .config import RecipeConfig, apply_override, load_recipe, load_recipe_dict, override_list
+from .config import RecipeConfig, load_recipe, override_list
 from .data.batching import TokenizedExamples, tokenize_examples
 from .data.examples import Examples, check_text, content_fingerprint
 from .data.holdout import HOLDOUT_FILE, holdout_record
@@ -32,7 +32,6 @@ from .data.loading import (
     load_extra_source,
     load_pseudo_labeled,
     split_role,
-    target_language_overlap,
 )
 from .data.pairs import TranslationPairs, load_pairs
 from .data.textfile import read_lines
@@ -48,7 +47,7 @@ from .modeling.freezing import count_parameters
 from .objectives import Objective, SetupContext, build_objectives
 from .protocol import SELECTION_NAMES, check_protocol, target_resources
 from .results import LabelSchemeRecord, LanguageScores, Protocol, Results, SplitResults
-from .run_paths import PATHS_FILE, apply_recorded, record_paths, yaml_comment
+from .run_paths import PATHS_FILE, record_paths, run_recipe_data, yaml_comment
 from .training.loop import TrainingLoop
 from .training.state import remove_training_state
 from .training.streams import PairStream, TextStream
@@ -116,14 +115,16 @@ def train_eval_overlap(train: Examples, evaluation: dict[str, dict[str, Examples
 
 def load_run_data(
     recipe: RecipeConfig, warn: bool = True
-) -> tuple[Examples, dict[str, Examples], dict[str, dict[str, Examples]]]:
-    """Read every split the run needs before any model loads, so data errors come first."""
+) -> tuple[Examples, dict[str, Examples], dict[str, dict[str, Examples]], dict[str, int]]:
+    """Read every split the run needs before any model loads, so data errors come first; the last item counts
+    the extra source texts found in target-language data (for the protocol record)."""
     data = recipe.data
     scheme = label_scheme(data)
     train = load_examples(data, data.source_language, "train", scheme=scheme)
     extra = load_extra_source(data, scheme)
-    if extra is not None:
-        check_extra_source_language(data, extra, warn)  # target-language text passing as extra English: refused
+    extra_overlap: dict[str, int] = {}
+    if extra is not None:  # target-language text passing as extra English: refused (a little of it: counted)
+        extra_overlap = check_extra_source_language(data, extra, warn)
         train = train.concatenate(extra)
     for pseudo in load_pseudo_labeled(data, scheme).values():  # teacher-labelled target text (protocol: pseudo-labels)
         train = train.concatenate(pseudo)
@@ -136,7 +137,7 @@ def load_run_data(
     overlap = train_eval_overlap(train, evaluation)
     if overlap and warn:
         logger.warning("%d training texts also appear in the evaluation data (%s)", overlap, train.origin)
-    return train, selection, evaluation
+    return train, selection, evaluation, extra_overlap
 
 
 def load_streams_data(recipe: RecipeConfig) -> tuple[dict[str, Examples], dict[str, TranslationPairs]]:
@@ -176,7 +177,7 @@ def load_streams_data(recipe: RecipeConfig) -> tuple[dict[str, Examples], dict[s
 
 def protocol(recipe: RecipeConfig, train: Examples, selection: dict[str, Examples], unlabeled: dict[str, Examples],
              pairs: dict[str, TranslationPairs], objectives: Sequence[Objective] = (),
-             holdout: dict[str, dict] | None = None) -> Protocol:
+             holdout: dict[str, dict] | None = None, extra_overlap: dict[str, int] | None = None) -> Protocol:
     """Which target-side resources the run used (with the files), how the model was selected, and the
     dev hold-out (its seed and the hash of its positions; the positions are in dev_holdout.json)."""
     files: dict = {"train": train.origin, "selection": {k: v.origin for k, v in selection.items()}}
@@ -191,10 +192,8 @@ def protocol(recipe: RecipeConfig, train: Examples, selection: dict[str, Example
         record.extra_source_data = {"files": recipe.data.extra_source.root, "train_examples": len(train.texts),
                                     "class_balanced": recipe.data.extra_source.class_balanced,
                                     "train_label_counts": {names[k]: counts[k] for k in sorted(counts)}}
-        extra = load_extra_source(recipe.data)  # the same draw the run trained on, counted as the warning was
-        overlap = target_language_overlap(recipe.data, extra.texts) if extra is not None else {}
-        if overlap:  # extra source texts found in target-language data: kept on the record
-            record.extra_source_data["target_language_texts"] = overlap
+        if extra_overlap:  # extra source texts found in target-language data (load_run_data counted them)
+            record.extra_source_data["target_language_texts"] = extra_overlap
     if recipe.data.pseudo_labeled is not None:
         record.pseudo_labels = pseudo_label_record(recipe)
     if recipe.evaluation.prior_correction is not None:
@@ -475,12 +474,14 @@ class RunData:
     """split → language → examples."""
     unlabeled: dict[str, Examples] = field(default_factory=dict)
     pairs: dict[str, TranslationPairs] = field(default_factory=dict)
+    extra_source_overlap: dict[str, int] = field(default_factory=dict)
+    """Extra source texts found in each target language's data (``data.extra_source``), for the protocol."""
 
     @classmethod
     def from_recipe(cls, recipe: RecipeConfig, warn: bool = True) -> RunData:
-        train, selection, evaluation = load_run_data(recipe, warn=warn)
+        train, selection, evaluation, extra_overlap = load_run_data(recipe, warn=warn)
         unlabeled, pairs = load_streams_data(recipe)
-        return cls(train, selection, evaluation, unlabeled, pairs)
+        return cls(train, selection, evaluation, unlabeled, pairs, extra_overlap)
 
 
 @dataclass
@@ -642,7 +643,8 @@ def run_training(
             seed=recipe.training.seed, source_language=recipe.data.source_language,
             target_languages=list(recipe.data.target_languages),
             label_scheme=LabelSchemeRecord(scheme.name, list(scheme.names)),
-            protocol=protocol(recipe, train_examples, selection_examples, unlabeled, pairs, extra, holdout),
+            protocol=protocol(recipe, train_examples, selection_examples, unlabeled, pairs, extra, holdout,
+                              data.extra_source_overlap),
             trust_remote_code=recipe.model.trust_remote_code, training=training_summary,
             train_eval_overlap={"count": train_eval_overlap(train_examples, eval_examples),
                                 "train_examples": len(train_examples)},
@@ -715,11 +717,8 @@ def evaluate_run(
     if out is not None:
         out = Path(out)
         other_data.check_output_folder(out, run)
-    data = load_recipe_dict(config_path)
-    apply_recorded(data, read_json(run / PATHS_FILE) if (run / PATHS_FILE).is_file() else None)
     overrides = override_list(overrides)
-    for assignment in overrides:
-        apply_override(data, assignment)
+    data = run_recipe_data(run, overrides)
     paths = record_paths(data)
     recipe = RecipeConfig.from_dict(data)
     if languages:

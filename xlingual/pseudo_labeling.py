@@ -26,15 +26,19 @@ from pathlib import Path
 
 import torch
 
+from .config import RecipeConfig
+from .data.language_names import to_canonical
+from .data.loading import load_examples, split_role
 from .errors import CheckpointError, ConfigError, RunFolderError
 from .io import atomic_write_json, new_temp_dir, read_json, replace_dir
+from .run_paths import run_recipe_data
 from .training.pseudo_labels import SELECTION_RULES, select
 
 MANIFEST = "manifest.json"
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 
 
-def load_teachers(runs: list[str | Path], batch_size: int = 64):
+def load_teachers(runs: list[str | Path]):
     """The members' classifiers, checked to share one list of labels."""
     from .inference import load
 
@@ -91,11 +95,6 @@ def pseudo_label(runs: list[str | Path], out: str | Path, languages: list[str] |
                  split: str = "train", overrides: list[str] | tuple[str, ...] = (), batch_size: int = 64,
                  overwrite: bool = False) -> Path:
     """Label the target text of ``languages`` with the teacher ``runs`` and write the kept texts to ``out``."""
-    from .config import RecipeConfig, apply_override, load_recipe_dict
-    from .data.language_names import to_canonical
-    from .data.loading import load_examples, split_role
-    from .run_paths import PATHS_FILE, apply_recorded
-
     out, runs = Path(out), [Path(run) for run in runs]
     if rule not in SELECTION_RULES:
         raise ConfigError(f"--rule: expected one of {', '.join(SELECTION_RULES)}, got {rule!r}")
@@ -107,17 +106,13 @@ def pseudo_label(runs: list[str | Path], out: str | Path, languages: list[str] |
         raise ConfigError(f"pseudo-label: {runs[0] if runs else 'no run'} is not a run folder (no config.yaml); "
                           "the first teacher's recipe names the data")
     _check_out(out, overwrite)
-    data = load_recipe_dict(runs[0] / "config.yaml")
-    apply_recorded(data, read_json(runs[0] / PATHS_FILE) if (runs[0] / PATHS_FILE).is_file() else None)
-    for assignment in overrides:
-        apply_override(data, assignment)
-    recipe = RecipeConfig.from_dict(data)
+    recipe = RecipeConfig.from_dict(run_recipe_data(runs[0], overrides))
     if split_role(recipe.data, split) == "test":
         raise ConfigError(f"--split {split}: that is the test split; test text never reaches training")
     wanted = [to_canonical(lang, recipe.data.language_names, field="--languages")
               for lang in (languages or recipe.data.target_languages)]
     pools = {lang: load_examples(recipe.data, lang, split, labelled=False) for lang in wanted}
-    members = load_teachers(runs, batch_size)
+    members = load_teachers(runs)
     names = members[0].labels
     manifest: dict = {
         "teachers": [{"run": str(run), "sha256": _fingerprint(run)} for run in runs],

@@ -88,9 +88,14 @@ def int8_engine() -> str:
                                                   usable[0])
 
 
+def resolve_variant(quantize: str) -> str:
+    """The variant ``quantize`` names: ``int8`` is :data:`DEFAULT_INT8`, any other name itself."""
+    return DEFAULT_INT8 if quantize == "int8" else quantize
+
+
 def torch_variant(quantize: str) -> str:
     """The torch int8 variant ``quantize`` names (``int8``: the default one)."""
-    variant = DEFAULT_INT8 if quantize == "int8" else quantize
+    variant = resolve_variant(quantize)
     if variant not in TORCH_VARIANTS:
         raise QuantizationError(f"quantize={quantize!r} runs in ONNX Runtime only: export with 'xlingual export RUN "
                                 f"OUT --format onnx --quantize {quantize}' and load that folder; torch offers "

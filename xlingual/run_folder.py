@@ -65,7 +65,7 @@ LOCK = ".xlingual-lock"
 """The lock a writing process holds (see :mod:`xlingual.locking`); it and its holder record are not run content."""
 LOCK_HOLDER = ".xlingual-lock.json"
 
-# What a run writes into its folder, as patterns relative to it: --overwrite deletes the files that match and
+# What a run writes into its folder, by exact name (see run_written_files): --overwrite deletes those files and
 # nothing else, so a file a user added stays wherever it is (in logs/, predictions/, checkpoint/ too); a folder
 # the deletion empties goes as well. The marker stays, so the folder is still known as a run's if the new run
 # is killed at once. The checkpoint's own files are listed by the checkpoint (see :func:`checkpoint_files`).

@@ -9,9 +9,14 @@ paths put back, and resolves its own ``--set`` paths against the directory it ru
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from .config import apply_override, load_recipe_dict, override_list
+from .run_folder import CONFIG
 
 PATHS_FILE = "paths.json"
 
@@ -72,3 +77,15 @@ def yaml_comment(record: dict[str, Any]) -> str:
     lines = [f"# Relative paths above are relative to {record['cwd']} (where the run started); resolved:"]
     lines += [f"#   {key}: {entry['resolved']}" for key, entry in record["paths"].items()]
     return "\n".join(lines) + "\n" if record["paths"] else ""
+
+
+def run_recipe_data(run: str | Path, overrides: str | Sequence[str] = ()) -> dict[str, Any]:
+    """A run's config.yaml as plain data with its recorded local paths (paths.json) put back, then ``overrides``
+    applied: the run's paths resolve against where it started, the overrides' against the working directory."""
+    run = Path(run)
+    data = load_recipe_dict(run / CONFIG)
+    paths = run / PATHS_FILE
+    apply_recorded(data, json.loads(paths.read_text(encoding="utf-8")) if paths.is_file() else None)
+    for assignment in override_list(overrides):
+        apply_override(data, assignment)
+    return data
