@@ -96,7 +96,12 @@ def build_tiny_xlmr(folder: Path) -> Path:
     corpus.write_text("\n".join(lines), encoding="utf-8")
     spm.SentencePieceTrainer.train(input=str(corpus), model_prefix=str(folder / "spm"), vocab_size=120,
                                    model_type="unigram", minloglevel=2, hard_vocab_limit=False)
-    tokenizer = XLMRobertaTokenizer(vocab_file=str(folder / "spm.model"))
+    processor = spm.SentencePieceProcessor(model_file=str(folder / "spm.model"))
+    pieces = [(processor.id_to_piece(i), processor.get_score(i)) for i in range(processor.get_piece_size())
+              if not (processor.is_unknown(i) or processor.is_control(i))]
+    # XLM-R's id layout (as its fairseq-converted vocabulary): <s> <pad> </s> <unk>, the pieces, <mask>
+    vocab = [("<s>", 0.0), ("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), *pieces, ("<mask>", 0.0)]
+    tokenizer = XLMRobertaTokenizer(vocab=vocab)
     tokenizer.save_pretrained(folder)
     torch.manual_seed(0)
     config = XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,

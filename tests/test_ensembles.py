@@ -34,6 +34,7 @@ def test_soup_of_identical_runs_is_the_run(train_tiny, tmp_path):
     results, saved = read_json(out / "results.json"), read_json(run / "results.json")
     assert results["soup"]["kept"] == [str(run), str(twin)] and results["recipe"].endswith("-soup")
     assert results["splits"]["test"]["languages"] == saved["splits"]["test"]["languages"]
+    assert results["protocol"]["cost"]["runs"] == 2.0 and saved["protocol"]["cost"]["runs"] == 1.0  # two trainings
 
 
 def test_soup_of_snapshots_equals_the_in_run_average(train_tiny, tmp_path):
@@ -43,6 +44,7 @@ def test_soup_of_snapshots_equals_the_in_run_average(train_tiny, tmp_path):
     for key, value in _weights(run).items():
         assert torch.allclose(_weights(out)[key], value, atol=1e-6), key
     assert read_json(out / "results.json")["seed"] == read_json(run / "results.json")["seed"]  # one run's seed
+    assert read_json(out / "results.json")["protocol"]["cost"]["runs"] == 1.0  # one training's snapshots
 
 
 def test_one_snapshot_is_evaluated_alone_and_one_run_is_refused(train_tiny, tmp_path):

@@ -130,6 +130,9 @@ def test_a_student_trains_on_the_pseudo_labels_and_says_so(teachers, tiny_bert, 
     assert record["kept"] == {lang: entry["kept"] for lang, entry in manifest["languages"].items()}
     kept = sum(record["kept"].values())
     assert results.train_eval_overlap["train_examples"] == 96 + kept  # English plus every pseudo-labelled text
+    assert set(record["class_mix_shift"]) == {"spanish", "german"} and record["class_mix_split"] == "test"
+    assert results.protocol.cost == {"runs": 3.0, "own_training": 1.0, "teachers": [
+        {"run": str(t), "runs": 1.0} for t in teachers]}  # the ensemble of two teachers counts two runs
     # no test-split text reached the training stream
     pseudo_texts = {t for lang in manifest["languages"] for t in
                     (pseudo / lang / "train_text.txt").read_text(encoding="utf-8").split("\n") if t}
@@ -140,3 +143,124 @@ def test_a_student_trains_on_the_pseudo_labels_and_says_so(teachers, tiny_bert, 
     with pytest.raises(xlingual.XlingualError, match=r"holds no manifest\.json"):
         xlingual.train(RECIPE, [*tiny_recipe_overrides(tiny_bert, toy_umsab, tmp_path / "bad"),
                                 f"data.pseudo_labeled={{root: {tmp_path}}}"], progress=False)
+
+
+def test_soft_label_kl_is_zero_when_the_student_equals_the_teacher():
+    from xlingual.losses import SoftLabelKLLoss, temper
+
+    teacher = torch.softmax(torch.randn(6, 3, generator=torch.Generator().manual_seed(0)), dim=1)
+    for t in (1.0, 2.0, 0.5):
+        loss = SoftLabelKLLoss(t)
+        assert loss(teacher.log(), teacher).item() == pytest.approx(0.0, abs=1e-6)  # same logits up to a constant
+        assert loss(teacher.log() + 3.0, teacher).item() == pytest.approx(0.0, abs=1e-6)
+        assert loss(torch.zeros(6, 3), teacher).item() > 1e-3  # a uniform student is not the teacher
+    # T = 1 with a one-hot teacher is cross-entropy; T² scaling and tempering follow the formula
+    logits = torch.randn(4, 3, generator=torch.Generator().manual_seed(1))
+    one_hot = torch.nn.functional.one_hot(torch.tensor([0, 2, 1, 2]), 3).float()
+    assert SoftLabelKLLoss(1.0)(logits, one_hot).item() == pytest.approx(
+        torch.nn.functional.cross_entropy(logits, one_hot.argmax(1)).item(), abs=1e-5)
+    q = temper(teacher, 2.0)
+    expected = 4 * (q * (q.log() - torch.log_softmax(logits.repeat(2, 1)[:6] / 2, dim=1))).sum(1).mean()
+    assert SoftLabelKLLoss(2.0)(logits.repeat(2, 1)[:6], teacher).item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_task_loss_mixes_hard_and_soft_rows_and_weights():
+    from xlingual.data.batching import TokenizedExamples
+    from xlingual.losses import SoftLabelKLLoss
+    from xlingual.training.loop import task_loss
+
+    data = TokenizedExamples([[1, 2], [1, 2, 3], [4]], [0, 2, 1], "x", 0,
+                             targets=[None, [0.2, 0.3, 0.5], None], weights=[1.0, 0.5, 1.0])
+    batch = data.batch([0, 1, 2])
+    assert batch["soft_mask"].tolist() == [False, True, False] and batch["weights"].tolist() == [1.0, 0.5, 1.0]
+    logits = torch.randn(3, 3, generator=torch.Generator().manual_seed(2))
+    kl = SoftLabelKLLoss(1.0, reduction="none")
+    ce = torch.nn.functional.cross_entropy(logits, torch.tensor([0, 2, 1]), reduction="none")
+    expected = (ce[0] + 0.5 * kl(logits[1:2], torch.tensor([[0.2, 0.3, 0.5]]))[0] + ce[2]) / 3
+    assert task_loss(logits, batch, kl).item() == pytest.approx(expected.item(), rel=1e-6)
+    plain = TokenizedExamples([[1, 2], [4]], [0, 1], "x", 0).batch([0, 1])
+    assert set(plain) == {"input_ids", "attention_mask", "labels"}  # no soft rows: the plain loss, unchanged
+    assert task_loss(logits[:2], plain, kl).item() == torch.nn.functional.cross_entropy(
+        logits[:2], torch.tensor([0, 1])).item()
+
+
+def test_a_soft_label_student_reads_the_teacher_probabilities(teachers, tiny_bert, toy_umsab, tmp_path):
+    from xlingual.config import load_recipe
+    from xlingual.data.loading import load_pseudo_labeled
+    from xlingual.results import Results
+
+    pseudo = tmp_path / "pseudo"
+    assert main(["pseudo-label", *map(str, teachers), "--out", str(pseudo), "--rule", "all-soft"]) == 0
+    recipe = load_recipe(RECIPE, [*tiny_recipe_overrides(tiny_bert, toy_umsab, tmp_path / "student", **{
+        "training.epochs": 1}), f"data.pseudo_labeled={{root: {pseudo}, targets: soft, temperature: 2, weight: 0.5}}"])
+    loaded = load_pseudo_labeled(recipe.data)
+    spanish = loaded["spanish"]
+    written = [json.loads(line) for line in (pseudo / "spanish" / "train_probabilities.jsonl").read_text().splitlines()]
+    assert spanish.targets == written and spanish.weights == [0.5] * len(spanish)
+    student = xlingual.train(recipe, progress=False)
+    record = Results.read(student / "results.json").protocol.pseudo_labels
+    assert (record["targets"], record["temperature"], record["weight"]) == ("soft", 2.0, 0.5)
+    # a probabilities file that does not match the texts is one line naming it
+    lines = (pseudo / "spanish" / "train_probabilities.jsonl").read_text().splitlines()
+    (pseudo / "spanish" / "train_probabilities.jsonl").write_text("\n".join([*lines[:-1], "[0.5, 0.6, 0.1]"]))
+    with pytest.raises(xlingual.XlingualError, match=r"train_probabilities\.jsonl:\d+: expected a list of 3"):
+        load_pseudo_labeled(recipe.data)
+    with pytest.raises(ConfigError, match="temperature: tempers soft targets only"):
+        load_recipe(RECIPE, [f"data.pseudo_labeled={{root: {pseudo}, temperature: 2}}"])
+
+
+def test_no_test_split_text_reaches_any_training_stream(teachers, tiny_bert, toy_umsab, tmp_path):
+    """Every text a student trains on (source rows, their code-switched views, pseudo-labels, the unlabeled target
+    stream) is fingerprinted; none is a test text that is not also a train text of its language."""
+    import hashlib
+
+    from xlingual.config import load_recipe
+    from xlingual.pipeline import RunData
+
+    def fingerprints(texts):
+        return {hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts}
+
+    pseudo = tmp_path / "pseudo"
+    assert main(["pseudo-label", *map(str, teachers), "--out", str(pseudo), "--rule", "all-soft"]) == 0
+    (tmp_path / "en-es.txt").write_text("good\tbueno\nbad\tmalo\n", encoding="utf-8")
+    recipe = load_recipe(RECIPE, [*tiny_recipe_overrides(tiny_bert, toy_umsab, tmp_path / "run"),
+                                  f"data.pseudo_labeled={{root: {pseudo}, targets: soft}}",
+                                  f"data.code_switch={{dictionaries: '{tmp_path}/en-{{code}}.txt'}}",
+                                  "alignment.unlabeled_target={split: train}",
+                                  "alignment.losses=[{name: consistency, augment: token-dropout}]"])
+    data = RunData.from_recipe(recipe)
+    streams = [data.train.texts, *(data.train.views or []), *(ex.texts for ex in data.unlabeled.values())]
+    trained = fingerprints(t for texts in streams for t in texts)
+    assert data.train.views and data.unlabeled and any(data.train.targets or [])  # every stream is present
+    for lang in ("english", "spanish", "german"):
+        read = (toy_umsab / lang / "test_text.txt").read_text(encoding="utf-8").split("\n")
+        train = (toy_umsab / lang / "train_text.txt").read_text(encoding="utf-8").split("\n")
+        only_test = fingerprints(read) - fingerprints(train)
+        assert only_test and not (trained & only_test), lang
+
+
+def test_class_mix_shift_flags_a_student_that_moved_more_than_ten_points():
+    from xlingual.training.pseudo_labels import class_mix_shift, predicted_mix
+
+    assert predicted_mix([[5, 5, 0], [0, 10, 0], [0, 0, 0]]) == [0.25, 0.75, 0.0]  # column sums, no label read
+    teachers = [{"spanish": [0.3, 0.2, 0.5], "german": [0.3, 0.3, 0.4]},
+                {"spanish": [0.3, 0.2, 0.5], "german": [0.3, 0.3, 0.4]}]
+    student = {"spanish": [0.3, 0.35, 0.35], "german": [0.32, 0.3, 0.38]}
+    record = class_mix_shift(student, teachers, ["negative", "neutral", "positive"])
+    assert record["class_mix_warning"] == ["spanish"]
+    assert record["class_mix_shift"]["spanish"] == {"negative": 0.0, "neutral": 0.15, "positive": -0.15}
+
+
+def test_the_pool_tools_skew_a_pool_and_score_kept_labels(teachers, toy_umsab, tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("pools", REPO / "benchmarks" / "pseudo_label_pools.py")
+    pools = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pools)
+    record = pools.skew(toy_umsab, [50, 25, 25], tmp_path / "skewed", ["spanish", "german"])
+    assert record["languages"]["spanish"] == {0: 32, 1: 16, 2: 16}  # 32 per class in the toy pool
+    out = tmp_path / "pseudo"
+    assert main(["pseudo-label", *map(str, teachers), "--out", str(out), "--set",
+                 f"data.root={tmp_path / 'skewed'}", "--rule", "all-soft"]) == 0
+    report = pools.accuracy(out, tmp_path / "skewed")
+    assert report["spanish"]["kept"] == 64 and 0 <= report["spanish"]["correct"] <= 1

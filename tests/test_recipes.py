@@ -16,22 +16,30 @@ RECIPES = sorted(p.name for p in (REPO / "recipes").glob("*.yaml"))
 
 @pytest.mark.parametrize("name", RECIPES)
 def test_recipe_runs_on_tiny_model(name, tiny_bert, tiny_xlmr, toy_umsab, toy_pairs, tmp_path):
-    model = tiny_xlmr if "xlmr" in name else tiny_bert
-    extra = {"training.epochs": 1, "data.max_train_examples": 48, "data.max_eval_examples": 12}
     recipe = xlingual.load_recipe(REPO / "recipes" / name)
+    sampling = any(getattr(loss.params, "augment", None) == "subword-sampling" for loss in recipe.alignment.losses)
+    model = tiny_xlmr if "xlmr" in name or sampling else tiny_bert  # subword sampling needs a Unigram tokenizer
+    extra = {"training.epochs": 1, "data.max_train_examples": 48, "data.max_eval_examples": 12}
     if recipe.alignment.pairs is not None:
         extra["alignment.pairs.root"] = str(toy_pairs)
+    if recipe.data.code_switch is not None:
+        (tmp_path / "en-es.txt").write_text("good\tbueno\nbad\tmalo\nthe\tel\n", encoding="utf-8")
+        extra["data.code_switch.dictionaries"] = str(tmp_path / "en-{code}.txt")
     overrides = tiny_recipe_overrides(model, toy_umsab, tmp_path / "run", **extra)
     run = xlingual.train(REPO / "recipes" / name, overrides, progress=False)
     results = json.loads((run / "results.json").read_text())
     assert results["status"] == "complete"
     assert set(results["splits"]["test"]["languages"]) == {"english", "spanish", "german"}
-    expected = {"zero-shot"} if not recipe.alignment.losses and recipe.self_training is None else set()
+    expected = ({"zero-shot"} if not recipe.alignment.losses and recipe.self_training is None
+                and recipe.data.code_switch is None else set())
     if expected:
         assert results["protocol"]["target_resources"] == ["zero-shot"]
     log = [json.loads(line) for line in Path(run / "logs" / "train_log.jsonl").read_text().splitlines()]
     for loss in recipe.alignment.losses:
         assert any(loss.name in record for record in log), f"{loss.name} is not logged"
+    if recipe.data.code_switch is not None:
+        assert results["protocol"]["target_resources"] == ["bilingual-dictionary"]
+        assert results["protocol"]["code_switch"]["languages"] == ["spanish"]  # the only word list given
     if recipe.self_training is not None:
         rounds = results["training"]["self_training"]
         assert rounds and set(rounds[0]["languages"]) == {"spanish", "german"}

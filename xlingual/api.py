@@ -72,7 +72,7 @@ def fit(
     ``column_mapping`` renames columns to ``text``, ``label``, ``language`` (``source``/``target`` for pairs).
     ``callbacks`` are objects with ``on_log(record)`` and/or ``on_epoch_end(record)``.
     """
-    from .pipeline import RunData, api_call, load_streams_data, run_training
+    from .pipeline import RunData, api_call, code_switch_source, load_streams_data, run_training
 
     call = api_call("fit", recipe, output_dir=output_dir, objectives=list(objectives))
     recipe = load_recipe(recipe) if isinstance(recipe, (str, Path)) else copy.deepcopy(recipe or RecipeConfig())
@@ -105,13 +105,14 @@ def fit(
     if pairs is not None:
         translation_pairs = pairs_by_language(pairs, column_mapping, "pairs")
         recipe.alignment.pairs = recipe.alignment.pairs or PairsConfig()
-    train_examples = by_language[source]
+    train_examples, code_switch = code_switch_source(recipe, by_language[source])  # as train() does
     for pseudo in load_pseudo_labeled(data, scheme).values():  # the recipe's pseudo-labels, as train() reads them
         train_examples = train_examples.concatenate(pseudo)
     data.root = "in-memory"
     run = run_training(recipe, call=call, objectives=objectives, callbacks=callbacks, overwrite=overwrite,
                        progress=progress,
-                       data=RunData(train_examples, selection, evaluation, unlabeled, translation_pairs))
+                       data=RunData(train_examples, selection, evaluation, unlabeled, translation_pairs,
+                                    code_switch=code_switch))
     return TrainedClassifier(run.model, run.tokenizer, run.results, run.folder, scheme, device=run.model.device)
 
 

@@ -124,10 +124,60 @@ class PseudoLabeledConfig:
     """The folder ``xlingual pseudo-label`` wrote: ``<language>/train_{text,labels}.txt`` and manifest.json."""
     languages: list[str] | None = None
     """Which of its languages to train on (default: every language folder in it)."""
+    targets: Literal["hard", "soft"] = "hard"
+    """``hard``: the teacher's label, cross-entropy like a human label. ``soft``: the teacher's whole distribution
+    (tempered by ``temperature``), KL divergence as in knowledge distillation (Hinton et al. 2015): a text the
+    teacher is unsure of still teaches how unsure it is."""
+    temperature: float = 1.0
+    """Soft targets: the teacher's and the student's distributions are both tempered by T, and the loss scaled by
+    T² (Hinton et al.); 1 keeps the teacher's own probabilities."""
+    weight: float = 1.0
+    """Each pseudo-labelled text's loss weight relative to a source-labelled text's."""
 
     def validate(self) -> None:
+        where = "data.pseudo_labeled"
         if not self.root:
-            raise ConfigError("data.pseudo_labeled.root: must name the folder 'xlingual pseudo-label' wrote")
+            raise ConfigError(f"{where}.root: must name the folder 'xlingual pseudo-label' wrote")
+        if self.targets not in ("hard", "soft"):
+            raise ConfigError(f"{where}.targets: expected 'hard' or 'soft', got {self.targets!r}")
+        for key in ("temperature", "weight"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value != value:
+                raise ConfigError(f"{where}.{key}: must be a positive number, got {value!r}")
+        if self.temperature != 1.0 and self.targets == "hard":
+            raise ConfigError(f"{where}.temperature: tempers soft targets only; set targets: soft, or drop it")
+
+
+@dataclass
+class CodeSwitchConfig:
+    """Code-switching of the English training text with bilingual word lists (CoSDA-ML, Qin et al. 2020): in each
+    epoch a fresh draw replaces words by a translation in a randomly chosen target language, so the classifier
+    sees target-language words in English contexts it has labels for."""
+
+    dictionaries: str = "../shared/data/dictionaries/en-{code}.txt"
+    """Word lists, one ``english<TAB>translation`` a line (MUSE layout): a path template with ``{code}`` (ISO 639-1)
+    or ``{language}``."""
+    languages: list[str] | None = None
+    """Languages to switch into (default: every target language whose word list exists; the others are listed)."""
+    fraction: float = 0.5
+    """Chance that a word the word lists cover is replaced (CoSDA-ML's word ratio); the fraction of all words
+    replaced is measured and recorded."""
+    seed: int | None = None
+    """Seed of the draws (default: ``training.seed``)."""
+
+    def validate(self) -> None:
+        where = "data.code_switch"
+        if not isinstance(self.dictionaries, str) or not ("{code}" in self.dictionaries
+                                                          or "{language}" in self.dictionaries):
+            raise ConfigError(f"{where}.dictionaries: a path template with {{code}} or {{language}}, got "
+                              f"{self.dictionaries!r}")
+        value = self.fraction
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise ConfigError(f"{where}.fraction: must be a number in [0, 1], got {value!r}")
+        if self.languages is not None:
+            if not self.languages:
+                raise ConfigError(f"{where}.languages: the list is empty; drop the key to use every target language")
+            self.languages = [normalize_language(lang, field=f"{where}.languages") for lang in self.languages]
 
 
 @dataclass
@@ -179,15 +229,19 @@ class DataConfig:
     both (a quarter of the budget from the start, three quarters from the end; Sun et al. 2019)."""
 
     extra_source: ExtraSourceConfig | None = None
+    """More labelled source-language data appended to the train split (recorded as extra source data)."""
     pseudo_labeled: PseudoLabeledConfig | None = None
     """Teacher-labelled target text trained on beside the source labels (another protocol: ``pseudo-labels``)."""
-    """More labelled source-language data appended to the train split (recorded as extra source data)."""
+    code_switch: CodeSwitchConfig | None = None
+    """English training text code-switched with bilingual word lists (protocol resource ``bilingual-dictionary``)."""
 
     def validate(self) -> None:
         if self.extra_source is not None:
             self.extra_source.validate()
         if self.pseudo_labeled is not None:
             self.pseudo_labeled.validate()
+        if self.code_switch is not None:
+            self.code_switch.validate()
         from .data.language_names import canonical_names, to_canonical
 
         self.language_names = canonical_names(self.language_names) or None

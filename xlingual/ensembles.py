@@ -28,6 +28,7 @@ from safetensors.torch import load_file
 from . import run_folder as rf
 from .checkpoint import load_checkpoint, load_checkpoint_config, save_checkpoint
 from .config import RecipeConfig, load_recipe_dict
+from .cost import combined_cost
 from .data.batching import tokenize_examples
 from .data.loading import label_scheme, load_examples
 from .errors import CheckpointError, RunFolderError
@@ -171,6 +172,8 @@ def _write_run(out: Path, recheck: Callable[[], str], model, tokenizer, recipe: 
             results.trust_remote_code = base_results.trust_remote_code
             results.protocol = copy.deepcopy(base_results.protocol)
         results.protocol.weight_space = record.pop("weight_space")
+        if record.get("cost") is not None:
+            results.protocol.cost = record["cost"]
         results.soup, results.interpolation = record.get("soup"), record.get("interpolation")
         write_model_card(out, results, recipe)
         results.write(out / rf.RESULTS)
@@ -252,6 +255,7 @@ def soup(paths: list[str | Path], out: str | Path, greedy: bool = False, name: s
         extra["soup"]["seeds"] = sorted({r.seed for run in kept_runs
                                          if (r := _saved_results(run)) is not None and r.seed is not None})
         base_results.seed = None
+    extra["cost"] = combined_cost(kept_runs)
     if single and base_results is not None:  # a fixed checkpoint: neither the run's selection nor its average
         base_results.protocol.model_selection = f"fixed snapshot ({Path(kept[0]).stem})"
         base_results.protocol.checkpoint_averaging = None

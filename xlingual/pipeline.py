@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import math
 import shlex
 import sys
 import time
@@ -20,6 +21,7 @@ from accelerate.utils import set_seed
 from . import run_folder as rf
 from .checkpoint import load_checkpoint, load_checkpoint_config, save_checkpoint
 from .config import RecipeConfig, load_recipe, override_list
+from .cost import training_cost
 from .data.batching import TokenizedExamples, tokenize_examples
 from .data.examples import Examples, check_text, content_fingerprint
 from .data.holdout import HOLDOUT_FILE, holdout_record
@@ -115,9 +117,9 @@ def train_eval_overlap(train: Examples, evaluation: dict[str, dict[str, Examples
 
 def load_run_data(
     recipe: RecipeConfig, warn: bool = True
-) -> tuple[Examples, dict[str, Examples], dict[str, dict[str, Examples]], dict[str, int]]:
-    """Read every split the run needs before any model loads, so data errors come first; the last item counts
-    the extra source texts found in target-language data (for the protocol record)."""
+) -> tuple[Examples, dict[str, Examples], dict[str, dict[str, Examples]], dict[str, int], dict | None]:
+    """Read every split the run needs before any model loads, so data errors come first; the last items count
+    the extra source texts found in target-language data and record the code-switching (for the protocol)."""
     data = recipe.data
     scheme = label_scheme(data)
     train = load_examples(data, data.source_language, "train", scheme=scheme)
@@ -126,6 +128,7 @@ def load_run_data(
     if extra is not None:  # target-language text passing as extra English: refused (a little of it: counted)
         extra_overlap = check_extra_source_language(data, extra, warn)
         train = train.concatenate(extra)
+    train, code_switch = code_switch_source(recipe, train)  # the source rows only, before any target text joins
     for pseudo in load_pseudo_labeled(data, scheme).values():  # teacher-labelled target text (protocol: pseudo-labels)
         train = train.concatenate(pseudo)
     selection_languages = {"target-dev": data.target_languages, "last": []}.get(recipe.training.select_best_on,
@@ -137,7 +140,19 @@ def load_run_data(
     overlap = train_eval_overlap(train, evaluation)
     if overlap and warn:
         logger.warning("%d training texts also appear in the evaluation data (%s)", overlap, train.origin)
-    return train, selection, evaluation, extra_overlap
+    return train, selection, evaluation, extra_overlap, code_switch
+
+
+def code_switch_source(recipe: RecipeConfig, train: Examples) -> tuple[Examples, dict | None]:
+    """``data.code_switch``: the source examples with one code-switched view per epoch, and the protocol record."""
+    from .data.code_switch import code_switched_views, load_code_switcher
+
+    config = recipe.data.code_switch
+    if config is None:
+        return train, None
+    switcher, record = load_code_switcher(config, recipe.data.target_languages, recipe.training.seed)
+    views, counts = code_switched_views(train, switcher, max(1, math.ceil(recipe.training.epochs)))
+    return dataclasses.replace(train, views=views), {**record, **counts}
 
 
 def load_streams_data(recipe: RecipeConfig) -> tuple[dict[str, Examples], dict[str, TranslationPairs]]:
@@ -177,7 +192,8 @@ def load_streams_data(recipe: RecipeConfig) -> tuple[dict[str, Examples], dict[s
 
 def protocol(recipe: RecipeConfig, train: Examples, selection: dict[str, Examples], unlabeled: dict[str, Examples],
              pairs: dict[str, TranslationPairs], objectives: Sequence[Objective] = (),
-             holdout: dict[str, dict] | None = None, extra_overlap: dict[str, int] | None = None) -> Protocol:
+             holdout: dict[str, dict] | None = None, extra_overlap: dict[str, int] | None = None,
+             code_switch: dict | None = None) -> Protocol:
     """Which target-side resources the run used (with the files), how the model was selected, and the
     dev hold-out (its seed and the hash of its positions; the positions are in dev_holdout.json)."""
     files: dict = {"train": train.origin, "selection": {k: v.origin for k, v in selection.items()}}
@@ -196,6 +212,9 @@ def protocol(recipe: RecipeConfig, train: Examples, selection: dict[str, Example
             record.extra_source_data["target_language_texts"] = extra_overlap
     if recipe.data.pseudo_labeled is not None:
         record.pseudo_labels = pseudo_label_record(recipe)
+    if code_switch is not None:
+        record.code_switch = code_switch
+    record.cost = training_cost(recipe, (record.pseudo_labels or {}).get("teachers"))
     if recipe.evaluation.prior_correction is not None:
         record.prior_correction = protocol_prior_correction(recipe)
     if recipe.averaging is not None:
@@ -215,7 +234,45 @@ def pseudo_label_record(recipe: RecipeConfig) -> dict:
     kept = {lang: entry.get("kept") for lang, entry in manifest.get("languages", {}).items()
             if recipe.data.pseudo_labeled.languages is None or lang in recipe.data.pseudo_labeled.languages}
     return {"root": str(root), "teachers": manifest.get("teachers"), "rule": manifest.get("rule"),
-            "k": manifest.get("k"), "threshold": manifest.get("threshold"), "kept": kept}
+            "k": manifest.get("k"), "threshold": manifest.get("threshold"), "kept": kept,
+            "targets": recipe.data.pseudo_labeled.targets, "temperature": recipe.data.pseudo_labeled.temperature,
+            "weight": recipe.data.pseudo_labeled.weight}
+
+
+def student_class_mix(results: Results, warn: bool) -> dict:
+    """How far the student's predicted class mix on each target language's evaluation text moved from its
+    teachers' on the same text (their results.json; predicted shares only, no label is read); a warning above
+    10 points in any class."""
+    from .training.pseudo_labels import MIX_SHIFT_WARNING, class_mix_shift, predicted_mix
+
+    split = next(iter(results.splits), None)
+    if split is None:
+        return {}
+    names = results.label_scheme.names
+
+    def mixes(record: Results) -> dict[str, list[float]]:
+        scores = record.splits.get(split)
+        return {} if scores is None else {lang: predicted_mix(s.confusion_matrix) for lang, s in
+                                          scores.languages.items() if lang in results.target_languages}
+
+    teachers = []
+    for teacher in results.protocol.pseudo_labels.get("teachers") or ():
+        path = Path(str(teacher.get("run"))) / rf.RESULTS
+        try:
+            teachers.append(mixes(Results.read(path)))
+        except (OSError, XlingualError):
+            logger.warning("pseudo-labels: the teacher's %s is unreadable; its class mix is not compared", path)
+    if not teachers:
+        return {}
+    record = {"class_mix_split": split, **class_mix_shift(mixes(results), teachers, list(names))}
+    if record["class_mix_warning"] and warn:
+        worst = {lang: max(record["class_mix_shift"][lang].items(), key=lambda kv: abs(kv[1]))
+                 for lang in record["class_mix_warning"]}
+        logger.warning("the student's predicted class mix moved more than %d points from its teachers' in %s: it may "
+                       "have learned language → class from the pseudo-labels (recorded in protocol.pseudo_labels)",
+                       round(MIX_SHIFT_WARNING * 100),
+                       ", ".join(f"{lang} ({name} {delta * 100:+.1f})" for lang, (name, delta) in worst.items()))
+    return record
 
 
 def protocol_prior_correction(recipe: RecipeConfig) -> str:
@@ -333,7 +390,10 @@ def self_train(recipe, model, tokenizer, accelerator, train_data: TokenizedExamp
             logger.warning(f"self-training round {round_number} selected no pseudo-labels for {', '.join(empty)} "
                            f"(self_training.threshold {config.threshold}; the highest confidence there was "
                            f"{highest:.3f}): this round trains on the source data only. Lower the threshold.")
-        combined = Tokenized(input_ids, labels, "source+pseudo", train_data.pad_token_id)
+        added = len(input_ids) - len(train_data)  # this round's own pseudo-labels are hard, with weight 1
+        combined = Tokenized(input_ids, labels, "source+pseudo", train_data.pad_token_id,
+                             targets=None if train_data.targets is None else [*train_data.targets, *[None] * added],
+                             weights=None if train_data.weights is None else [*train_data.weights, *[1.0] * added])
         loop = TrainingLoop(model, recipe, combined, selection, scheme.names, accelerator, log_path=log_path,
                             objectives=objectives, streams=streams, progress=progress, epochs=config.epochs,
                             log_fields={"round": round_number}, callbacks=callbacks)
@@ -476,12 +536,14 @@ class RunData:
     pairs: dict[str, TranslationPairs] = field(default_factory=dict)
     extra_source_overlap: dict[str, int] = field(default_factory=dict)
     """Extra source texts found in each target language's data (``data.extra_source``), for the protocol."""
+    code_switch: dict | None = None
+    """What ``data.code_switch`` replaced (:func:`code_switch_source`), for the protocol."""
 
     @classmethod
     def from_recipe(cls, recipe: RecipeConfig, warn: bool = True) -> RunData:
-        train, selection, evaluation, extra_overlap = load_run_data(recipe, warn=warn)
+        train, selection, evaluation, extra_overlap, code_switch = load_run_data(recipe, warn=warn)
         unlabeled, pairs = load_streams_data(recipe)
-        return cls(train, selection, evaluation, unlabeled, pairs, extra_overlap)
+        return cls(train, selection, evaluation, unlabeled, pairs, extra_overlap, code_switch)
 
 
 @dataclass
@@ -571,7 +633,8 @@ def run_training(
     truncation = report_truncation(recipe, {k: v for k, v in cut.items() if v}, accelerator.is_main_process)
     streams = build_streams(recipe, tokenizer, unlabeled, pairs)
     objectives = build_objectives(recipe.alignment.losses,
-                                  SetupContext(model, model.config.hidden_size, recipe.data.target_languages), extra)
+                                  SetupContext(model, model.config.hidden_size, recipe.data.target_languages,
+                                               tokenizer, recipe.training.seed, recipe.model.max_length), extra)
     signals = build_signals(recipe, tokenizer, *signal_examples)
     lp_ft = None
     if recipe.training.lp_ft:  # restored weights (with --resume) replace the probe's head anyway
@@ -644,7 +707,7 @@ def run_training(
             target_languages=list(recipe.data.target_languages),
             label_scheme=LabelSchemeRecord(scheme.name, list(scheme.names)),
             protocol=protocol(recipe, train_examples, selection_examples, unlabeled, pairs, extra, holdout,
-                              data.extra_source_overlap),
+                              data.extra_source_overlap, data.code_switch),
             trust_remote_code=recipe.model.trust_remote_code, training=training_summary,
             train_eval_overlap={"count": train_eval_overlap(train_examples, eval_examples),
                                 "train_examples": len(train_examples)},
@@ -652,6 +715,8 @@ def run_training(
             wall_seconds=time.perf_counter() - started, processes=accelerator.num_processes,
             versions=rf.library_versions(),
         )
+        if recipe.data.pseudo_labeled is not None and results.protocol.pseudo_labels is not None:
+            results.protocol.pseudo_labels.update(student_class_mix(results, accelerator.is_main_process))
         if accelerator.is_main_process:
             from .reports.model_card import write_model_card
 

@@ -1,8 +1,8 @@
 """The evaluation protocol: which target-side resources a run used, and guards against leaks.
 
 results.json records ``target_resources`` — ``zero-shot`` (none), ``unlabeled-target``,
-``parallel``, ``self-training`` — with the exact files, and how the model was selected
-(``source-dev`` by default, ``oracle-target-dev`` only when a recipe asks for it), so
+``parallel``, ``bilingual-dictionary``, ``pseudo-labels``, ``self-training`` — with the exact files, and how
+the model was selected (``source-dev`` by default, ``oracle-target-dev`` only when a recipe asks for it), so
 `xlingual compare` can refuse or flag comparisons across protocols.
 """
 
@@ -51,6 +51,8 @@ def target_resources(recipe: RecipeConfig, objectives: Sequence[Any] = ()) -> li
 
     declared = [get_objective(loss.name) for loss in recipe.alignment.losses] + list(objectives)
     resources = ordered_resources({resource for objective in declared for resource in objective.target_resources})
+    if recipe.data.code_switch is not None:
+        resources.append("bilingual-dictionary")  # English training text code-switched with word lists
     if recipe.data.pseudo_labeled is not None:
         resources.append("pseudo-labels")  # target text labelled by a teacher, trained on
     if recipe.self_training is not None:

@@ -111,6 +111,12 @@ class Protocol:
     """More source-language training data beside the recipe's (``data.extra_source``): its files and size."""
     pseudo_labels: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
     """Teacher-labelled target text trained on (``data.pseudo_labeled``): the folder, teachers, rule, counts."""
+    code_switch: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
+    """Dictionary code-switching of the source text (``data.code_switch``): the word lists (sha256), the languages,
+    the share of words replaced per epoch and in all, and into which languages."""
+    cost: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
+    """Compute in training-run equivalents: this run's own training and the teachers' (pseudo-labels), rounds
+    included."""
     weight_space: str | None = field(default=None, metadata=OPTIONAL)
     """How a soup or a WiSE-FT interpolation made the weights, described."""
     dev_holdout: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)

@@ -30,6 +30,34 @@ class TokenizedExamples:
     pad_token_id: int
     truncated: int = 0
     """How many texts were longer than ``max_length`` and cut (see :mod:`xlingual.data.truncation`)."""
+    targets: list[list[float] | None] | None = None
+    """Per example, a soft target distribution replacing its label in the loss, or None (see :class:`Examples`)."""
+    weights: list[float] | None = None
+    """Per example, its loss weight (``None``: all 1)."""
+    epoch_input_ids: list[list[list[int]]] | None = None
+    """Other token ids per epoch (epoch e reads entry e mod their number): code-switched views of the texts."""
+
+    def ids_for_epoch(self, epoch: int) -> list[list[int]]:
+        """The token ids epoch ``epoch`` trains on."""
+        if not self.epoch_input_ids:
+            return self.input_ids
+        return self.epoch_input_ids[epoch % len(self.epoch_input_ids)]
+
+    def batch(self, indices: Sequence[int], epoch: int = 0) -> dict[str, torch.Tensor]:
+        """The padded training batch of ``indices``, with ``soft_targets``/``soft_mask`` and ``weights`` when the
+        examples carry them."""
+        ids = self.ids_for_epoch(epoch)
+        batch = collate([ids[i] for i in indices], self.pad_token_id,
+                        None if self.labels is None else [self.labels[i] for i in indices])
+        if self.targets is not None:
+            rows = [self.targets[i] for i in indices]
+            width = len(next((row for row in self.targets if row is not None), ()))
+            batch["soft_mask"] = torch.tensor([row is not None for row in rows], dtype=torch.bool)
+            batch["soft_targets"] = torch.tensor([row if row is not None else [1.0 / width] * width for row in rows],
+                                                 dtype=torch.float)
+        if self.weights is not None:
+            batch["weights"] = torch.tensor([self.weights[i] for i in indices], dtype=torch.float)
+        return batch
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -45,7 +73,9 @@ def tokenize_examples(examples: Examples, tokenizer, max_length: int, text_prefi
     (``head``, ``tail`` or ``head+tail``; the prefix and special tokens are kept)."""
     input_ids, truncated = encode(tokenizer, examples.texts, max_length, text_prefix, truncation)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    return TokenizedExamples(input_ids, examples.labels, examples.language, pad, truncated)
+    views = [encode(tokenizer, view, max_length, text_prefix, truncation)[0] for view in examples.views or ()]
+    return TokenizedExamples(input_ids, examples.labels, examples.language, pad, truncated, examples.targets,
+                             examples.weights, views or None)
 
 
 def collate(

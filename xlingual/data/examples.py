@@ -22,10 +22,23 @@ class Examples:
     """Human-readable description of the files or dataset, for errors and results.json."""
     indices: list[int] | None = None
     """Positions in the split these examples were taken from, when they are a part of it (a dev hold-out)."""
+    targets: list[list[float] | None] | None = None
+    """Per example, a class distribution to train towards instead of its label (soft pseudo-labels), or None."""
+    weights: list[float] | None = None
+    """Per example, its training loss weight (``None``: all 1)."""
+    views: list[list[str]] | None = None
+    """Other versions of ``texts`` to train on, one per epoch (epoch e reads view e mod their number): the
+    code-switched copies of :mod:`xlingual.data.code_switch`."""
 
     def __post_init__(self) -> None:
         if self.labels is not None and len(self.labels) != len(self.texts):
             raise DataError(f"{self.origin}: {len(self.texts)} texts but {len(self.labels)} labels")
+        for name in ("targets", "weights"):
+            values = getattr(self, name)
+            if values is not None and len(values) != len(self.texts):
+                raise DataError(f"{self.origin}: {len(self.texts)} texts but {len(values)} {name}")
+        if self.views is not None and any(len(view) != len(self.texts) for view in self.views):
+            raise DataError(f"{self.origin}: a view's length differs from the {len(self.texts)} texts")
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -62,15 +75,28 @@ class Examples:
         """The examples at ``positions`` (their positions in the full split are kept in ``indices``)."""
         labels = [self.labels[i] for i in positions] if self.labels is not None else None
         indices = [self.indices[i] for i in positions] if self.indices is not None else list(positions)
-        return Examples([self.texts[i] for i in positions], labels, self.language, split, origin, indices)
+        targets = [self.targets[i] for i in positions] if self.targets is not None else None
+        weights = [self.weights[i] for i in positions] if self.weights is not None else None
+        views = [[view[i] for i in positions] for view in self.views] if self.views is not None else None
+        return Examples([self.texts[i] for i in positions], labels, self.language, split, origin, indices, targets,
+                        weights, views)
 
     def concatenate(self, other: Examples) -> Examples:
         """These examples followed by ``other``'s (same language; both labelled or both not)."""
         if (self.labels is None) != (other.labels is None):
             raise ValueError("cannot concatenate labelled and unlabeled examples")
         labels = None if self.labels is None else [*self.labels, *other.labels]
+        targets = (None if self.targets is None and other.targets is None
+                   else [*(self.targets or [None] * len(self)), *(other.targets or [None] * len(other))])
+        weights = (None if self.weights is None and other.weights is None
+                   else [*(self.weights or [1.0] * len(self)), *(other.weights or [1.0] * len(other))])
+        views = None
+        if self.views is not None or other.views is not None:
+            count = max(len(self.views or ()), len(other.views or ()))
+            views = [[*(self.views[e % len(self.views)] if self.views else self.texts),
+                      *(other.views[e % len(other.views)] if other.views else other.texts)] for e in range(count)]
         return Examples([*self.texts, *other.texts], labels, self.language, self.split,
-                        f"{self.origin} + {other.origin}")
+                        f"{self.origin} + {other.origin}", targets=targets, weights=weights, views=views)
 
     def without_labels(self) -> Examples:
         """Drop the labels, so unlabeled-target streams cannot leak them into training."""

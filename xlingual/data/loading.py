@@ -197,9 +197,42 @@ def load_pseudo_labeled(config: DataConfig, scheme: LabelScheme | None = None) -
             raise DataError(f"data.pseudo_labeled: {root}/{language} is the source language; pseudo-labels are "
                             "target-language text")
         examples = read_text_label_files(root / language, "train", scheme, language)
-        if examples.texts:
-            result[language] = examples
+        if not examples.texts:
+            continue
+        if pseudo.targets == "soft":
+            examples.targets = _teacher_probabilities(root / language, len(examples), len(scheme.names))
+        if pseudo.weight != 1.0:
+            examples.weights = [float(pseudo.weight)] * len(examples)
+        result[language] = examples
     return result
+
+
+def _teacher_probabilities(folder, count: int, classes: int) -> list[list[float] | None]:
+    """``train_probabilities.jsonl``: one probability vector a line, line-aligned with ``train_text.txt``."""
+    import json
+    import math
+
+    path = folder / "train_probabilities.jsonl"
+    if not path.is_file():
+        raise DataError(f"{path}: not found; data.pseudo_labeled.targets: soft needs the teacher's probabilities "
+                        "that 'xlingual pseudo-label' writes (or use targets: hard)")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if len(lines) != count:
+        raise DataError(f"{path} has {len(lines)} lines but {folder}/train_text.txt has {count}: they must be "
+                        "line-aligned")
+    rows: list[list[float] | None] = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            row = json.loads(line)
+        except ValueError:
+            row = None
+        if (not isinstance(row, list) or len(row) != classes
+                or not all(isinstance(p, (int, float)) and not isinstance(p, bool) and p >= 0 for p in row)
+                or not math.isclose(sum(row), 1.0, abs_tol=1e-3)):
+            raise DataError(f"{path}:{number}: expected a list of {classes} probabilities summing to 1, got "
+                            f"{line[:80]!r}")
+        rows.append([float(p) for p in row])
+    return rows
 
 
 def _balanced(examples: Examples, limit: int | None, scheme: LabelScheme) -> Examples:

@@ -2,7 +2,8 @@
 
 Distribution matching without pairs (:class:`CORALLoss`, :class:`MMDLoss`), adversarial domain
 confusion (:class:`DomainAdversarialLoss`), and translation-pair contrastive alignment
-(:class:`TranslationInfoNCELoss`). ``LOSSES`` maps the recipe names to the classes.
+(:class:`TranslationInfoNCELoss`); distillation to a teacher's class distribution
+(:class:`SoftLabelKLLoss`, for soft pseudo-labels). ``LOSSES`` maps the recipe names to the classes.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from xlingual.losses.coral import CORALLoss
 from xlingual.losses.domain_adversarial import DomainAdversarialLoss
 from xlingual.losses.gradient_reversal import GradientReversal, GradientReversalFunction, dann_coefficient
 from xlingual.losses.mmd import MMDLoss
+from xlingual.losses.soft_label_kl import SoftLabelKLLoss, temper
 
 LOSSES: dict[str, type[nn.Module]] = {
     "coral": CORALLoss,
@@ -29,6 +31,8 @@ __all__ = [
     "GradientReversal",
     "GradientReversalFunction",
     "MMDLoss",
+    "SoftLabelKLLoss",
     "TranslationInfoNCELoss",
     "dann_coefficient",
+    "temper",
 ]

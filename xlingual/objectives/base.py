@@ -38,6 +38,12 @@ class SetupContext:
     hidden_size: int
     target_languages: list[str]
     """In the order of the ``language_ids`` of the ``target`` stream (id 0 is the first target)."""
+    tokenizer: Any = None
+    """The run's tokenizer (for objectives that make views of the text, e.g. consistency training)."""
+    seed: int = 0
+    """``training.seed``: objectives that draw at random derive their draws from it."""
+    max_length: int = 512
+    """``model.max_length``: a view of a text is cut to it."""
 
 
 @dataclass
@@ -55,6 +61,8 @@ class StepContext:
     """The model being trained (unwrapped from accelerate)."""
     logs: dict[str, float] = field(default_factory=dict)
     """Extra values to log this step (averaged over the logging interval like the loss terms)."""
+    logits: dict[str, torch.Tensor] = field(default_factory=dict)
+    """The classifier's logits per part, from the same forward pass as ``embeddings``."""
 
     def log(self, key: str, value: float) -> None:
         self.logs[key] = float(value)

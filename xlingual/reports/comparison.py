@@ -135,7 +135,15 @@ def _recipe_entry(runs: list[Run], split: str, languages: list[str], n_resamples
         "method": runs[0].results.method, "model": runs[0].results.model,
         "source_language": source, "target_resources": list(runs[0].target_resources),
         "model_selection": runs[0].model_selection, "columns": columns,
+        "cost_runs": _cost(runs),
     }
+
+
+def _cost(runs: Sequence[Run]) -> float | None:
+    """Training-run equivalents per model (``protocol.cost``; teachers and rounds count), the mean over seeds;
+    ``None`` when a run predates cost accounting."""
+    costs = [(run.results.protocol.cost or {}).get("runs") for run in runs]
+    return None if any(c is None for c in costs) else round(float(np.mean(costs)), 2)
 
 
 def comparison_table(runs: Sequence[Run], split: str = "test", n_resamples: int = 1000, confidence: float = 0.95,

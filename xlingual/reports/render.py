@@ -63,9 +63,10 @@ def table_markdown(table: dict[str, Any], metric: str = "macro_f1") -> str:
     if table["flags"] or table["notes"] or table.get("skipped"):
         lines.append("")
     columns = table["columns"]
-    header = ["recipe", "seeds", *(_column_title(table, c) for c in columns)]
+    header = ["recipe", "seeds", "cost (runs)", *(_column_title(table, c) for c in columns)]
     for name in METRICS:
-        rows = [[recipe, str(entry["n_seeds"]), *(_mean_std(entry["columns"].get(c, {}).get(name)) for c in columns)]
+        rows = [[recipe, str(entry["n_seeds"]), "–" if entry.get("cost_runs") is None else f"{entry['cost_runs']:g}",
+                 *(_mean_std(entry["columns"].get(c, {}).get(name)) for c in columns)]
                 for recipe, entry in table["recipes"].items()]
         lines += [f"## {METRIC_LABELS[name]} (%)", "", *_markdown_rows(header, rows, 1), ""]
     level = f"{100 * table['confidence']:g}%"

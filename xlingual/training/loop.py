@@ -25,11 +25,12 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from ..config import AveragingConfig, RecipeConfig
-from ..data.batching import TokenizedExamples, collate, training_batches
+from ..data.batching import TokenizedExamples, training_batches
 from ..data.examples import Examples
 from ..errors import TrainingDivergedError
 from ..evaluation.zero_shot import evaluate_languages
 from ..io import atomic_save_tensors, atomic_write_text, no_space_error
+from ..losses.soft_label_kl import SoftLabelKLLoss
 from ..objectives import Objective, StepContext
 from ..run_folder import train_log_records
 from .averaging import RunningAverage
@@ -62,6 +63,20 @@ class TrainState:
     resumed_from_step: int | None = None
     averaging: dict | None = None
     """Checkpoint averaging: snapshots averaged, the average's selection score, which model was kept."""
+
+
+def task_loss(logits: torch.Tensor, batch: dict[str, torch.Tensor], soft_loss: SoftLabelKLLoss) -> torch.Tensor:
+    """Cross-entropy on the labels; rows with a soft target (``soft_mask``) use ``soft_loss`` (per row) instead, and
+    ``weights`` scale rows. The mean is over the batch's rows, as plain cross-entropy's, so a batch without soft
+    targets or weights gives exactly the plain loss."""
+    if "soft_targets" not in batch and "weights" not in batch:
+        return F.cross_entropy(logits.float(), batch["labels"])
+    per_row = F.cross_entropy(logits.float(), batch["labels"], reduction="none")
+    if "soft_targets" in batch and bool(batch["soft_mask"].any()):
+        per_row = torch.where(batch["soft_mask"], soft_loss(logits, batch["soft_targets"]), per_row)
+    if "weights" in batch:
+        per_row = per_row * batch["weights"]
+    return per_row.mean()
 
 
 def _pad_to(tensor: torch.Tensor, width: int, value: int) -> torch.Tensor:
@@ -129,6 +144,8 @@ class TrainingLoop:
         """Label-free selection signals (:class:`~xlingual.evaluation.signals.SelectionSignals`) or None."""
         self.average = RunningAverage() if averaging is not None else None
         self.snapshot_dir = snapshot_dir if averaging is not None and averaging.keep_snapshots else None
+        pseudo = recipe.data.pseudo_labeled
+        self.soft_loss = SoftLabelKLLoss(pseudo.temperature if pseudo is not None else 1.0, reduction="none")
 
     # ------------------------------------------------------------------ helpers
     def _epoch_batches(self, epoch: int) -> list[list[int]]:
@@ -238,6 +255,7 @@ class TrainingLoop:
             outputs = [self.model(input_ids=ids, attention_mask=mask) for _, ids, mask in parts]
             logits = outputs[0].logits
             embeddings = {name: out.embeddings for (name, _, _), out in zip(parts, outputs, strict=True)}
+            part_logits = {name: out.logits for (name, _, _), out in zip(parts, outputs, strict=True)}
         else:
             # DDP's gradient hooks expect one forward per backward: concatenate the parts.
             width = max(ids.shape[1] for _, ids, _ in parts)
@@ -247,10 +265,12 @@ class TrainingLoop:
             sizes = [len(ids) for _, ids, _ in parts]
             logits = output.logits[: sizes[0]]
             embeddings = dict(zip([name for name, _, _ in parts], torch.split(output.embeddings, sizes), strict=True))
-        loss = F.cross_entropy(logits.float(), batch["labels"])
+            part_logits = dict(zip([name for name, _, _ in parts], torch.split(output.logits, sizes), strict=True))
+        loss = task_loss(logits, batch, self.soft_loss)
         terms = {"task": loss.detach().float().item()}
         if self.objectives:
-            context = StepContext(embeddings, {"source": batch, **stream_batches}, progress, self.unwrapped)
+            context = StepContext(embeddings, {"source": batch, **stream_batches}, progress, self.unwrapped,
+                                  logits=part_logits)
             for objective in self.objectives:
                 weight = objective.weight(progress)
                 value = objective.compute(context)
@@ -353,9 +373,8 @@ class TrainingLoop:
                     continue
                 if self.state.batches_done >= self.total_batches:
                     break
-                ids = [self.train_data.input_ids[i] for i in indices]
-                batch = collate(ids, self.train_data.pad_token_id, [self.train_data.labels[i] for i in indices])
-                batch = {k: v.to(accelerator.device) for k, v in batch.items()}
+                ids = [self.train_data.ids_for_epoch(epoch)[i] for i in indices]
+                batch = {k: v.to(accelerator.device) for k, v in self.train_data.batch(indices, epoch).items()}
                 progress = self.state.batches_done / self.total_batches
                 with accelerator.accumulate(self.model):
                     loss, terms = self._step_loss(batch, progress)

@@ -115,3 +115,32 @@ def select(probabilities: Tensor, rule: str, k: int | None = None, threshold: fl
     kept = [sum(labels[i] == c for i in selected) for c in range(classes)]
     record.update(k=k, quota=quota, kept=kept, short=[c for c in range(classes) if kept[c] < quota[c]])
     return selected, [labels[i] for i in selected], record
+
+
+MIX_SHIFT_WARNING = 0.10
+"""A student whose predicted share of a class moves this far from its teacher's has likely learned a cue only the
+pseudo-labelled text carries (language → class); the run warns and records it."""
+
+
+def predicted_mix(confusion_matrix: list[list[int]]) -> list[float]:
+    """The share of predictions per class: the column sums of a confusion matrix (no label is read)."""
+    columns = [sum(row[c] for row in confusion_matrix) for c in range(len(confusion_matrix))]
+    total = sum(columns)
+    return [count / total if total else 0.0 for count in columns]
+
+
+def class_mix_shift(student: dict[str, list[float]], teachers: list[dict[str, list[float]]],
+                    names: list[str]) -> dict:
+    """Per language, the student's predicted class shares minus the teachers' (their mean over an ensemble's
+    members), and the languages where a class moved more than :data:`MIX_SHIFT_WARNING`."""
+    shift, flagged = {}, []
+    for language, mix in student.items():
+        members = [teacher[language] for teacher in teachers if language in teacher]
+        if not members:
+            continue
+        reference = [sum(m[c] for m in members) / len(members) for c in range(len(names))]
+        delta = {name: round(mix[c] - reference[c], 4) for c, name in enumerate(names)}
+        shift[language] = delta
+        if max(abs(v) for v in delta.values()) > MIX_SHIFT_WARNING:
+            flagged.append(language)
+    return {"class_mix_shift": shift, "class_mix_warning": flagged}

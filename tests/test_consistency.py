@@ -1,0 +1,93 @@
+"""Consistency training on unlabeled target text: the views (subword sampling, token dropout) and the objective."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from conftest import REPO, tiny_recipe_overrides
+from transformers import AutoTokenizer
+
+import xlingual
+from xlingual.data.augment import SubwordSampler, fit_length, token_dropout
+from xlingual.errors import ConfigError
+from xlingual.objectives import SetupContext, StepContext, get_objective
+from xlingual.results import Results
+
+TEXT = "yo amo el genial informe hoy muy feliz triste mesa malo odio lo es bueno autobus horrible"
+
+
+def test_subword_sampling_is_seeded_and_decodes_back_to_the_text(tiny_xlmr):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_xlmr)
+    sampler = SubwordSampler(tokenizer, alpha=0.1)
+    ids = tokenizer(TEXT)["input_ids"]
+    first, again = sampler.sample(ids, seed=7), sampler.sample(ids, seed=7)
+    assert first == again  # deterministic under a seed
+    assert tokenizer.decode(first, skip_special_tokens=True) == tokenizer.decode(ids, skip_special_tokens=True)
+    assert first[0] == ids[0] and first[-1] == ids[-1]  # <s> … </s> stay
+    draws = {tuple(sampler.sample(ids, seed)) for seed in range(8)}
+    assert len(draws) > 1 and any(len(d) > len(ids) for d in draws)  # other segmentations of the same text
+    unk = tokenizer.unk_token_id
+    with_unk = [ids[0], *ids[1:4], unk, *ids[4:]]
+    sampled = sampler.sample(with_unk, seed=3)
+    assert unk in sampled and tokenizer.decode(sampled) == tokenizer.decode(with_unk)  # unknowns stay unknown
+
+
+def test_subword_sampling_needs_a_unigram_tokenizer(tiny_bert):
+    with pytest.raises(ConfigError, match=r"needs a Unigram .* this model's is WordPiece .*token-dropout"):
+        SubwordSampler(AutoTokenizer.from_pretrained(tiny_bert))
+
+
+def test_token_dropout_keeps_special_tokens_and_masks_about_the_share():
+    ids = [0, *range(10, 2010), 2]
+    dropped = token_dropout(ids, 0.15, 99, {0, 2}, random.Random(1))
+    assert dropped[0] == 0 and dropped[-1] == 2 and len(dropped) == len(ids)
+    assert sum(t == 99 for t in dropped) / 2000 == pytest.approx(0.15, abs=0.03)
+    assert dropped == token_dropout(ids, 0.15, 99, {0, 2}, random.Random(1))
+    assert fit_length([0, 5, 6, 7, 2], 4, {0, 2}) == [0, 5, 6, 2]
+
+
+def test_the_objective_trains_toward_the_weak_view_and_its_draws_resume(tiny_xlmr):
+    from xlingual.config import RecipeConfig
+    from xlingual.data.labels import LabelScheme
+    from xlingual.modeling.build import build_model
+
+    recipe = RecipeConfig.from_dict({"model": {"name": str(tiny_xlmr), "max_length": 32}})
+    model, tokenizer = build_model(recipe, LabelScheme.build("sentiment3"))
+    model.eval()
+    cls = get_objective("consistency")
+    objective = cls(temperature=1.0, threshold=0.0, alpha=0.5)
+    objective.setup(SetupContext(model, model.config.hidden_size, ["spanish"], tokenizer, seed=3, max_length=32))
+    encoded = tokenizer([TEXT, "yo odio el autobus"], padding=True, return_tensors="pt")
+    batch = {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
+    out = model(**batch)
+    context = StepContext({"target": out.embeddings}, {"target": batch}, 0.0, model, logits={"target": out.logits})
+    loss = objective.compute(context)
+    assert loss.item() >= 0 and loss.requires_grad
+    state = objective.state_dict()
+    assert int(state["draws"]) == 1
+    rows = [[5, 6, 7]]
+    fresh = cls(temperature=1.0, alpha=0.5)
+    fresh.setup(SetupContext(model, model.config.hidden_size, ["spanish"], tokenizer, seed=3, max_length=32))
+    fresh.load_state_dict(state)
+    assert fresh.strong_view(rows) == objective.strong_view(rows)  # a resumed run draws the same views
+    masked = cls(threshold=0.99)  # no row is that confident: nothing is trained
+    masked.setup(SetupContext(model, model.config.hidden_size, ["spanish"], tokenizer, seed=3, max_length=32))
+    assert masked.compute(context).item() == 0.0
+    with pytest.raises(ConfigError, match="threshold"):
+        cls(threshold=1.5)
+
+
+@pytest.mark.parametrize("augment", ["subword-sampling", "token-dropout"])
+def test_a_run_with_consistency_training(augment, tiny_xlmr, tiny_bert, toy_umsab, tmp_path):
+    model = tiny_xlmr if augment == "subword-sampling" else tiny_bert
+    run = xlingual.train(REPO / "recipes" / "umsab_e5small.yaml", [
+        *tiny_recipe_overrides(model, toy_umsab, tmp_path / "run"), "alignment.unlabeled_target={split: train}",
+        f"alignment.losses=[{{name: consistency, weight: 1.0, augment: {augment}}}]"], progress=False)
+    results = Results.read(run / "results.json")
+    assert results.protocol.target_resources == ["unlabeled-target"]
+    described = results.training["objectives"][0]
+    assert described["name"] == "consistency" and described["params"]["augment"] == augment
+    log = (run / "logs" / "train_log.jsonl").read_text()
+    assert '"consistency":' in log and '"consistency_kept":' in log
+    assert 0 <= results.splits["test"].summary["target_avg_macro_f1"] <= 1
