@@ -266,6 +266,10 @@ def test_table_numbers_by_hand(sweep):
     markdown = table_markdown(table, "accuracy")
     assert "| base | 3 | – | 80.0 ± 10.0 | 50.0 ± 10.0 | 50.0 ± 10.0 | 30.0 ± 0.0 |" in markdown
     assert "| align | 3 | – | 90.0 ± 0.0 | 80.0 ± 10.0 | 80.0 ± 10.0 | 10.0 ± 10.0 |" in markdown
+    intervals = markdown.split("confidence intervals of")[1].splitlines()
+    header = next(line for line in intervals if line.startswith("| recipe | over"))
+    seeds_row = next(line for line in intervals if line.startswith("| base | seeds"))
+    assert header.count("|") == seeds_row.count("|") and "cost" not in header  # each interval under its column
     csv_lines = table_csv(table).splitlines()
     assert csv_lines[0].startswith("recipe,column,role,metric")
     assert len(csv_lines) == 1 + 2 * 4 * 2  # recipes x columns x metrics

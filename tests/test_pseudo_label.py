@@ -205,6 +205,10 @@ def test_a_soft_label_student_reads_the_teacher_probabilities(teachers, tiny_ber
     (pseudo / "spanish" / "train_probabilities.jsonl").write_text("\n".join([*lines[:-1], "[0.5, 0.6, 0.1]"]))
     with pytest.raises(xlingual.XlingualError, match=r"train_probabilities\.jsonl:\d+: expected a list of 3"):
         load_pseudo_labeled(recipe.data)
+    manifest = json.loads((pseudo / "manifest.json").read_text())
+    (pseudo / "manifest.json").write_text(json.dumps({**manifest, "labels": ["positive", "neutral", "negative"]}))
+    with pytest.raises(xlingual.XlingualError, match=r"the teacher's classes \['positive'.* are not the recipe's"):
+        load_pseudo_labeled(recipe.data)
     with pytest.raises(ConfigError, match="temperature: tempers soft targets only"):
         load_recipe(RECIPE, [f"data.pseudo_labeled={{root: {pseudo}, temperature: 2}}"])
 
@@ -264,3 +268,45 @@ def test_the_pool_tools_skew_a_pool_and_score_kept_labels(teachers, toy_umsab, t
                  f"data.root={tmp_path / 'skewed'}", "--rule", "all-soft"]) == 0
     report = pools.accuracy(out, tmp_path / "skewed")
     assert report["spanish"]["kept"] == 64 and 0 <= report["spanish"]["correct"] <= 1
+
+
+def test_rounds_chain_students_resume_and_add_up_their_cost(teachers, tiny_bert, toy_umsab, tmp_path, capsys):
+    from xlingual.results import Results
+
+    overrides = [f"--set={o}" for o in tiny_recipe_overrides(tiny_bert, toy_umsab, tmp_path / "unused",
+                                                             **{"training.epochs": 1}) if not o.startswith("output")]
+    command = ["rounds", str(RECIPE), "--teachers", *map(str, teachers), "--out", str(tmp_path / "chain"),
+               "--rounds", "2", "--rule", "class-balanced", "--k", "4", *overrides]
+    assert main(command) == 0
+    second = Results.read(tmp_path / "chain" / "round2" / "student" / "results.json")
+    manifest = json.loads((tmp_path / "chain" / "round2" / "pseudo-labels" / "manifest.json").read_text())
+    assert [t["run"] for t in manifest["teachers"]] == [str(tmp_path / "chain" / "round1" / "student")]
+    assert second.protocol.cost["runs"] == 4.0  # two teachers, the round-1 student, this student
+    capsys.readouterr()
+    assert main(command) == 0  # everything finished: nothing is trained again
+    out = capsys.readouterr().out
+    assert "round 2: student done already" in out and "pseudo-labels from" not in out
+    with pytest.raises(ConfigError, match="rounds sets it"):
+        from xlingual.rounds import run_rounds
+        run_rounds(RECIPE, teachers, tmp_path / "x", overrides=["output_dir=elsewhere"])
+
+
+def test_agreement_with_a_frozen_probe_limits_the_candidates(teachers, tmp_path, monkeypatch):
+    import xlingual.pseudo_labeling as module
+
+    out = tmp_path / "agree"
+    module.pseudo_label(teachers, out, rule="all-soft", agree_with_probe=True)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["agreement"]["view"].startswith("linear probe on the frozen pretrained encoder")
+    for entry in manifest["languages"].values():
+        assert entry["kept"] == entry["agreeing_with_probe"] <= entry["pool"]  # all-soft keeps every agreeing text
+    members = load_teachers(teachers)
+
+    def disagreeing(recipe, pools, batch_size=64):  # a view that never agrees: nothing may be kept
+        shifted = {lang: (teacher_probabilities(members, pool.texts).argmax(1) + 1) % 3 for lang, pool in pools.items()}
+        return shifted, {}
+
+    monkeypatch.setattr(module, "probe_view", disagreeing)
+    module.pseudo_label(teachers, out, rule="prior-matched", k=10, agree_with_probe=True, overwrite=True)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert all(entry["kept"] == 0 for entry in manifest["languages"].values())

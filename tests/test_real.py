@@ -50,3 +50,29 @@ def test_real_encoder_embeddings_align_translations(e5_small):
                                 "Mi gato duerme todo el día"])
     similarity = torch.nn.functional.normalize(english, dim=-1) @ torch.nn.functional.normalize(spanish, dim=-1).T
     assert similarity.argmax(dim=1).tolist() == [0, 1, 2]
+
+
+def test_subword_sampling_and_code_switching_on_the_real_tokenizer_and_word_lists(e5_small, umsab_real):
+    from transformers import AutoTokenizer
+
+    from xlingual.config import CodeSwitchConfig
+    from xlingual.data.augment import SubwordSampler
+    from xlingual.data.code_switch import load_code_switcher
+
+    tokenizer = AutoTokenizer.from_pretrained(e5_small)
+    sampler = SubwordSampler(tokenizer)
+    for language in ("english", "spanish", "arabic", "hindi"):
+        tweets = (umsab_real / language / "train_text.txt").read_text(encoding="utf-8").split("\n")[:50]
+        for seed, tweet in enumerate(tweets):
+            ids = tokenizer("query: " + tweet)["input_ids"]
+            view = sampler.sample(ids, seed)
+            assert view == sampler.sample(ids, seed) and tokenizer.decode(view) == tokenizer.decode(ids), tweet
+    dictionaries = umsab_real.parent / "dictionaries"
+    if not (dictionaries / "en-es.txt").is_file():
+        pytest.skip(f"real-data test: {dictionaries} not found")
+    config = CodeSwitchConfig(dictionaries=str(dictionaries / "en-{code}.txt"))
+    switcher, record = load_code_switcher(config, ["spanish", "hindi", "german"], seed=1)
+    assert record["languages"] == ["german", "spanish"] and record["without_word_list"] == ["hindi"]
+    english = (umsab_real / "english" / "train_text.txt").read_text(encoding="utf-8").split("\n")
+    _, counts = switcher.switch(english, 0)
+    assert 0.2 < counts["replaced"] / counts["covered"] < 0.8 and counts["covered"] / counts["words"] > 0.3

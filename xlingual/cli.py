@@ -292,11 +292,13 @@ def build_parser() -> argparse.ArgumentParser:
     from .pseudo_labeling import register as register_pseudo_label
     from .reports.compare import register as register_compare
     from .reports.diagnostics import register as register_diagnose
+    from .rounds import register as register_rounds
 
     register_compare(sub)
     register_diagnose(sub)
     register_ensembles(sub)
     register_pseudo_label(sub)
+    register_rounds(sub)
     return parser
 
 

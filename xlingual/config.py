@@ -171,6 +171,7 @@ class CodeSwitchConfig:
                                                           or "{language}" in self.dictionaries):
             raise ConfigError(f"{where}.dictionaries: a path template with {{code}} or {{language}}, got "
                               f"{self.dictionaries!r}")
+        check_template(self.dictionaries, f"{where}.dictionaries", ("code", "language"))
         value = self.fraction
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
             raise ConfigError(f"{where}.fraction: must be a number in [0, 1], got {value!r}")

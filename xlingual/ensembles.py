@@ -255,7 +255,7 @@ def soup(paths: list[str | Path], out: str | Path, greedy: bool = False, name: s
         extra["soup"]["seeds"] = sorted({r.seed for run in kept_runs
                                          if (r := _saved_results(run)) is not None and r.seed is not None})
         base_results.seed = None
-    extra["cost"] = combined_cost(kept_runs)
+    extra["cost"] = combined_cost([i.run for i in ingredients])  # a greedy soup's rejected runs were trained too
     if single and base_results is not None:  # a fixed checkpoint: neither the run's selection nor its average
         base_results.protocol.model_selection = f"fixed snapshot ({Path(kept[0]).stem})"
         base_results.protocol.checkpoint_averaging = None

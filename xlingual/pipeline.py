@@ -390,10 +390,14 @@ def self_train(recipe, model, tokenizer, accelerator, train_data: TokenizedExamp
             logger.warning(f"self-training round {round_number} selected no pseudo-labels for {', '.join(empty)} "
                            f"(self_training.threshold {config.threshold}; the highest confidence there was "
                            f"{highest:.3f}): this round trains on the source data only. Lower the threshold.")
-        added = len(input_ids) - len(train_data)  # this round's own pseudo-labels are hard, with weight 1
+        added = input_ids[len(train_data):]  # this round's own pseudo-labels: hard, weight 1, no other views
         combined = Tokenized(input_ids, labels, "source+pseudo", train_data.pad_token_id,
-                             targets=None if train_data.targets is None else [*train_data.targets, *[None] * added],
-                             weights=None if train_data.weights is None else [*train_data.weights, *[1.0] * added])
+                             targets=None if train_data.targets is None else [*train_data.targets,
+                                                                              *[None] * len(added)],
+                             weights=None if train_data.weights is None else [*train_data.weights,
+                                                                              *[1.0] * len(added)],
+                             epoch_input_ids=None if train_data.epoch_input_ids is None else [
+                                 [*view, *added] for view in train_data.epoch_input_ids])
         loop = TrainingLoop(model, recipe, combined, selection, scheme.names, accelerator, log_path=log_path,
                             objectives=objectives, streams=streams, progress=progress, epochs=config.epochs,
                             log_fields={"round": round_number}, callbacks=callbacks)

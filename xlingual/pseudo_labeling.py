@@ -58,6 +58,29 @@ def teacher_probabilities(members, texts: list[str], batch_size: int = 64) -> to
     return torch.stack([member.predict_proba(texts, batch_size) for member in members]).mean(dim=0)
 
 
+def probe_view(recipe: RecipeConfig, pools: dict, batch_size: int = 64) -> tuple[dict[str, torch.Tensor], dict]:
+    """A second view whose errors differ from a fine-tuned teacher's: a linear probe fitted on the source train
+    split's features of the *frozen pretrained* encoder (the recipe's model, nothing fine-tuned), and its
+    predicted class for every pool text. Returns the predictions per language and the probe's record."""
+    from .data.loading import label_scheme
+    from .evaluation.inference import predict_probabilities
+    from .modeling.build import build_model
+    from .pipeline import _tokenize
+    from .training.linear_probe import refit_head
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    scheme = label_scheme(recipe.data)
+    model, tokenizer = build_model(recipe, scheme)
+    model.to(device).eval()
+    source = load_examples(recipe.data, recipe.data.source_language, "train", scheme=scheme)
+    fit = refit_head(model, _tokenize(source, tokenizer, recipe), batch_size, device)  # the head becomes the probe
+    predictions = {lang: predict_probabilities(model, _tokenize(pool, tokenizer, recipe), batch_size, device)
+                   .argmax(1).cpu() for lang, pool in pools.items()}
+    return predictions, {"view": "linear probe on the frozen pretrained encoder's source-train features",
+                         "encoder": recipe.model.name, "source_train_examples": len(source),
+                         "source_train_accuracy": round(fit["train_accuracy"], 4)}
+
+
 def _fingerprint(run: Path) -> dict:
     record = run / "checkpoint" / "xlingual_checkpoint.json"
     if not record.is_file():
@@ -93,8 +116,9 @@ def _check_out(out: Path, overwrite: bool) -> None:
 def pseudo_label(runs: list[str | Path], out: str | Path, languages: list[str] | None = None,
                  rule: str = "prior-matched", k: int | None = 100, threshold: float | None = None,
                  split: str = "train", overrides: list[str] | tuple[str, ...] = (), batch_size: int = 64,
-                 overwrite: bool = False) -> Path:
-    """Label the target text of ``languages`` with the teacher ``runs`` and write the kept texts to ``out``."""
+                 overwrite: bool = False, agree_with_probe: bool = False) -> Path:
+    """Label the target text of ``languages`` with the teacher ``runs`` and write the kept texts to ``out``;
+    with ``agree_with_probe``, only texts where :func:`probe_view` predicts the teacher's class are candidates."""
     out, runs = Path(out), [Path(run) for run in runs]
     if rule not in SELECTION_RULES:
         raise ConfigError(f"--rule: expected one of {', '.join(SELECTION_RULES)}, got {rule!r}")
@@ -114,18 +138,20 @@ def pseudo_label(runs: list[str | Path], out: str | Path, languages: list[str] |
     pools = {lang: load_examples(recipe.data, lang, split, labelled=False) for lang in wanted}
     members = load_teachers(runs)
     names = members[0].labels
+    probe, probe_record = probe_view(recipe, pools, batch_size) if agree_with_probe else ({}, None)
     manifest: dict = {
-        "teachers": [{"run": str(run), "sha256": _fingerprint(run)} for run in runs],
+        "teachers": [{"run": str(run.resolve()), "sha256": _fingerprint(run)} for run in runs],
         "ensemble": "mean of the members' probabilities" if len(runs) > 1 else None,
         "rule": rule, "k": k if rule in ("prior-matched", "class-balanced") else None,
         "threshold": threshold if rule == "threshold" else None, "split": split, "labels": list(names),
-        "languages": {},
+        "agreement": probe_record, "languages": {},
     }
     tmp = new_temp_dir(out)
     try:
         for lang, pool in pools.items():
             probabilities = teacher_probabilities(members, pool.texts, batch_size)
-            indices, labels, record = select(probabilities, rule, k, threshold)
+            agree = (probabilities.argmax(1) == probe[lang]).tolist() if agree_with_probe else None
+            indices, labels, record = select(probabilities, rule, k, threshold, agree)
             folder = tmp / lang
             folder.mkdir()
             (folder / "train_text.txt").write_text("\n".join(pool.texts[i] for i in indices), encoding="utf-8")
@@ -141,6 +167,8 @@ def pseudo_label(runs: list[str | Path], out: str | Path, languages: list[str] |
                 "short_classes": [names[c] for c in record.get("short", [])],
                 "confidence_all": _quantiles(confidence), "confidence_kept": _quantiles(confidence[indices]),
             }
+            if agree is not None:
+                manifest["languages"][lang]["agreeing_with_probe"] = sum(agree)
         atomic_write_json(tmp / MANIFEST, manifest)
         replace_dir(tmp, out)
     except BaseException:
@@ -152,7 +180,7 @@ def pseudo_label(runs: list[str | Path], out: str | Path, languages: list[str] |
 def cmd_pseudo_label(args: argparse.Namespace) -> int:
     languages = [lang.strip() for lang in args.languages.split(",") if lang.strip()] if args.languages else None
     out = pseudo_label(args.runs, args.out, languages, args.rule, args.k, args.threshold, args.split, args.set or [],
-                       args.batch_size, args.overwrite)
+                       args.batch_size, args.overwrite, args.agree_with_probe)
     manifest = read_json(out / MANIFEST)
     for lang, entry in manifest["languages"].items():
         counts = ", ".join(f"{name} {count}" for name, count in entry["kept_per_class"].items())
@@ -183,4 +211,7 @@ def register(subparsers) -> None:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override the first run's data settings")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--overwrite", action="store_true", help="replace an earlier pseudo-label folder in OUT")
+    p.add_argument("--agree-with-probe", action="store_true",
+                   help="keep only texts where a second view agrees with the teacher: a linear probe on the frozen "
+                        "pretrained encoder's source-train features, whose errors differ from a fine-tuned model's")
     p.set_defaults(func=cmd_pseudo_label)

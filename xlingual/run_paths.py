@@ -45,6 +45,7 @@ def local_path_keys(data: dict[str, Any]) -> list[str]:
         keys += ["data.root", "data.dev_root"]
     keys.append("alignment.unlabeled_target.root")
     keys.append("data.pseudo_labeled.root")
+    keys.append("data.code_switch.dictionaries")
     if (_get(data, "alignment.pairs.format") or "auto") != "hub":
         keys.append("alignment.pairs.root")
     name = _get(data, "model.name")

@@ -51,7 +51,7 @@ class TokenizedExamples:
                         None if self.labels is None else [self.labels[i] for i in indices])
         if self.targets is not None:
             rows = [self.targets[i] for i in indices]
-            width = len(next((row for row in self.targets if row is not None), ()))
+            width = len(next((row for row in rows if row is not None), ())) or 1  # filler rows are masked out
             batch["soft_mask"] = torch.tensor([row is not None for row in rows], dtype=torch.bool)
             batch["soft_targets"] = torch.tensor([row if row is not None else [1.0 / width] * width for row in rows],
                                                  dtype=torch.float)

@@ -188,6 +188,16 @@ def load_pseudo_labeled(config: DataConfig, scheme: LabelScheme | None = None) -
     found = sorted(p.name for p in root.iterdir() if (p / "train_text.txt").is_file())
     wanted = pseudo.languages or found
     scheme = scheme or label_scheme(config)
+    import json
+
+    try:
+        teacher_labels = json.loads((root / "manifest.json").read_text(encoding="utf-8")).get("labels")
+    except (OSError, ValueError, AttributeError):
+        raise DataError(f"{root / 'manifest.json'}: not a JSON object; write the folder again with "
+                        "'xlingual pseudo-label'") from None
+    if teacher_labels is not None and list(teacher_labels) != list(scheme.names):
+        raise DataError(f"data.pseudo_labeled: the teacher's classes {teacher_labels} (in {root}/manifest.json) are "
+                        f"not the recipe's {list(scheme.names)}, in that order; its labels would mean other classes")
     result = {}
     for language in wanted:
         language = normalize_language(language, field="data.pseudo_labeled.languages")
@@ -200,26 +210,31 @@ def load_pseudo_labeled(config: DataConfig, scheme: LabelScheme | None = None) -
         if not examples.texts:
             continue
         if pseudo.targets == "soft":
-            examples.targets = _teacher_probabilities(root / language, len(examples), len(scheme.names))
+            examples.targets = _teacher_probabilities(root / language, scheme)
         if pseudo.weight != 1.0:
             examples.weights = [float(pseudo.weight)] * len(examples)
         result[language] = examples
     return result
 
 
-def _teacher_probabilities(folder, count: int, classes: int) -> list[list[float] | None]:
-    """``train_probabilities.jsonl``: one probability vector a line, line-aligned with ``train_text.txt``."""
+def _teacher_probabilities(folder, scheme: LabelScheme) -> list[list[float] | None]:
+    """``train_probabilities.jsonl``: one probability vector a line, line-aligned with ``train_text.txt``; the rows
+    whose label the recipe drops (``data.drop_labels``) are dropped here too."""
     import json
     import math
+
+    from .textfile import read_lines
 
     path = folder / "train_probabilities.jsonl"
     if not path.is_file():
         raise DataError(f"{path}: not found; data.pseudo_labeled.targets: soft needs the teacher's probabilities "
                         "that 'xlingual pseudo-label' writes (or use targets: hard)")
     lines = path.read_text(encoding="utf-8").splitlines()
-    if len(lines) != count:
-        raise DataError(f"{path} has {len(lines)} lines but {folder}/train_text.txt has {count}: they must be "
-                        "line-aligned")
+    labels = read_lines(folder / "train_labels.txt")
+    if len(lines) != len(labels):
+        raise DataError(f"{path} has {len(lines)} lines but {folder}/train_labels.txt has {len(labels)}: they must "
+                        "be line-aligned")
+    classes = len(scheme.names)
     rows: list[list[float] | None] = []
     for number, line in enumerate(lines, start=1):
         try:
@@ -231,7 +246,8 @@ def _teacher_probabilities(folder, count: int, classes: int) -> list[list[float]
                 or not math.isclose(sum(row), 1.0, abs_tol=1e-3)):
             raise DataError(f"{path}:{number}: expected a list of {classes} probabilities summing to 1, got "
                             f"{line[:80]!r}")
-        rows.append([float(p) for p in row])
+        if scheme.encode(labels[number - 1], f"{folder}/train_labels.txt:{number}") is not None:
+            rows.append([float(p) for p in row])
     return rows
 
 

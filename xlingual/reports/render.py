@@ -81,7 +81,7 @@ def table_markdown(table: dict[str, Any], metric: str = "macro_f1") -> str:
         if table["n_resamples"]:
             rows.append([recipe, "examples", *(_ci_text(cell.get("ci_examples")) for cell in cells)])
         rows.append([recipe, "seeds", *(_ci_text(cell.get("ci_seeds")) for cell in cells)])
-    lines += _markdown_rows(["recipe", "over", *header[2:]], rows, 2)
+    lines += _markdown_rows(["recipe", "over", *header[3:]], rows, 2)  # no cost column here
     return "\n".join(lines) + "\n"
 
 

@@ -83,13 +83,14 @@ def prior_quota(total: int, prior: list[float]) -> list[int]:
     return quota
 
 
-def select(probabilities: Tensor, rule: str, k: int | None = None, threshold: float | None = None
-           ) -> tuple[list[int], list[int], dict]:
+def select(probabilities: Tensor, rule: str, k: int | None = None, threshold: float | None = None,
+           allowed: list[bool] | None = None) -> tuple[list[int], list[int], dict]:
     """``(indices, labels, record)`` of the rows a teacher's ``probabilities`` ``[n, k]`` keep by ``rule``.
 
     Within a class the most confident rows win (ties: lower index); indices come back sorted. ``record`` says
     what was asked and kept per class, the estimated prior, and ``short`` for classes with fewer rows than
-    their quota (all of them kept)."""
+    their quota (all of them kept). ``allowed`` (e.g. where a second view agrees) limits the candidates; the
+    prior is still estimated on every row."""
     if rule not in SELECTION_RULES:
         raise ValueError(f"rule must be one of {', '.join(SELECTION_RULES)}, got {rule!r}")
     confidence, predicted = probabilities.detach().float().cpu().max(dim=1)
@@ -99,7 +100,8 @@ def select(probabilities: Tensor, rule: str, k: int | None = None, threshold: fl
     record: dict = {"rule": rule, "prior": prior}
     if rule in ("threshold", "all-soft"):
         cut = threshold if rule == "threshold" else None
-        kept = [i for i, score in enumerate(scores) if cut is None or score >= cut]
+        kept = [i for i, score in enumerate(scores)
+                if (cut is None or score >= cut) and (allowed is None or allowed[i])]
         record.update(threshold=cut, kept=[sum(labels[i] == c for i in kept) for c in range(classes)])
         return kept, [labels[i] for i in kept], record
     if k is None or k < 1:
@@ -107,7 +109,8 @@ def select(probabilities: Tensor, rule: str, k: int | None = None, threshold: fl
     quota = prior_quota(k, prior) if rule == "prior-matched" else [k] * classes
     by_class: dict[int, list[int]] = {c: [] for c in range(classes)}
     for index, label in enumerate(labels):
-        by_class[label].append(index)
+        if allowed is None or allowed[index]:
+            by_class[label].append(index)
     selected: list[int] = []
     for c, members in by_class.items():
         selected.extend(sorted(members, key=lambda i: (-scores[i], i))[: quota[c]])
