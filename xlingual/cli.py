@@ -293,12 +293,14 @@ def build_parser() -> argparse.ArgumentParser:
     from .reports.compare import register as register_compare
     from .reports.diagnostics import register as register_diagnose
     from .rounds import register as register_rounds
+    from .word_alignment import register as register_induce
 
     register_compare(sub)
     register_diagnose(sub)
     register_ensembles(sub)
     register_pseudo_label(sub)
     register_rounds(sub)
+    register_induce(sub)
     return parser
 
 
