@@ -76,3 +76,30 @@ def test_subword_sampling_and_code_switching_on_the_real_tokenizer_and_word_list
     english = (umsab_real / "english" / "train_text.txt").read_text(encoding="utf-8").split("\n")
     _, counts = switcher.switch(english, 0)
     assert 0.2 < counts["replaced"] / counts["covered"] < 0.8 and counts["covered"] / counts["words"] > 0.3
+
+
+def test_real_encoder_student_with_soft_labels_code_switching_and_consistency(e5_small, umsab_real, tmp_path):
+    """Every part of the target-text family on the real encoder, on a subset: a teacher, its pseudo-labels, and a
+    student trained on soft targets, code-switched English and consistency on target text at once."""
+    from xlingual.cli import main
+
+    dictionaries = umsab_real.parent / "dictionaries"
+    if not (dictionaries / "en-es.txt").is_file():
+        pytest.skip(f"real-data test: {dictionaries} not found")
+    base = [f"model.name={e5_small}", f"data.root={umsab_real}", "data.max_train_examples=64",
+            "data.max_eval_examples=16", "training.epochs=1", "data.target_languages=[spanish]"]
+    teacher = xlingual.train(REPO / "recipes" / "umsab_e5small.yaml", [*base, f"output_dir={tmp_path / 't'}"],
+                             progress=False)
+    pseudo = tmp_path / "pseudo"
+    assert main(["pseudo-label", str(teacher), "--out", str(pseudo), "--rule", "class-balanced", "--k", "8"]) == 0
+    student = xlingual.train(REPO / "recipes" / "umsab_e5small_consistency.yaml", [
+        *base, f"output_dir={tmp_path / 's'}", f"data.pseudo_labeled={{root: {pseudo}, targets: soft}}",
+        f"data.code_switch={{dictionaries: '{dictionaries}/en-{{code}}.txt'}}",
+        "alignment.unlabeled_target.max_examples=32"], progress=False)
+    results = json.loads((student / "results.json").read_text())
+    protocol = results["protocol"]
+    assert protocol["target_resources"] == ["unlabeled-target", "bilingual-dictionary", "pseudo-labels"]
+    assert protocol["cost"]["runs"] == 2.0 and protocol["pseudo_labels"]["targets"] == "soft"
+    assert protocol["code_switch"]["languages"] == ["spanish"] and protocol["code_switch"]["replaced_of_words"] > 0.1
+    log = [json.loads(line) for line in (student / "logs" / "train_log.jsonl").read_text().splitlines()]
+    assert any("consistency" in record for record in log)
