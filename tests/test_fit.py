@@ -75,3 +75,21 @@ def test_fit_refuses_target_labels_in_training(tiny):
         xlingual.fit(tiny, train=train, progress=False)
     with pytest.raises(DataError, match=r"train: no 'label' column \(did you mean 'labels'\?\)"):
         xlingual.fit(tiny, train={"text": ["good"], "labels": [2]}, progress=False)
+
+
+def test_fit_code_switches_the_in_memory_english_as_train_does(tiny, tmp_path):
+    (tmp_path / "en-es.txt").write_text("good\tbueno\nbad\tmalo\nthe\tel\nis\tes\n", encoding="utf-8")
+    tiny.data.code_switch = load_recipe(None, [f"data.code_switch={{dictionaries: '{tmp_path}/en-{{code}}.txt', "
+                                               "fraction: 1.0}"]).data.code_switch
+    tiny.training.epochs = 1
+    test = pd.concat([pd.DataFrame(table(lang, 12, 2)) for lang in ("english", "spanish")])
+    classifier = xlingual.fit(tiny, train=datasets.Dataset.from_dict(table("english", 48, 0)), test=test,
+                              column_mapping={"review": "text", "sentiment": "label", "lang": "language"},
+                              progress=False)
+    record = classifier.report.protocol.code_switch
+    assert classifier.report.protocol.target_resources == ["bilingual-dictionary"]
+    assert record["replaced_of_covered"] == 1.0 and record["languages"] == ["spanish"]
+    tiny.data.code_switch.fraction = "half"  # a bad value is one line naming the key, not a traceback
+    with pytest.raises(xlingual.XlingualError, match=r"data\.code_switch\.fraction"):
+        xlingual.fit(tiny, train=datasets.Dataset.from_dict(table("english", 48, 0)), test=test,
+                     column_mapping={"review": "text", "sentiment": "label", "lang": "language"}, progress=False)
