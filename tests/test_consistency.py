@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+import torch
 from conftest import REPO, tiny_recipe_overrides
 from transformers import AutoTokenizer
 
@@ -91,3 +92,15 @@ def test_a_run_with_consistency_training(augment, tiny_xlmr, tiny_bert, toy_umsa
     log = (run / "logs" / "train_log.jsonl").read_text()
     assert '"consistency":' in log and '"consistency_kept":' in log
     assert 0 <= results.splits["test"].summary["target_avg_macro_f1"] <= 1
+
+
+def test_distribution_alignment_pulls_a_collapsing_target_back_to_the_source_shares():
+    objective = get_objective("consistency")()
+    objective.target_mean, objective.source_mean = torch.full((3,), 1 / 3), torch.full((3,), 1 / 3)
+    weak = torch.tensor([[0.1, 0.1, 0.8]] * 12)  # every target text called positive
+    labels = torch.tensor([0, 1, 2] * 4)  # balanced English labels
+    for _ in range(500):
+        aligned = objective.align(weak, labels)
+    assert objective.target_mean.tolist() == pytest.approx([0.1, 0.1, 0.8], abs=0.01)
+    assert aligned[0].tolist() == pytest.approx([1 / 3, 1 / 3, 1 / 3], abs=0.02)  # the skew is divided out
+    assert objective.describe()["params"]["distribution_alignment"] is True

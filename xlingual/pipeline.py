@@ -239,6 +239,40 @@ def pseudo_label_record(recipe: RecipeConfig) -> dict:
             "weight": recipe.data.pseudo_labeled.weight}
 
 
+COLLAPSE_SHARE, COLLAPSE_EXCESS = 0.75, 0.30
+"""A target language where one class takes at least 3 of 4 predictions, 30 points more than on the source
+language's same split, has most likely collapsed toward it (label-free: predicted shares only). A mere
+difference of priors (Hindi: 59% neutral against English's 28%) stays below it."""
+
+
+def prediction_mix_warning(results: Results, warn: bool) -> dict[str, dict[str, float]]:
+    """Per target language, the predicted class shares when one class dominates (:data:`COLLAPSE_SHARE`,
+    :data:`COLLAPSE_EXCESS` over the source's share); English dev does not show such a collapse, and this needs
+    no label."""
+    from .training.pseudo_labels import predicted_mix
+
+    split = next(iter(results.splits), None)
+    scores = results.splits[split].languages if split is not None else {}
+    source = scores.get(results.source_language)
+    if source is None:
+        return {}
+    names, reference = results.label_scheme.names, predicted_mix(source.confusion_matrix)
+    flagged = {}
+    for language, score in scores.items():
+        mix = predicted_mix(score.confusion_matrix)
+        top = max(range(len(mix)), key=mix.__getitem__) if mix else 0
+        if (language != results.source_language and mix and mix[top] >= COLLAPSE_SHARE
+                and mix[top] - reference[top] >= COLLAPSE_EXCESS):
+            flagged[language] = {name: round(share, 4) for name, share in zip(names, mix, strict=True)}
+    if flagged and warn:
+        shown = ", ".join(f"{lang} ({max(m, key=m.get)} {100 * max(m.values()):.0f}%)" for lang, m in flagged.items())
+        logger.warning("the predictions on %s text are mostly one class (%s; %s: %s): the model may have collapsed "
+                       "on target text, which English dev does not show (recorded in results.json "
+                       "training.prediction_mix_warning)", split, shown, results.source_language,
+                       ", ".join(f"{n} {100 * s:.0f}%" for n, s in zip(names, reference, strict=True)))
+    return flagged
+
+
 def student_class_mix(results: Results, warn: bool) -> dict:
     """How far the student's predicted class mix on each target language's evaluation text moved from its
     teachers' on the same text (their results.json; predicted shares only, no label is read); a warning above
@@ -719,6 +753,9 @@ def run_training(
             wall_seconds=time.perf_counter() - started, processes=accelerator.num_processes,
             versions=rf.library_versions(),
         )
+        collapsed = prediction_mix_warning(results, accelerator.is_main_process)
+        if collapsed:
+            results.training["prediction_mix_warning"] = collapsed
         if recipe.data.pseudo_labeled is not None and results.protocol.pseudo_labels is not None:
             results.protocol.pseudo_labels.update(student_class_mix(results, accelerator.is_main_process))
         if accelerator.is_main_process:

@@ -37,6 +37,13 @@ class ConsistencyParams:
     """Sharpening of the weak view's distribution, p^(1/T) renormalised (UDA's 0.4); 1 keeps it as it is."""
     threshold: float = 0.0
     """Only rows whose weak-view top probability reaches it are trained (FixMatch-style masking); 0 keeps all."""
+    distribution_alignment: bool = True
+    """ReMixMatch's guard against collapse (Berthelot et al. 2020): the weak view's distribution is multiplied by
+    the source labels' class shares over the running mean of the target predictions, then renormalised, so
+    the targets cannot drift to one class. Without it, consistency on UMSAB collapsed to one class per language
+    while English dev stayed at 0.70 (recipes/README.md)."""
+    momentum: float = 0.99
+    """Of the running means of the target predictions and of the source class shares (about 100 steps)."""
 
     def validate(self, where: str) -> None:
         if not self.alpha >= 0:
@@ -47,6 +54,8 @@ class ConsistencyParams:
             raise ConfigError(f"{where}.temperature: must be positive, got {self.temperature}")
         if not 0 <= self.threshold < 1:
             raise ConfigError(f"{where}.threshold: must be in [0, 1), got {self.threshold}")
+        if not 0 < self.momentum < 1:
+            raise ConfigError(f"{where}.momentum: must be in (0, 1), got {self.momentum}")
 
 
 @register_objective
@@ -62,6 +71,8 @@ class ConsistencyObjective(Objective):
         super().__init__(params, **kwargs)
         self.loss = SoftLabelKLLoss(1.0, reduction="none")
         self.register_buffer("draws", torch.zeros((), dtype=torch.long))  # saved with the training state
+        self.register_buffer("target_mean", torch.zeros(0))  # running means for distribution alignment (setup
+        self.register_buffer("source_mean", torch.zeros(0))  # sizes them to the classes, starting uniform)
         self.sampler: SubwordSampler | None = None
         self.seed, self.max_length, self.fixed, self.replacement, self.pad = 0, 512, set(), 0, 0
 
@@ -70,6 +81,9 @@ class ConsistencyObjective(Objective):
         if tokenizer is None:
             raise ConfigError("alignment.losses: consistency makes views of the text and needs the run's tokenizer")
         self.seed, self.max_length = context.seed, context.max_length
+        classes = int(getattr(context.model.config, "num_labels", 0) or context.model.classifier.out_features)
+        self.target_mean = torch.full((classes,), 1.0 / classes)
+        self.source_mean = torch.full((classes,), 1.0 / classes)
         self.pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.fixed = set(tokenizer.all_special_ids)
         if self.params.augment == "subword-sampling":
@@ -90,9 +104,20 @@ class ConsistencyObjective(Objective):
             views = [token_dropout(row, self.params.dropout, self.replacement, self.fixed, rng) for row in rows]
         return [fit_length(view, self.max_length, self.fixed) for view in views]
 
+    def align(self, weak: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """ReMixMatch distribution alignment: ``weak · (source shares / target mean)``, renormalised."""
+        shares = torch.bincount(labels, minlength=weak.shape[1]).float().to(weak.device) / max(len(labels), 1)
+        m = self.params.momentum
+        self.target_mean.mul_(m).add_(weak.mean(dim=0), alpha=1 - m)
+        self.source_mean.mul_(m).add_(shares, alpha=1 - m)
+        aligned = weak * (self.source_mean.clamp_min(1e-6) / self.target_mean.clamp_min(1e-6))
+        return aligned / aligned.sum(dim=-1, keepdim=True)
+
     def compute(self, context: StepContext) -> torch.Tensor:
         batch, model = context.batches["target"], context.model
         weak = torch.softmax(context.logits["target"].detach().float(), dim=-1)
+        if self.params.distribution_alignment and "labels" in context.batches.get("source", {}):
+            weak = self.align(weak, context.batches["source"]["labels"])
         keep = weak.max(dim=-1).values >= self.params.threshold
         context.log("consistency_kept", keep.float().mean().item())
         rows = [ids[mask.bool()].tolist() for ids, mask in zip(batch["input_ids"], batch["attention_mask"],
