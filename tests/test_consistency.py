@@ -104,3 +104,20 @@ def test_distribution_alignment_pulls_a_collapsing_target_back_to_the_source_sha
     assert objective.target_mean.tolist() == pytest.approx([0.1, 0.1, 0.8], abs=0.01)
     assert aligned[0].tolist() == pytest.approx([1 / 3, 1 / 3, 1 / 3], abs=0.02)  # the skew is divided out
     assert objective.describe()["params"]["distribution_alignment"] is True
+
+
+def test_a_collapse_on_target_text_is_flagged_without_labels(train_tiny):
+    import copy
+
+    from xlingual.pipeline import prediction_mix_warning
+
+    results = Results.read(train_tiny() / "results.json")
+    assert prediction_mix_warning(results, warn=False) == {}
+    collapsed = copy.deepcopy(results)
+    scores = collapsed.splits["test"].languages["spanish"]
+    n = sum(map(sum, scores.confusion_matrix))
+    scores.confusion_matrix = [[0, 0, n // 3], [0, 0, n // 3], [0, 1, n - 2 * (n // 3) - 1]]  # nearly all positive
+    collapsed.splits["test"].languages["english"].confusion_matrix = [[10, 0, 0], [0, 10, 0], [0, 0, 10]]
+    collapsed.splits["test"].languages["german"].confusion_matrix = [[5, 5, 0], [0, 10, 0], [0, 3, 7]]  # 60% neutral
+    flagged = prediction_mix_warning(collapsed, warn=False)
+    assert list(flagged) == ["spanish"] and flagged["spanish"]["positive"] > 0.9
