@@ -188,10 +188,10 @@ def load_pseudo_labeled(config: DataConfig, scheme: LabelScheme | None = None) -
     found = sorted(p.name for p in root.iterdir() if (p / "train_text.txt").is_file())
     wanted = pseudo.languages or found
     scheme = scheme or label_scheme(config)
-    import json
+    from ..io import read_json
 
     try:
-        teacher_labels = json.loads((root / "manifest.json").read_text(encoding="utf-8")).get("labels")
+        teacher_labels = read_json(root / "manifest.json").get("labels")
     except (OSError, ValueError, AttributeError):
         raise DataError(f"{root / 'manifest.json'}: not a JSON object; write the folder again with "
                         "'xlingual pseudo-label'") from None

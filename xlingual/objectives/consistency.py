@@ -41,7 +41,9 @@ class ConsistencyParams:
     """ReMixMatch's guard against collapse (Berthelot et al. 2020): the weak view's distribution is multiplied by
     the source labels' class shares over the running mean of the target predictions, then renormalised, so
     the targets cannot drift to one class. Without it, consistency on UMSAB collapsed to one class per language
-    while English dev stayed at 0.70 (recipes/README.md)."""
+    while English dev stayed at 0.70 (recipes/README.md). It assumes the target classes are mixed like the
+    source labels: where a target language is skewed (say 60% positive), it pulls its predictions toward the
+    source mix; not yet measured on the skewed pools, so turn it off where the target prior is known to differ."""
     momentum: float = 0.99
     """Of the running means of the target predictions and of the source class shares (about 100 steps)."""
 
