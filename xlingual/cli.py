@@ -178,7 +178,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from .errors import ConfigError
-    from .sweep import run_sweep
+    from .sweep import failure_summary, run_sweep
 
     try:
         seeds = [int(s) for s in _split_list(args.seeds) or []]
@@ -186,10 +186,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise ConfigError(f"--seeds: expected comma-separated integers, got {args.seeds!r}") from None
     if not seeds:
         raise ConfigError("--seeds: give at least one seed, e.g. --seeds 1,2,3")
-    records = run_sweep(args.recipes, seeds, args.out, args.set or [], progress=args.progress)
+    records = run_sweep(args.recipes, seeds, args.out, args.set or [], progress=args.progress, jobs=args.jobs,
+                        backend=args.backend, ray_address=args.ray_address, cpus_per_run=args.cpus_per_run,
+                        gpus_per_run=args.gpus_per_run)
     failed = [r for r in records if r["status"].startswith("failed")]
     print(f"sweep folder: {args.out} ({len(records) - len(failed)}/{len(records)} runs complete)")
-    if not failed:
+    summary = failure_summary(records)
+    if summary:
+        print(summary, file=sys.stderr)
+        print("run the same command again to retry them; finished runs are skipped", file=sys.stderr)
+    else:
         print(f"next: xlingual compare {args.out}")
     return 1 if failed else 0
 
@@ -285,7 +291,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", default="1,2,3", help="comma-separated seeds (default: 1,2,3)")
     p.add_argument("--out", default="sweeps/sweep", help="sweep folder (default: sweeps/sweep)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override applied to every recipe")
-    p.add_argument("--progress", action="store_true", help="show each run's progress bars")
+    p.add_argument("--progress", action="store_true", help="show each run's progress bars (with --jobs 1)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="runs at once (default: 1). Locally each job gets its own GPU, or an equal share of the CPU "
+                        "cores; with --backend ray, at most N Ray tasks at a time")
+    p.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="where runs go: this machine (default), or Ray tasks (pip install 'xlingual[ray]')")
+    p.add_argument("--ray-address", metavar="ADDR",
+                   help="a running Ray cluster (e.g. ray://head:10001 or auto); default: a local Ray instance")
+    p.add_argument("--cpus-per-run", type=float, metavar="C",
+                   help="Ray: CPUs each run holds (default: the cluster's CPUs / --jobs)")
+    p.add_argument("--gpus-per-run", type=float, metavar="G",
+                   help="Ray: GPUs each run holds (default: 1 where the cluster has GPUs, else 0)")
     p.set_defaults(func=cmd_sweep)
 
     from .ensembles import register as register_ensembles

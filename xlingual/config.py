@@ -594,6 +594,37 @@ class SelectionSignalsConfig:
         _check_positive(self, "selection_signals", ("max_examples",))
 
 
+TRACKERS = ("tensorboard", "mlflow", "wandb", "trackio", "comet_ml", "aim", "clearml", "dvclive", "swanlab")
+"""accelerate's experiment trackers, by the names ``Accelerator(log_with=...)`` takes."""
+
+
+@dataclass
+class LoggingConfig:
+    """Experiment trackers (accelerate's tracker API, as the stock Trainer's ``report_to``). The run's own
+    ``logs/train_log.jsonl`` is always written; trackers get the same records as well."""
+
+    report_to: list[str] = field(default_factory=lambda: ["none"])
+    """Tracker names (``tensorboard``, ``mlflow``, ``wandb``, ``trackio``, …), ``all`` (every installed one) or
+    ``none`` (the default)."""
+    project: str | None = None
+    """Project (TensorBoard folder, MLflow experiment, W&B project); ``None``: the recipe's name."""
+
+    def validate(self) -> None:
+        for name in self.report_to:
+            if name not in (*TRACKERS, "all", "none"):
+                raise ConfigError(f"logging.report_to: unknown tracker '{name}'{did_you_mean(name, TRACKERS)}; "
+                                  f"choose from {', '.join(TRACKERS)}, all or none")
+        if len(self.report_to) > 1 and {"none", "all"} & set(self.report_to):
+            raise ConfigError(f"logging.report_to: 'none' and 'all' stand alone, got {self.report_to}")
+        if self.project is not None and not self.project.strip():
+            raise ConfigError("logging.project: must be a non-empty name (or null for the recipe's name)")
+
+    @property
+    def trackers(self) -> list[str]:
+        """The named trackers (``all`` is resolved when the run starts, from what is installed)."""
+        return [] if self.report_to == ["none"] else list(self.report_to)
+
+
 @dataclass
 class AlignmentConfig:
     """Embedding alignment: the extra data streams and the loss terms that use them."""
@@ -643,6 +674,8 @@ class RecipeConfig:
     """Interpolate the trained encoder toward the pretrained one after training (WiSE-FT)."""
     selection_signals: SelectionSignalsConfig | None = None
     """Label-free target-side signals scored every epoch (and selectable by ``training.select_best_on``)."""
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    """Experiment trackers (``report_to``) beside the run's own JSONL log."""
     output_dir: str = "runs/{name}-seed{seed}"
     """Run folder; ``{name}`` and ``{seed}`` are filled in."""
 
@@ -656,7 +689,7 @@ class RecipeConfig:
     def _validate_in_place(self) -> None:
         for section in (self.model, self.lora, self.freeze, self.data, self.training, self.evaluation,
                         self.alignment, self.self_training, self.averaging, self.interpolation,
-                        self.selection_signals):
+                        self.selection_signals, self.logging):
             if section is not None:
                 section.validate()
         if self.lora is not None and (self.freeze.layers or self.freeze.encoder):

@@ -50,6 +50,7 @@ from .objectives import Objective, SetupContext, build_objectives
 from .protocol import SELECTION_NAMES, check_protocol, target_resources
 from .results import LabelSchemeRecord, LanguageScores, Protocol, Results, SplitResults
 from .run_paths import PATHS_FILE, record_paths, run_recipe_data, yaml_comment
+from .tracking import TrackerCallback, resolve_trackers
 from .training.loop import TrainingLoop
 from .training.state import remove_training_state
 from .training.streams import PairStream, TextStream
@@ -58,7 +59,7 @@ logger = logging.getLogger(__name__)
 EvalData = dict[str, tuple[Examples, TokenizedExamples]]
 
 
-def make_accelerator(recipe: RecipeConfig) -> Accelerator:
+def make_accelerator(recipe: RecipeConfig, trackers: list[str] | None = None) -> Accelerator:
     """An Accelerator for this machine; under torchrun without GPUs, CPU processes with gloo.
 
     accelerate keeps one process-wide state: a second run in the same Python process (a notebook) with
@@ -81,8 +82,17 @@ def make_accelerator(recipe: RecipeConfig) -> Accelerator:
                               f"'{AcceleratorState().mixed_precision}', and accelerate cannot change it across "
                               f"{AcceleratorState().num_processes} processes; start a new torchrun for '{wanted}'")
         AcceleratorState._reset_state(reset_partial_state=True)
+    logging = {}
+    if trackers:  # accelerate's trackers; those needing a folder write under RUN/logs/trackers
+        from accelerate.utils import ProjectConfiguration
+
+        from .tracking import TRACKER_DIR
+
+        out = recipe.resolved_output_dir()
+        logging = {"log_with": trackers,
+                   "project_config": ProjectConfiguration(project_dir=str(out), logging_dir=str(out / TRACKER_DIR))}
     return Accelerator(gradient_accumulation_steps=recipe.training.gradient_accumulation_steps,
-                       mixed_precision=recipe.training.mixed_precision, cpu=multi_cpu)
+                       mixed_precision=recipe.training.mixed_precision, cpu=multi_cpu, **logging)
 
 
 def _tokenize(examples: Examples, tokenizer, recipe: RecipeConfig) -> TokenizedExamples:
@@ -647,7 +657,8 @@ def run_training(
                                protected=rf.protected_paths(recipe, recipe_path))
     if plan == "resume":
         rf.check_resume_config(out, recipe, overrides)
-    accelerator = make_accelerator(recipe)
+    trackers = resolve_trackers(recipe)  # a missing tracker package is said before anything loads
+    accelerator = make_accelerator(recipe, trackers)
     check_protocol(recipe)
     if data is None:
         data = RunData.from_recipe(recipe, warn=accelerator.is_main_process)
@@ -718,6 +729,11 @@ def run_training(
             earlier = (out / record).read_text(encoding="utf-8") if resumed else ""  # each start, one line
             atomic_write_text(out / record, earlier + line + "\n")
         accelerator.wait_for_everyone()
+        tracker = None
+        if trackers:
+            tracker = TrackerCallback(accelerator, recipe, target_resources(recipe, objectives))
+            stack.callback(tracker.end)  # closed however the run ends
+            loop.callbacks.append(tracker)
         loop.run()
         model = loop.unwrapped
         training_summary = loop.summary()
@@ -758,6 +774,8 @@ def run_training(
             results.training["prediction_mix_warning"] = collapsed
         if recipe.data.pseudo_labeled is not None and results.protocol.pseudo_labels is not None:
             results.protocol.pseudo_labels.update(student_class_mix(results, accelerator.is_main_process))
+        if tracker is not None:
+            tracker.log_results(results)
         if accelerator.is_main_process:
             from .reports.model_card import write_model_card
 

@@ -260,7 +260,7 @@ def prepare_run_folder(folder: Path, plan: str, command: str = "") -> None:
 
 # Keys a resumed run may change: they decide what is logged and how often state is saved, not the numbers.
 RESUME_MAY_CHANGE = ("training.logging_steps", "training.checkpoint_steps", "evaluation.save_predictions",
-                     "output_dir")
+                     "output_dir", "logging.report_to", "logging.project")
 
 
 def _flatten(data: object, prefix: str = "") -> dict[str, object]:

@@ -73,6 +73,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed of the resampling (default: 0)")
     p.add_argument("--confidence", type=float, default=0.95, help="confidence level of intervals (default: 0.95)")
     p.add_argument("--no-plots", action="store_true", help="write only the tables")
+    p.add_argument("--html", action="store_true",
+                   help="also write report.html: one self-contained page (no network requests) with the sortable "
+                        "tables, per-language bars with intervals, the paired-Δ plot (with --baseline), confusion "
+                        "matrices and the protocol warnings")
     p.set_defaults(func=cmd_compare)
     return p
 
@@ -130,6 +134,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
         from .plots import plot_gap_heatmap, plot_language_bars, plot_training_curves, plot_transfer_vs_retrieval
 
         written.append(plot_language_bars(table, out / "language_bars.png", args.metric))
+        if baseline is not None:
+            from .plots import plot_baseline_deltas
+
+            written.append(plot_baseline_deltas(baseline, out / "baseline_delta.png"))
         if table["source_languages"]:
             written.append(plot_gap_heatmap(table, out / "gap_heatmap.png", args.metric))
         if alignment is not None and alignment["points"]:
@@ -142,9 +150,52 @@ def cmd_compare(args: argparse.Namespace) -> int:
                     written.append(plot_training_curves(run.path, out / "training_curves" / f"{run.name}.png"))
                 except ComparisonError as exc:
                     print(f"warning: {exc}", file=sys.stderr)
+    if getattr(args, "html", False):
+        written.append(_write_html(args, out, table, baseline, runs, caught))
     print(markdown)
     if alignment is not None:
         print(correlation_line(alignment))
     for path in written:
         print(f"wrote {path}")
     return 0
+
+
+def summed_confusions(runs: Sequence[Run], split: str) -> dict[str, dict[str, list[list[int]]]]:
+    """Recipe → language → confusion matrix summed over the recipe's seeds (``[gold][predicted]`` counts)."""
+    summed: dict[str, dict[str, list[list[int]]]] = {}
+    for recipe, group in group_runs_quiet(runs).items():
+        for run in group:
+            for language, scores in run.language_metrics(split).items():
+                if not scores.confusion_matrix:
+                    continue
+                total = summed.setdefault(recipe, {}).setdefault(language, [[0] * len(row)
+                                                                            for row in scores.confusion_matrix])
+                for row, counts in zip(total, scores.confusion_matrix, strict=True):
+                    row[:] = [a + b for a, b in zip(row, counts, strict=True)]
+    return summed
+
+
+def _write_html(args: argparse.Namespace, out: Path, table: dict, baseline: dict | None, runs: Sequence[Run],
+                caught: list[warnings.WarningMessage]) -> Path:
+    """report.html, from the same table as table.md; the figures drawn for it are inlined."""
+    from .html import report_html
+
+    figures: dict[str, Path] = {}
+    if not getattr(args, "no_plots", False):
+        from .plots import plot_language_bars
+
+        level = f"{100 * table['confidence']:g}%"
+        interval = "ci" if table["n_resamples"] else "std"
+        caption = (f"Per language, with the {level} bootstrap interval over test examples" if interval == "ci"
+                   else "Per language, ± std over seeds")
+        figures[caption] = plot_language_bars(table, out / "language_bars_ci.png", args.metric, interval=interval)
+        if baseline is not None and (out / "baseline_delta.png").is_file():
+            figures[f"Paired Δ against {baseline['baseline']}"] = out / "baseline_delta.png"
+        if (out / "gap_heatmap.png").is_file():
+            figures["Transfer gap"] = out / "gap_heatmap.png"
+    warned = [str(item.message) for item in caught if issubclass(item.category, ComparisonWarning)
+              and not issubclass(item.category, SkippedRunWarning)]
+    with_split = [run for run in runs if run.split(args.split) is not None]
+    page = report_html(table, metric=args.metric, baseline=baseline, figures=figures,
+                       confusions=summed_confusions(with_split, args.split), warnings=warned)
+    return atomic_write_text(out / "report.html", page)

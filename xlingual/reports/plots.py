@@ -43,8 +43,25 @@ def _column_label(table: dict[str, Any], column: str) -> str:
     return f"{column}\n(source)" if column in table["source_languages"] else column
 
 
-def plot_language_bars(table: dict[str, Any], path: str | Path, metric: str = "macro_f1") -> Path:
-    """Grouped bars: one group per language (and the target average), one bar per recipe, ± std over seeds."""
+def _errors(cells: list[dict[str, Any] | None], means: np.ndarray, interval: str) -> np.ndarray:
+    """Error bar lengths (2 × columns, below and above): ± std over seeds, or the bootstrap interval over test
+    examples (``ci``; ± std where a cell has none)."""
+    errors = np.zeros((2, len(cells)))
+    for i, cell in enumerate(cells):
+        if not cell:
+            continue
+        ci = cell.get("ci_examples") if interval == "ci" else None
+        if ci and not math.isnan(means[i]):
+            errors[:, i] = [max(0.0, means[i] - 100 * ci[0]), max(0.0, 100 * ci[1] - means[i])]
+        elif cell.get("std") is not None:
+            errors[:, i] = 100 * cell["std"]
+    return errors
+
+
+def plot_language_bars(table: dict[str, Any], path: str | Path, metric: str = "macro_f1",
+                       interval: str = "std") -> Path:
+    """Grouped bars: one group per language (and the target average), one bar per recipe, ± std over seeds
+    (``interval="ci"``: the bootstrap interval over test examples)."""
     recipes = list(table["recipes"])
     columns = [*table["languages"], "target_avg"]
     label = METRIC_LABELS[metric]
@@ -58,14 +75,14 @@ def plot_language_bars(table: dict[str, Any], path: str | Path, metric: str = "m
         entry = table["recipes"][recipe]
         cells = [entry["columns"].get(c, {}).get(metric) for c in columns]
         means = np.array([_mean(cell) for cell in cells])
-        errors = np.array([100 * cell["std"] if cell and cell.get("std") is not None else 0.0 for cell in cells])
+        errors = _errors(cells, means, interval)
         offset = (i - (len(recipes) - 1) / 2) * width
         bars = axes.bar(x + offset, means, width, yerr=errors, capsize=3, color=palette(i % 10),
                         label=f"{recipe} ({entry['n_seeds']} seed{'s' if entry['n_seeds'] != 1 else ''})",
                         error_kw={"elinewidth": 1, "ecolor": "#333333"})
         axes.bar_label(bars, labels=["" if math.isnan(m) else f"{m:.1f}" for m in means], padding=2, fontsize=7,
                        rotation=90 if len(recipes) > 2 else 0)
-        finite = means + errors
+        finite = means + errors[1]
         if np.isfinite(finite).any():
             top = max(top, float(np.nanmax(finite)))
     axes.axvline(len(columns) - 1.5, color="#999999", linestyle="--", linewidth=1)
@@ -73,7 +90,9 @@ def plot_language_bars(table: dict[str, Any], path: str | Path, metric: str = "m
     axes.set_ylim(0, min(105.0, top + 12) if top else 100)
     axes.set_ylabel(f"{label} (%)")
     axes.set_xlabel("test language" if table["split"] == "test" else f"{table['split']} language")
-    axes.set_title(f"{label} per language on the {table['split']} split (mean ± std over seeds)")
+    what = (f"{100 * table['confidence']:g}% bootstrap interval over test examples" if interval == "ci"
+            else "± std over seeds")
+    axes.set_title(f"{label} per language on the {table['split']} split (mean over seeds, {what})")
     axes.grid(axis="y", alpha=0.3)
     axes.set_axisbelow(True)
     axes.legend(title="recipe", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
@@ -290,4 +309,35 @@ def plot_transfer_vs_retrieval(alignment: dict[str, Any], path: str | Path) -> P
     axes.grid(alpha=0.3)
     axes.set_axisbelow(True)
     axes.legend(title="recipe (runs)", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return _save(figure, path)
+
+
+def plot_baseline_deltas(baseline: dict[str, Any], path: str | Path) -> Path:
+    """Paired Δ of each recipe's target average against the baseline: the mean Δ with its bootstrap interval, each
+    seed's Δ as a dot, and 0 (no difference) as a line."""
+    recipes = list(baseline["recipes"])
+    label = METRIC_LABELS[baseline["metric"]]
+    figure = Figure(figsize=(8.0, max(2.5, 0.6 * len(recipes) + 1.6)), dpi=DPI)
+    axes = figure.add_subplot()
+    palette = colormaps["tab10"]
+    for row, recipe in enumerate(recipes):
+        entry = baseline["recipes"][recipe]
+        delta = 100 * entry["delta"] if entry.get("delta") is not None else math.nan
+        ci = entry.get("ci")
+        if ci:
+            axes.plot([100 * ci[0], 100 * ci[1]], [row, row], color=palette(row % 10), linewidth=3, alpha=0.6)
+        axes.plot([delta], [row], "o", color=palette(row % 10), markersize=8)
+        seeds = [100 * d for d in entry.get("per_seed_delta", [])]
+        axes.plot(seeds, [row + 0.18] * len(seeds), "|", color="#333333", markersize=9)
+        if not math.isnan(delta):
+            axes.annotate(f"{delta:+.1f}", (delta, row), textcoords="offset points", xytext=(0, -14), ha="center",
+                          fontsize=8)
+    axes.axvline(0, color="#999999", linestyle="--", linewidth=1)
+    axes.set_yticks(range(len(recipes)), [f"{r} (seeds {','.join(map(str, baseline['recipes'][r]['seeds']))})"
+                                          for r in recipes])
+    axes.invert_yaxis()
+    axes.set_xlabel(f"Δ target average {label} vs {baseline['baseline']} (points)")
+    axes.set_title(f"Paired against {baseline['baseline']} on shared seeds: Δ, "
+                   f"{100 * baseline['confidence']:g}% bootstrap CI, ticks = per seed")
+    axes.grid(axis="x", alpha=0.3)
     return _save(figure, path)
