@@ -27,7 +27,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -99,22 +98,13 @@ def _is_umsab(path: Path, languages: Iterable[str] = ("english",)) -> bool:
                for lang in languages)
 
 
-def _import_conftest():
-    tests = str(REPO / "tests")
-    if tests not in sys.path:
-        sys.path.insert(0, tests)
-    import conftest
-
-    return conftest
-
-
 def write_toy_pairs(folder: Path, languages: Sequence[str], n: int = 64) -> str:
     """Toy 'translation pairs' (English TSV column first) per language; returns the root template."""
-    conftest = _import_conftest()
+    from xlingual import testing
     folder.mkdir(parents=True, exist_ok=True)
-    english, _ = conftest.toy_sentences("english", n, seed=7)
+    english, _ = testing.toy_sentences("english", n, seed=7)
     for language in languages:
-        other, _ = conftest.toy_sentences(language, n, seed=7)
+        other, _ = testing.toy_sentences(language, n, seed=7)
         (folder / f"{language}.tsv").write_text("".join(f"{e}\t{o}\n" for e, o in zip(english, other)),
                                                 encoding="utf-8")
     return str(folder / "{language}.tsv")
@@ -125,7 +115,7 @@ def resolve_inputs(args: argparse.Namespace, workdir: Path, toy_sizes: dict[str,
     """Where the model, UMSAB data, extra English and translation pairs come from.
 
     Full runs use the real encoder and data and raise :class:`Skip` where they are absent.
-    ``--quick`` uses the tiny random BERT and toy data of ``tests/conftest.py`` unless
+    ``--quick`` uses the tiny random BERT and toy data of ``xlingual.testing`` unless
     ``--model`` / ``--data`` name real ones, so a smoke run never costs real-model time.
     """
     env: dict[str, Any] = {"quick": bool(args.quick), "workdir": str(workdir), "threads": args.threads}
@@ -140,9 +130,9 @@ def resolve_inputs(args: argparse.Namespace, workdir: Path, toy_sizes: dict[str,
                    f"'{SHARED / 'models' / 'build-e5-small'} {model}' or pass --model (or run with --quick)")
     data = args.data
     if args.quick and data is None:
-        conftest = _import_conftest()
+        from xlingual import testing
         root = workdir / "toy-umsab"
-        conftest.write_umsab(root, toy_sizes)
+        testing.write_umsab(root, toy_sizes)
         env.update(data=str(root), data_kind="toy", languages=list(TOY_LANGUAGES), extra=None,
                    pairs=write_toy_pairs(workdir / "toy-pairs", ["spanish", "german"]))
         return env
@@ -166,12 +156,12 @@ def resolve_inputs(args: argparse.Namespace, workdir: Path, toy_sizes: dict[str,
 
 
 def ensure_tiny_model(folder: Path) -> None:
-    """Build the tiny random BERT of ``tests/conftest.py`` once (atomically, by rename)."""
+    """Build the tiny random BERT of ``xlingual.testing`` once (atomically, by rename)."""
     if _is_model(folder):
         return
-    conftest = _import_conftest()
+    from xlingual import testing
     tmp = Path(tempfile.mkdtemp(prefix=".tiny-", dir=folder.parent))
-    conftest.build_tiny_bert(tmp)
+    testing.build_tiny_bert(tmp)
     try:
         tmp.rename(folder)
     except OSError:  # another child built it first
@@ -224,7 +214,7 @@ def load_recipe(path: Path, overrides: Sequence[str]):
 
 class StepTimer:
     """A training callback that notes the wall and CPU time of every logged step (run with
-    ``training.logging_steps=1``); :meth:`watch` adds the moment the training loop starts."""
+    ``training.logging_steps=1``) and the moment the training loop starts."""
 
     def __init__(self) -> None:
         self.marks: list[float] = []
@@ -238,22 +228,9 @@ class StepTimer:
             self.marks.append(time.perf_counter())
             self.cpu_marks.append(time.process_time())
 
-    @contextmanager
-    def watch(self):
-        """Note when ``TrainingLoop.run`` starts (callbacks see only steps), so the first step is timed too."""
-        from xlingual.training.loop import TrainingLoop
-
-        original = TrainingLoop.run
-
-        def run(loop, *args: Any, **kwargs: Any) -> Any:
-            self.start, self.cpu_start = time.perf_counter(), time.process_time()
-            return original(loop, *args, **kwargs)
-
-        TrainingLoop.run = run
-        try:
-            yield self
-        finally:
-            TrainingLoop.run = original
+    def on_train_begin(self, record: dict[str, Any]) -> None:
+        """The moment the training loop starts, so the first step is timed too."""
+        self.start, self.cpu_start = time.perf_counter(), time.process_time()
 
 
 def steady_step(marks: Sequence[float]) -> float | None:
@@ -292,7 +269,7 @@ def train_xlingual(env: dict[str, Any], config: dict[str, Any]) -> dict[str, Any
         epochs = min(1.0, max_steps / epoch_steps)
         recipe.training.epochs = epochs if math.ceil(epochs * epoch_steps) <= max_steps else math.nextafter(epochs, 0)
     timer = StepTimer()
-    with tempfile.TemporaryDirectory(prefix="xlingual-bench-") as folder, timer.watch():
+    with tempfile.TemporaryDirectory(prefix="xlingual-bench-") as folder:
         classifier = xlingual.fit(recipe, train=(examples.texts, [scheme.names[i] for i in examples.labels]),
                                   callbacks=[timer], output_dir=Path(folder) / "run", progress=False)
     summary = classifier.report.training
@@ -601,9 +578,9 @@ def public_inputs(env: dict[str, Any]) -> dict[str, Any]:
     keep = ("model", "model_kind", "data", "data_kind", "languages", "extra", "pairs")
     result = {k: env.get(k) for k in keep}
     if env.get("model_kind") == "tiny":
-        result["model"] = "tiny random BERT (tests/conftest.py build_tiny_bert)"
+        result["model"] = "tiny random BERT (xlingual.testing build_tiny_bert)"
     if env.get("data_kind") == "toy":
-        result["data"] = "toy UMSAB (tests/conftest.py write_umsab)"
+        result["data"] = "toy UMSAB (xlingual.testing write_umsab)"
         result["pairs"] = "toy pairs"
     return result
 

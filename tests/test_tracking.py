@@ -119,3 +119,35 @@ def test_flat_config_and_numeric_records():
     assert flat == {"a.b": 1, "a.c": "null", "a.d": "[1, 2]", "e": "x", "f": True}
     assert numeric({"task": 0.5, "lr": 1e-3, "languages": ["es"], "signals": {"entropy": 0.2, "x": float("nan")},
                     "flag": True}) == {"task": 0.5, "lr": 1e-3, "signals/entropy": 0.2}
+
+
+def test_callbacks_see_the_stages_in_order(tiny_bert, toy_umsab, tmp_path):
+    from conftest import REPO
+
+    from xlingual.pipeline import run_training
+    from xlingual.testing import tiny_recipe_overrides
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.events: list[tuple[str, dict]] = []
+
+        def on_train_begin(self, record):
+            self.events.append(("begin", record))
+
+        def on_log(self, record):
+            self.events.append(("log", record))
+
+        def on_epoch_end(self, record):
+            self.events.append(("epoch", record))
+
+        def on_train_end(self, record):
+            self.events.append(("end", record))
+
+    recorder = Recorder()
+    overrides = tiny_recipe_overrides(tiny_bert, toy_umsab, tmp_path / "run")
+    run_training(str(REPO / "recipes/umsab_e5small.yaml"), overrides, progress=False, callbacks=[recorder])
+    kinds = [kind for kind, _ in recorder.events]
+    assert kinds[0] == "begin" and kinds[-1] == "end"
+    assert recorder.events[0][1]["step"] == 0 and recorder.events[0][1]["total_steps"] > 0
+    assert kinds.count("epoch") == 2 and "log" in kinds
+    assert recorder.events[-1][1]["step"] == recorder.events[0][1]["total_steps"]

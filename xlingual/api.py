@@ -70,7 +70,8 @@ def fit(
     Each table may be a ``datasets.Dataset``, a pandas DataFrame, a mapping of columns, a list of rows,
     ``(texts, labels)``; several languages come from a ``language`` column or a mapping language → table.
     ``column_mapping`` renames columns to ``text``, ``label``, ``language`` (``source``/``target`` for pairs).
-    ``callbacks`` are objects with ``on_log(record)`` and/or ``on_epoch_end(record)``.
+    ``callbacks`` are objects with any of ``on_train_begin``, ``on_log``, ``on_epoch_end`` and ``on_train_end``
+    (each takes one record).
     """
     from .pipeline import RunData, api_call, code_switch_source, load_streams_data, run_training
 

@@ -113,7 +113,8 @@ class TrainingLoop:
         """Added to every log record, e.g. ``{"round": 1}`` for a self-training round (its steps count from 1 again)."""
         self.config = recipe.training
         self.callbacks = list(callbacks)
-        """Objects with any of ``on_log(record)`` and ``on_epoch_end(record)`` (notebooks, experiment trackers)."""
+        """Objects with any of ``on_train_begin``, ``on_log``, ``on_epoch_end`` and ``on_train_end`` (each takes one
+        record; notebooks, benchmarks, experiment trackers)."""
         self.train_data = train
         self.selection = selection or {}
         self.label_names = list(label_names)
@@ -365,6 +366,7 @@ class TrainingLoop:
                    disable=not self.progress, unit="step", dynamic_ncols=True)
         pending: list[dict[str, float]] = []
         start_epoch, start_batch = self.state.epoch, self.state.batch_in_epoch
+        self._notify("on_train_begin", {"step": self.state.global_step, "total_steps": self.state.total_steps})
         for epoch in range(start_epoch, self.num_epochs):
             epoch_start = time.perf_counter()
             batches = self._epoch_batches(epoch)
@@ -430,6 +432,7 @@ class TrainingLoop:
         if config.select_best_on != "last" and self.best_weights is not None:
             self.unwrapped.load_state_dict(self.best_weights, strict=False)
         self._finish_averaging()
+        self._notify("on_train_end", {"step": self.state.global_step, "best_epoch": self.state.best_epoch})
         return self.state
 
     def summary(self) -> dict:
