@@ -892,7 +892,7 @@ def test_sweep_starts_again_a_run_stopped_before_its_first_state(env: Env, monke
     import xlingual.sweep
 
     calls = []
-    monkeypatch.setattr(xlingual.sweep, "launch", lambda command, env, log, echo=False: calls.append(command) or 1)
+    monkeypatch.setattr(xlingual.sweep, "launch", lambda command, env, log, **kwargs: calls.append(command) or 1)
     sweep = env.tmp / "sweep"
     overrides = tiny_recipe_overrides(env.bert, env.data, env.tmp / "unused")[:-1]
     stopped = sweep / "umsab_e5small" / "seed1"

@@ -44,7 +44,11 @@ def sequential(tiny_bert, toy_umsab, tmp_path_factory) -> tuple[Path, list[str]]
     return out, overrides
 
 
-def test_jobs_2_gives_the_sequential_scores(sequential, tmp_path, capsys):
+def test_jobs_2_gives_the_sequential_scores(sequential, tmp_path, capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)  # the CPU path, whatever this machine has
+    monkeypatch.setattr(sweep_module, "cpu_count", lambda: 2)
     reference, overrides = sequential
     out = tmp_path / "parallel"
     command = ["sweep", *RECIPES, "--seeds", ",".join(map(str, SEEDS)), "--out", str(out), "--jobs", "2"]
@@ -67,7 +71,7 @@ def test_ray_backend_gives_the_sequential_scores(sequential, tmp_path):
     pytest.importorskip("ray", reason="the ray package is not installed (pip install 'xlingual[ray]')")
     reference, overrides = sequential
     out = tmp_path / "ray"
-    records = sweep_module.run_sweep(RECIPES, SEEDS, out, overrides, jobs=2, backend="ray")
+    records = sweep_module.run_sweep(RECIPES, SEEDS, out, overrides, jobs=2, backend="ray", gpus_per_run=0)
     assert [r["status"] for r in records] == ["complete"] * 2
     assert {r["placement"]["backend"] for r in records} == {"ray"}
     assert _scores(out) == _scores(reference)
@@ -139,3 +143,64 @@ def test_last_error_reads_the_runs_error_line(tmp_path):
     assert sweep_module.last_error(log) == "error: training.epochs: must be positive, got 0"
     log.write_text("Traceback (most recent call last):\n  ...\nRuntimeError: boom\n")
     assert sweep_module.last_error(log) == "RuntimeError: boom"
+
+
+def test_ray_refuses_what_the_cluster_cannot_give(sequential, tmp_path):
+    pytest.importorskip("ray", reason="the ray package is not installed (pip install 'xlingual[ray]')")
+    _, overrides = sequential
+    with pytest.raises(ConfigError, match=r"each run asks for 64 CPU\(s\) and the cluster has"):
+        sweep_module.run_sweep(RECIPES[:1], [1], tmp_path / "s", overrides, backend="ray", cpus_per_run=64)
+    with pytest.raises(ConfigError, match="--cpus-per-run: must be positive"):
+        sweep_module.run_sweep(RECIPES[:1], [1], tmp_path / "s", overrides, backend="ray", cpus_per_run=0)
+    assert not (tmp_path / "s" / "umsab_e5small").exists()
+
+
+def test_a_retry_reports_its_own_error_not_an_earlier_one(tmp_path):
+    log = tmp_path / "run.log"
+    log.write_text("error: data folder not found: /old\n")
+    offset = log.stat().st_size
+    with log.open("a") as handle:
+        handle.write("Traceback (most recent call last):\nRuntimeError: new failure\n")
+    assert sweep_module.last_error(log, offset) == "RuntimeError: new failure"
+
+
+def test_an_interrupted_parallel_sweep_starts_nothing_more(tiny_bert, toy_umsab, tmp_path, monkeypatch):
+    """Ctrl-C while runs are in flight: the running ones are told to stop, the queued ones never start."""
+    import os
+    import signal
+    import threading
+
+    monkeypatch.setattr(sweep_module, "cpu_count", lambda: 2)
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    launched, signalled = [], []
+    gate = threading.Event()
+
+    class Process:
+        def __init__(self):
+            self.code = None
+
+        def poll(self):
+            return self.code
+
+        def send_signal(self, number):
+            signalled.append(number)
+            self.code = -number
+            gate.set()
+
+    def fake_launch(command, env, log, echo=False, cwd=None, started=None):
+        process = Process()
+        started(process)
+        launched.append(command)
+        if len(launched) == 2:
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C reaches the sweep while two runs are in flight
+        gate.wait(timeout=30)
+        return process.code
+
+    monkeypatch.setattr(sweep_module, "launch", fake_launch)
+    overrides = _overrides(tiny_bert, toy_umsab, tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        sweep_module.run_sweep(RECIPES, [1, 2, 3], tmp_path / "s", overrides, jobs=2)
+    assert len(launched) == 2, "the four queued runs never started"
+    assert len(signalled) == 2, "both runs in flight were told to stop"

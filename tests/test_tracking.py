@@ -151,3 +151,66 @@ def test_callbacks_see_the_stages_in_order(tiny_bert, toy_umsab, tmp_path):
     assert recorder.events[0][1]["step"] == 0 and recorder.events[0][1]["total_steps"] > 0
     assert kinds.count("epoch") == 2 and "log" in kinds
     assert recorder.events[-1][1]["step"] == recorder.events[0][1]["total_steps"]
+
+
+def test_a_failing_tracker_never_stops_the_run(train_tiny, monkeypatch, capsys):
+    pytest.importorskip("tensorboard", reason="the tensorboard package is not installed (pip install tensorboard)")
+    from accelerate import Accelerator
+
+    calls = []
+
+    def broken(self, values, step=None, log_kwargs=None):
+        calls.append(step)
+        raise ConnectionError("tracking server went away")
+
+    monkeypatch.setattr(Accelerator, "log", broken)
+    run = train_tiny(**{"logging.report_to": "tensorboard"})
+    assert Results.read(run / "results.json").status == "complete"
+    assert len(calls) == 1, "after the first failure the trackers are off"
+    assert "a tracker failed to log (ConnectionError: tracking server went away)" in capsys.readouterr().err
+
+
+def test_overwrite_replaces_the_runs_tracker_files_and_keeps_the_users(tiny_bert, toy_umsab, tmp_path):
+    pytest.importorskip("tensorboard", reason="the tensorboard package is not installed (pip install tensorboard)")
+    from conftest import REPO, tiny_recipe_overrides
+
+    import xlingual
+
+    run = tmp_path / "run"
+    overrides = [*tiny_recipe_overrides(tiny_bert, toy_umsab, run), "logging.report_to=tensorboard",
+                 "logging.project=p"]
+    xlingual.train(REPO / "recipes/umsab_e5small.yaml", overrides, progress=False)
+    first = set((run / "logs" / "trackers").rglob("events.out.tfevents.*"))
+    notes = run / "logs" / "trackers" / "my-notes.txt"
+    notes.write_text("the user's")
+    xlingual.train(REPO / "recipes/umsab_e5small.yaml", overrides, progress=False, overwrite=True)
+    second = set((run / "logs" / "trackers").rglob("events.out.tfevents.*"))
+    assert first and second and not first & second, "the earlier run's event files are gone, the new ones there"
+    assert len(list((run / "logs" / "trackers").rglob("hparams.yml"))) == 1
+    assert notes.read_text() == "the user's"
+
+
+def test_mlflow_without_a_usable_store_is_said_before_anything_is_written(train_tiny, monkeypatch, tmp_path):
+    pytest.importorskip("mlflow", reason="the mlflow package is not installed (pip install mlflow-skinny)")
+    import importlib.util
+
+    import xlingual.tracking as tracking
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(tracking.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "sqlalchemy" else real(name, *a))
+    with pytest.raises(ConfigError, match="needs the full mlflow package"):
+        train_tiny(out=tmp_path / "never", **{"logging.report_to": "mlflow"})
+    assert not (tmp_path / "never").exists()
+
+
+@pytest.mark.parametrize("project", ["../elsewhere", "/abs", "a/b", ".."])
+def test_project_must_be_a_plain_name(tiny_bert, toy_umsab, tmp_path, project):
+    from conftest import REPO, tiny_recipe_overrides
+
+    from xlingual.config import load_recipe
+
+    base = tiny_recipe_overrides(tiny_bert, toy_umsab, tmp_path / "r")
+    with pytest.raises(ConfigError, match=r"logging.project: .* must be a plain name"):
+        load_recipe(REPO / "recipes/umsab_e5small.yaml", [*base, f"logging.project={project}"])

@@ -616,8 +616,10 @@ class LoggingConfig:
                                   f"choose from {', '.join(TRACKERS)}, all or none")
         if len(self.report_to) > 1 and {"none", "all"} & set(self.report_to):
             raise ConfigError(f"logging.report_to: 'none' and 'all' stand alone, got {self.report_to}")
-        if self.project is not None and not self.project.strip():
-            raise ConfigError("logging.project: must be a non-empty name (or null for the recipe's name)")
+        if self.project is not None and (not self.project.strip() or any(c in self.project for c in "/\\\0")
+                                         or self.project in (".", "..")):
+            raise ConfigError(f"logging.project: {self.project!r} must be a plain name (no path separators, not . "
+                              "or ..; null for the recipe's name): TensorBoard makes a folder of it in the run")
 
     @property
     def trackers(self) -> list[str]:

@@ -740,7 +740,7 @@ def run_training(
         if recipe.self_training is not None:
             training_summary["self_training"] = self_train(
                 recipe, model, tokenizer, accelerator, train_data, selection_data, scheme, unlabeled, objectives,
-                streams, out / rf.TRAIN_LOG, progress, callbacks)
+                streams, out / rf.TRAIN_LOG, progress, [*callbacks, *([tracker] if tracker else [])])
         if lp_ft is not None:
             training_summary["lp_ft"] = lp_ft
         if recipe.interpolation is not None:
@@ -774,8 +774,6 @@ def run_training(
             results.training["prediction_mix_warning"] = collapsed
         if recipe.data.pseudo_labeled is not None and results.protocol.pseudo_labels is not None:
             results.protocol.pseudo_labels.update(student_class_mix(results, accelerator.is_main_process))
-        if tracker is not None:
-            tracker.log_results(results)
         if accelerator.is_main_process:
             from .reports.model_card import write_model_card
 
@@ -783,6 +781,8 @@ def run_training(
             write_model_card(out, results, recipe)
             results.write(out / rf.RESULTS)
             remove_training_state(out / rf.STATE)  # the run is complete: the resumable state is spent
+        if tracker is not None:  # after results.json: a tracker's failure cannot cost the record
+            tracker.log_results(results)
         accelerator.wait_for_everyone()
     return TrainedRun(out, model, tokenizer, results)
 

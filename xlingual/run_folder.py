@@ -76,6 +76,9 @@ STATE_FILES = ("state.json", "trainable.safetensors", "best.safetensors", "objec
 """What a saved training state holds (``state/``, and ``state.tmp``/``state.old`` mid-save)."""
 _SNAPSHOT = re.compile(r"step-\d{6}\.safetensors")
 _PREDICTIONS = re.compile(r"[^.]+\.[^.]+\.jsonl")  # <language>.<split>.jsonl
+TRACKER_FILES = Path("logs") / "trackers"
+"""Where trackers that need a folder write (TensorBoard): their event and hparams files are the run's own."""
+_TRACKER_FILE = re.compile(r"events\.out\.tfevents\..+|hparams\.yml")
 RUN_FOLDERS = ("logs", PREDICTIONS, SNAPSHOTS, STATE, f"{STATE}.tmp", f"{STATE}.old", CHECKPOINT)
 """Folders a run creates: removed by --overwrite once empty (a folder still holding a user's file stays)."""
 CHECKPOINT_METADATA = "xlingual_checkpoint.json"
@@ -121,6 +124,8 @@ def run_written_files(folder: Path) -> list[Path]:
         names = _prediction_names(folder)
         found.update(p for p in (folder / PREDICTIONS).iterdir()
                      if (p.name in names if names is not None else _PREDICTIONS.fullmatch(p.name)))
+    if (folder / TRACKER_FILES).is_dir():
+        found.update(p for p in (folder / TRACKER_FILES).rglob("*") if _TRACKER_FILE.fullmatch(p.name))
     found = {path for path in found if path.is_file() or path.is_symlink()}
     checkpoint = folder / CHECKPOINT
     if checkpoint.is_dir() and not checkpoint.is_symlink():

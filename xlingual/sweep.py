@@ -20,6 +20,7 @@ Training is deterministic, so every placement gives the same scores as the seque
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -123,24 +124,30 @@ def local_slots(jobs: int, gpus: int | None = None, cpus: int | None = None) -> 
             for _ in range(jobs)]
 
 
-def last_error(log: Path) -> str | None:
-    """The run's one-line ``error:`` message, else its last line of output."""
+def last_error(log: Path, offset: int = 0) -> str | None:
+    """The run's one-line ``error:`` message, else its last line of output (of this attempt: from ``offset``)."""
     try:
-        lines = [line.strip() for line in log.read_text(encoding="utf-8", errors="replace").splitlines()]
+        with log.open("rb") as handle:
+            handle.seek(offset)
+            text = handle.read().decode("utf-8", errors="replace")
     except OSError:
         return None
+    lines = [line.strip() for line in text.splitlines()]
     lines = [line.split("\r")[-1] for line in lines if line.strip()]
     errors = [line for line in lines if line.startswith("error:")]
     return (errors or lines or [None])[-1]
 
 
-def launch(command: list[str], env: dict[str, str], log: Path, echo: bool = False, cwd: str | None = None) -> int:
-    """Run ``command`` with ``env`` added, its output (stdout and stderr) into ``log`` and, with ``echo``, onto this
-    terminal as it comes. Returns the exit code."""
+def launch(command: list[str], env: dict[str, str], log: Path, echo: bool = False, cwd: str | None = None,
+           started=None) -> int:
+    """Run ``command`` with ``env`` added, its output (stdout and stderr) appended to ``log`` and, with ``echo``,
+    onto this terminal as it comes. ``started(process)`` is told the process. Returns the exit code."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as handle:
-        process = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, cwd=cwd)
+        process = subprocess.Popen(command, env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=cwd)
+        if started is not None:
+            started(process)
         assert process.stdout is not None
         while chunk := process.stdout.read1(65536):
             handle.write(chunk)
@@ -151,7 +158,14 @@ def launch(command: list[str], env: dict[str, str], log: Path, echo: bool = Fals
         return process.wait()
 
 
-def _finish(run: SweepRun, code: int, seconds: float) -> None:
+def _log_size(log: str | None) -> int:
+    try:
+        return Path(log).stat().st_size if log else 0
+    except OSError:
+        return 0
+
+
+def _finish(run: SweepRun, code: int, seconds: float, offset: int = 0) -> None:
     run.seconds = seconds
     if code == 0 and is_complete(Path(run.run)):
         run.status = "complete"
@@ -159,7 +173,7 @@ def _finish(run: SweepRun, code: int, seconds: float) -> None:
         run.status = f"failed ({code})"
         if run.error:  # said already (the Ray task itself died)
             return
-        reason = last_error(Path(run.log)) if run.log else None
+        reason = last_error(Path(run.log), offset) if run.log else None
         if code < 0:
             reason = f"stopped by signal {-code}" + (f"; last output: {reason}" if reason else "")
         run.error = reason or "no output"
@@ -186,7 +200,8 @@ def run_sweep(recipes: list[str], seeds: list[int], out: str | Path, overrides: 
     overrides = list(overrides or [])
     if backend not in ("local", "ray"):
         raise ConfigError(f"--backend: 'local' or 'ray', got {backend!r}")
-    slots = local_slots(jobs) if backend == "local" else None
+    if jobs < 1:
+        raise ConfigError(f"--jobs: must be at least 1, got {jobs}")
     runs = [SweepRun(recipe, seed, str(folder), f"{Path(recipe).stem} seed {seed}")
             for recipe, seed, folder in plan(recipes, seeds, out, overrides)]
     ledger = _Ledger(out, {"recipes": recipes, "seeds": seeds, "overrides": overrides, "jobs": jobs,
@@ -199,10 +214,10 @@ def run_sweep(recipes: list[str], seeds: list[int], out: str | Path, overrides: 
             run.status = "skipped"
         else:
             todo.append(run)
-    if backend == "ray":
+    if todo and backend == "ray":
         _run_on_ray(todo, out, overrides, progress, jobs, ray_address, cpus_per_run, gpus_per_run, ledger)
-    else:
-        _run_locally(todo, out, overrides, progress, slots, ledger)
+    elif todo:
+        _run_locally(todo, out, overrides, progress, local_slots(min(jobs, len(todo))), ledger)
     ledger.write()
     return [run.record() for run in runs]
 
@@ -215,20 +230,31 @@ def _run_locally(todo: list[SweepRun], out: Path, overrides: list[str], progress
                  slots: list[dict[str, str]], ledger: _Ledger) -> None:
     free = list(range(len(slots)))
     lock = threading.Lock()
+    stop = threading.Event()
+    running: set[subprocess.Popen] = set()
     echo = len(slots) == 1
 
+    def started(process: subprocess.Popen) -> None:
+        with lock:
+            running.add(process)
+
     def one(run: SweepRun) -> None:
+        if stop.is_set():  # interrupted: runs not yet started stay as they are, for the next sweep
+            return
         with lock:
             slot = free.pop(0)
         try:
             run.placement = slots[slot]
             run.log = str(_log_path(out, run))
+            offset = _log_size(run.log)
             command = train_command(run.recipe, run.seed, Path(run.run), overrides, progress and echo)
             where = f" [{', '.join(f'{k}={v}' for k, v in slots[slot].items() if v)}]" if len(slots) > 1 else ""
             print(f"{run.name}: running → {run.run}{where}", flush=True)
             start = time.perf_counter()
-            code = launch(command, slots[slot], Path(run.log), echo=echo)
-            _finish(run, code, time.perf_counter() - start)
+            code = launch(command, slots[slot], Path(run.log), echo=echo, started=started)
+            if stop.is_set():
+                return
+            _finish(run, code, time.perf_counter() - start, offset)
             print(f"{run.name}: {run.status} in {run.seconds / 60:.1f} min"
                   + (f": {run.error}" if run.error else ""), flush=True)
             ledger.write()
@@ -236,13 +262,19 @@ def _run_locally(todo: list[SweepRun], out: Path, overrides: list[str], progress
             with lock:
                 free.append(slot)
 
-    if len(slots) == 1:
-        for run in todo:
-            one(run)
-        return
-    with ThreadPoolExecutor(max_workers=len(slots)) as pool:
+    pool = ThreadPoolExecutor(max_workers=len(slots))
+    try:
         for future in [pool.submit(one, run) for run in todo]:
             future.result()
+    except BaseException:  # Ctrl-C (or any failure here): start nothing more, stop the runs in progress
+        stop.set()
+        with lock:
+            for process in running:
+                if process.poll() is None:
+                    process.send_signal(signal.SIGINT)  # a run stops as on Ctrl-C: its saved state is kept
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _ray_train(command: list[str], env: dict[str, str], log: str, cwd: str | None) -> tuple[int, float]:
@@ -259,28 +291,40 @@ def _run_on_ray(todo: list[SweepRun], out: Path, overrides: list[str], progress:
         import ray
     except ImportError:
         raise ConfigError("--backend ray: needs the ray package (pip install 'xlingual[ray]')") from None
-    if jobs < 1:
-        raise ConfigError(f"--jobs: must be at least 1, got {jobs}")
+    for flag, value in (("--cpus-per-run", cpus_per_run), ("--gpus-per-run", gpus_per_run)):
+        if value is not None and (value < 0 or (flag == "--cpus-per-run" and value == 0)):
+            raise ConfigError(f"{flag}: must be {'positive' if flag == '--cpus-per-run' else '>= 0'}, got {value}")
     started_here = not ray.is_initialized()
     if started_here:
-        if address:
-            ray.init(address=address, log_to_driver=False)
-        else:  # a local instance on this machine's cores; the runs keep their data out of the object store
-            ray.init(num_cpus=cpu_count(), include_dashboard=False, log_to_driver=False,
-                     object_store_memory=100 * 1024 * 1024)
+        try:
+            if address:
+                ray.init(address=address, log_to_driver=False)
+            else:  # a local instance on this machine's cores; the runs keep their data out of the object store
+                ray.init(num_cpus=cpu_count(), include_dashboard=False, log_to_driver=False,
+                         object_store_memory=100 * 1024 * 1024)
+        except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
+            where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+            raise ConfigError(f"--backend ray: could not start or reach {where} ({type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
     try:
         resources = ray.cluster_resources()
-        cpus = cpus_per_run or max(1, int(resources.get("CPU", 1)) // jobs)
+        cpus = cpus_per_run if cpus_per_run is not None else max(1, int(resources.get("CPU", 1)) // jobs)
         gpus = gpus_per_run if gpus_per_run is not None else (1 if resources.get("GPU", 0) >= 1 else 0)
+        for name, wanted in (("CPU", cpus), ("GPU", gpus)):
+            if wanted > resources.get(name, 0):  # Ray would wait for it forever
+                raise ConfigError(f"--backend ray: each run asks for {wanted:g} {name}(s) and the cluster has "
+                                  f"{resources.get(name, 0):g}; lower --{name.lower()}s-per-run")
         task = ray.remote(_ray_train).options(num_cpus=cpus, num_gpus=gpus)
         env = {"OMP_NUM_THREADS": str(max(1, int(cpus))), "MKL_NUM_THREADS": str(max(1, int(cpus)))}
         pending: dict[Any, SweepRun] = {}
+        offsets: dict[str, int] = {}
         queue = list(todo)
         cwd = os.getcwd()
         while queue or pending:
             while queue and len(pending) < jobs:
                 run = queue.pop(0)
                 run.log = str(_log_path(out, run).resolve())
+                offsets[run.run] = _log_size(run.log)
                 run.placement = {"backend": "ray", "num_cpus": str(cpus), "num_gpus": str(gpus)}
                 command = train_command(run.recipe, run.seed, Path(run.run).resolve(), overrides, False)
                 print(f"{run.name}: submitted to Ray (num_cpus={cpus}, num_gpus={gpus}) → {run.run}", flush=True)
@@ -293,7 +337,7 @@ def _run_on_ray(todo: list[SweepRun], out: Path, overrides: list[str], progress:
                 except ray.exceptions.RayError as exc:  # the task itself died (node lost, worker killed)
                     code, seconds = -1, 0.0
                     run.error = f"ray: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-                _finish(run, code, seconds)
+                _finish(run, code, seconds, offsets[run.run])
                 print(f"{run.name}: {run.status} in {seconds / 60:.1f} min"
                       + (f": {run.error}" if run.error else ""), flush=True)
                 ledger.write()

@@ -191,7 +191,7 @@ def _write_html(args: argparse.Namespace, out: Path, table: dict, baseline: dict
         figures[caption] = plot_language_bars(table, out / "language_bars_ci.png", args.metric, interval=interval)
         if baseline is not None and (out / "baseline_delta.png").is_file():
             figures[f"Paired Δ against {baseline['baseline']}"] = out / "baseline_delta.png"
-        if (out / "gap_heatmap.png").is_file():
+        if table["source_languages"] and (out / "gap_heatmap.png").is_file():  # drawn by this comparison
             figures["Transfer gap"] = out / "gap_heatmap.png"
     warned = [str(item.message) for item in caught if issubclass(item.category, ComparisonWarning)
               and not issubclass(item.category, SkippedRunWarning)]
