@@ -34,6 +34,40 @@ def test_subword_sampling_is_seeded_and_decodes_back_to_the_text(tiny_xlmr):
     assert unk in sampled and tokenizer.decode(sampled) == tokenizer.decode(with_unk)  # unknowns stay unknown
 
 
+def test_subword_sampling_repeats_in_another_process(tiny_xlmr):
+    """A run, and a resumed one, draws the same views: the seed alone fixes them, in any process (sentencepiece's
+    own sampler draws from a thread-local generator that its seed does not reach, so it failed this)."""
+    import subprocess
+    import sys
+
+    script = (f"from transformers import AutoTokenizer; from xlingual.data.augment import SubwordSampler; "
+              f"t = AutoTokenizer.from_pretrained({str(tiny_xlmr)!r}); s = SubwordSampler(t, alpha=0.1); "
+              f"ids = t({TEXT!r})['input_ids']; print([s.sample(ids, seed) for seed in range(12)])")
+    runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+            for _ in range(2)]
+    tokenizer = AutoTokenizer.from_pretrained(tiny_xlmr)
+    here = SubwordSampler(tokenizer, alpha=0.1)
+    ids = tokenizer(TEXT)["input_ids"]
+    assert runs[0] == runs[1] == f"{[here.sample(ids, seed) for seed in range(12)]}\n"
+
+
+def test_sampled_segmentations_follow_the_unigram_probabilities():
+    """Two segmentations of "ab": {ab} with p=0.5, {a, b} with p=0.5·0.5; at alpha 1 they are drawn 2:1."""
+    import math
+    import random
+
+    sampler = SubwordSampler.__new__(SubwordSampler)
+    sampler.scores = {"ab": math.log(0.5), "a": math.log(0.5), "b": math.log(0.5)}
+    sampler.longest, sampler.alpha = 2, 1.0
+    rng = random.Random(0)
+    draws = [tuple(sampler.segment("ab", rng)) for _ in range(3000)]
+    assert set(draws) == {("ab",), ("a", "b")}
+    assert draws.count(("ab",)) / len(draws) == pytest.approx(2 / 3, abs=0.03)
+    sampler.alpha = 0.0  # alpha 0: uniform over the two segmentations
+    draws = [tuple(sampler.segment("ab", rng)) for _ in range(3000)]
+    assert draws.count(("ab",)) / len(draws) == pytest.approx(1 / 2, abs=0.03)
+
+
 def test_subword_sampling_needs_a_unigram_tokenizer(tiny_bert):
     with pytest.raises(ConfigError, match=r"needs a Unigram .* this model's is WordPiece .*token-dropout"):
         SubwordSampler(AutoTokenizer.from_pretrained(tiny_bert))

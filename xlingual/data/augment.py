@@ -1,7 +1,7 @@
 """Label-preserving views of tokenised text for consistency training, with no machine translation.
 
 :class:`SubwordSampler` re-segments a text by sampling from its Unigram language-model lattice (subword
-regularisation, Kudo 2018; the views xTune trains on, Zheng et al. 2021) with ``sentencepiece``; the text is
+regularisation, Kudo 2018; the views xTune trains on, Zheng et al. 2021), as SentencePiece samples; the text is
 unchanged, only its pieces differ, so ``decode`` gives the same string. :func:`token_dropout` masks random
 pieces (UDA's word-replacement family, Xie et al. 2020, without a vocabulary model). Both work on token ids
 and leave special and unknown tokens where they are.
@@ -10,6 +10,7 @@ and leave special and unknown tokens where they are.
 from __future__ import annotations
 
 import json
+import math
 import random
 from collections.abc import Sequence
 
@@ -19,12 +20,14 @@ from ..errors import ConfigError
 class SubwordSampler:
     """Samples segmentations of a Unigram tokenizer's pieces (any Hugging Face tokenizer whose model is a
     Unigram: XLM-R, multilingual-e5, mT5…). ``alpha`` is SentencePiece's smoothing: 0 is uniform over all
-    segmentations, larger stays nearer the best one."""
+    segmentations, larger stays nearer the best one.
+
+    The sampling is SentencePiece's own (forward-filtering backward-sampling over the Unigram lattice, each
+    piece weighted by ``exp(alpha · log p)``), written here with Python's seeded RNG: ``sentencepiece`` draws
+    from a thread-local generator its seed does not reach, so its samples differ between processes, and a run
+    (or a resumed one) could not repeat its own views."""
 
     def __init__(self, tokenizer, alpha: float = 0.5) -> None:
-        import sentencepiece as spm
-        from sentencepiece import sentencepiece_model_pb2 as model_pb2
-
         backend = getattr(tokenizer, "backend_tokenizer", None)
         spec = json.loads(backend.to_str()) if backend is not None else {}
         model = spec.get("model", {})
@@ -34,42 +37,56 @@ class SubwordSampler:
                               "(use augment: token-dropout)")
         unk_id = model.get("unk_id")
         special = set(tokenizer.all_special_ids)
-        proto = model_pb2.ModelProto()
-        for index, (piece, score) in enumerate(model["vocab"]):
-            entry = proto.pieces.add()
-            entry.piece, entry.score = piece, score
-            if index == unk_id:
-                entry.type = model_pb2.ModelProto.SentencePiece.UNKNOWN
-            elif index in special:
-                entry.type = model_pb2.ModelProto.SentencePiece.CONTROL
-        if unk_id is None:  # sentencepiece needs an unknown piece; one no text can produce
-            entry = proto.pieces.add()
-            entry.piece, entry.type = "<xlingual-unk>", model_pb2.ModelProto.SentencePiece.UNKNOWN
-        proto.trainer_spec.model_type = model_pb2.TrainerSpec.UNIGRAM
-        proto.trainer_spec.unk_id = unk_id if unk_id is not None else len(model["vocab"])
-        # the pieces already hold the tokenizer's normalised text: segment them as they are
-        proto.normalizer_spec.name = "identity"
-        proto.normalizer_spec.add_dummy_prefix = False
-        proto.normalizer_spec.remove_extra_whitespaces = False
-        self._spm = spm
-        self.processor = spm.SentencePieceProcessor(model_proto=proto.SerializeToString())
+        self.fixed = special | ({unk_id} if unk_id is not None else set())
+        self.scores = {piece: float(score) for index, (piece, score) in enumerate(model["vocab"])
+                       if index not in self.fixed}
+        self.longest = max(map(len, self.scores), default=1)
         self.tokenizer = tokenizer
         self.alpha = alpha
-        self.fixed = special | ({unk_id} if unk_id is not None else set())
+
+    def segment(self, text: str, rng: random.Random) -> list[str]:
+        """One segmentation of ``text`` drawn with probability ∝ Π p(piece)^alpha. The pieces ``text`` was
+        made of are in the vocabulary, so the lattice always has a path."""
+        n = len(text)
+        ending: list[list[tuple[int, float]]] = [[] for _ in range(n + 1)]  # j → (start, alpha · log p)
+        for i in range(n):
+            for j in range(i + 1, min(n, i + self.longest) + 1):
+                score = self.scores.get(text[i:j])
+                if score is not None:
+                    ending[j].append((i, self.alpha * score))
+        forward = [-math.inf] * (n + 1)
+        forward[0] = 0.0
+        for j in range(1, n + 1):
+            terms = [forward[i] + w for i, w in ending[j] if forward[i] > -math.inf]
+            forward[j] = _logsumexp(terms) if terms else -math.inf
+        if n and forward[n] == -math.inf:
+            raise ValueError(f"no segmentation of {text!r} in the tokenizer's vocabulary")
+        pieces: list[str] = []
+        j = n
+        while j > 0:
+            candidates = [(i, forward[i] + w - forward[j]) for i, w in ending[j] if forward[i] > -math.inf]
+            draw, total = rng.random(), 0.0
+            start = candidates[-1][0]
+            for i, log_share in candidates:
+                total += math.exp(log_share)
+                if draw < total:
+                    start = i
+                    break
+            pieces.append(text[start:j])
+            j = start
+        return pieces[::-1]
 
     def sample(self, ids: Sequence[int], seed: int) -> list[int]:
         """``ids`` re-segmented: each run of ordinary pieces between special or unknown tokens is joined and
-        sampled again; deterministic for a ``seed``."""
-        self._spm.set_random_generator_seed(seed % 2**32)
+        sampled again; the same ``seed`` gives the same view, in any process."""
+        rng = random.Random(seed)
         out: list[int] = []
         run: list[int] = []
 
         def flush() -> None:
             if run:
                 text = "".join(self.tokenizer.convert_ids_to_tokens(run))
-                pieces = self.processor.encode(text, out_type=str, enable_sampling=True, alpha=self.alpha,
-                                               nbest_size=-1)
-                out.extend(self.tokenizer.convert_tokens_to_ids(pieces))
+                out.extend(self.tokenizer.convert_tokens_to_ids(self.segment(text, rng)))
                 run.clear()
 
         for token in ids:
@@ -80,6 +97,11 @@ class SubwordSampler:
                 run.append(token)
         flush()
         return out
+
+
+def _logsumexp(values: list[float]) -> float:
+    top = max(values)
+    return top + math.log(sum(math.exp(v - top) for v in values))
 
 
 def token_dropout(ids: Sequence[int], probability: float, replacement: int, fixed: set[int],
