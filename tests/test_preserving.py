@@ -8,10 +8,10 @@ import torch
 from xlingual.config import load_recipe
 from xlingual.data.labels import LabelScheme
 from xlingual.io import read_json
-from xlingual.losses.feature_distillation import feature_distillation
-from xlingual.losses.l2sp import l2_sp
 from xlingual.modeling.build import build_model
 from xlingual.objectives import SetupContext, StepContext, get_objective
+from xlingual.objectives.feature_distillation import feature_distillation
+from xlingual.objectives.l2sp import l2_sp
 
 
 def _model(tiny_bert):

@@ -146,7 +146,7 @@ def test_a_student_trains_on_the_pseudo_labels_and_says_so(teachers, tiny_bert, 
 
 
 def test_soft_label_kl_is_zero_when_the_student_equals_the_teacher():
-    from xlingual.losses import SoftLabelKLLoss, temper
+    from xlingual.objectives.soft_label_kl import SoftLabelKLLoss, temper
 
     teacher = torch.softmax(torch.randn(6, 3, generator=torch.Generator().manual_seed(0)), dim=1)
     for t in (1.0, 2.0, 0.5):
@@ -166,7 +166,7 @@ def test_soft_label_kl_is_zero_when_the_student_equals_the_teacher():
 
 def test_task_loss_mixes_hard_and_soft_rows_and_weights():
     from xlingual.data.batching import TokenizedExamples
-    from xlingual.losses import SoftLabelKLLoss
+    from xlingual.objectives.soft_label_kl import SoftLabelKLLoss
     from xlingual.training.loop import task_loss
 
     data = TokenizedExamples([[1, 2], [1, 2, 3], [4]], [0, 2, 1], "x", 0,

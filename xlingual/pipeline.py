@@ -47,7 +47,7 @@ from .locking import check_unlocked, folder_lock
 from .modeling.build import build_model, position_limit
 from .modeling.freezing import count_parameters
 from .objectives import Objective, SetupContext, build_objectives
-from .protocol import SELECTION_NAMES, check_protocol, target_resources
+from .protocol import PRIOR_CORRECTION, SELECTION_NAMES, check_protocol, target_resources
 from .results import LabelSchemeRecord, LanguageScores, Protocol, Results, SplitResults
 from .run_paths import PATHS_FILE, record_paths, run_recipe_data, yaml_comment
 from .tracking import TrackerCallback, resolve_trackers
@@ -893,7 +893,7 @@ def evaluate_run(
     if corrected:  # scored differently from the run (transductive priors): recorded, and no reproduction check
         result.protocol = dataclasses.replace(
             result.protocol, prior_correction=protocol_prior_correction(recipe),
-            target_resources=[*result.protocol.target_resources, "prior-correction"])
+            target_resources=[*result.protocol.target_resources, PRIOR_CORRECTION])
     elif saved is not None and same:
         result.matches_saved = other_data.reproduction(saved, splits, same)
     result.wall_seconds = time.perf_counter() - started

@@ -43,6 +43,22 @@ def check_protocol(recipe: RecipeConfig) -> None:
                             "splits would be the same rows; put {split} in data.root or set data.split_column")
 
 
+ZERO_SHOT = "zero-shot"
+"""A run that uses no target-language data at all."""
+POST_HOC_RESOURCES = {
+    "bilingual-dictionary": "English training text code-switched with word lists (data.code_switch)",
+    "pseudo-labels": "target text labelled by a teacher, trained on (data.pseudo_labeled)",
+    "self-training": "target text labelled by the run's own model, trained on (self_training)",
+    "unlabeled-target-selection": "target text, without labels, chooses the epoch (label-free selection signals)",
+    "parallel-selection": "translation pairs choose the epoch (select_best_on: retrieval)",
+    "prior-correction": "unlabeled target text at prediction time, transductive (evaluation.prior_correction)",
+}
+"""The target-side resources of a run's other stages (the objectives declare their own), declared once, in the
+order results.json lists them after the objectives'."""
+BILINGUAL_DICTIONARY, PSEUDO_LABELS, SELF_TRAINING, TARGET_SELECTION, PARALLEL_SELECTION, PRIOR_CORRECTION = (
+    POST_HOC_RESOURCES)
+
+
 def target_resources(recipe: RecipeConfig, objectives: Sequence[Any] = ()) -> list[str]:
     """What target-side data the run trains with (``zero-shot`` when none): the resources each objective
     declares (:mod:`xlingual.objectives`), for the recipe's losses and the ``objectives`` instances given to
@@ -52,15 +68,15 @@ def target_resources(recipe: RecipeConfig, objectives: Sequence[Any] = ()) -> li
     declared = [get_objective(loss.name) for loss in recipe.alignment.losses] + list(objectives)
     resources = ordered_resources({resource for objective in declared for resource in objective.target_resources})
     if recipe.data.code_switch is not None:
-        resources.append("bilingual-dictionary")  # English training text code-switched with word lists
+        resources.append(BILINGUAL_DICTIONARY)
     if recipe.data.pseudo_labeled is not None:
-        resources.append("pseudo-labels")  # target text labelled by a teacher, trained on
+        resources.append(PSEUDO_LABELS)
     if recipe.self_training is not None:
-        resources.append("self-training")
+        resources.append(SELF_TRAINING)
     if recipe.training.select_best_on in ("target-confidence", "target-entropy", "target-agreement"):
-        resources.append("unlabeled-target-selection")  # target text (no labels) chooses the epoch
+        resources.append(TARGET_SELECTION)
     if recipe.training.select_best_on == "retrieval":
-        resources.append("parallel-selection")
+        resources.append(PARALLEL_SELECTION)
     if recipe.evaluation.prior_correction is not None:
-        resources.append("prior-correction")  # unlabeled target text at prediction time (transductive)
-    return resources or ["zero-shot"]
+        resources.append(PRIOR_CORRECTION)
+    return resources or [ZERO_SHOT]

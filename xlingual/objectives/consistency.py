@@ -18,9 +18,9 @@ import torch
 from ..data.augment import SubwordSampler, fit_length, token_dropout
 from ..data.batching import collate
 from ..errors import ConfigError
-from ..losses import SoftLabelKLLoss, temper
 from .base import Objective, SetupContext, StepContext
 from .registry import register_objective
+from .soft_label_kl import SoftLabelKLLoss, temper
 
 
 @dataclass

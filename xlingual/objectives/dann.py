@@ -4,6 +4,10 @@ The reversal coefficient λ(p) = 2/(1+exp(-10p)) − 1 ramps up inside the gradi
 ``schedule: dann`` on this loss would apply the ramp a second time (λ² on the encoder's gradient):
 it is refused. The discriminator's accuracy is logged (``dann_accuracy``, as tllib does): near chance
 (1 / number of domains) means the encoder has made the languages indistinguishable.
+
+The loss (a pure module, usable on its own) and its registered objective live together here.
+
+Domain-adversarial loss (DANN): Ganin et al., "Domain-Adversarial Training of Neural Networks", JMLR 2016.
 """
 
 from __future__ import annotations
@@ -12,13 +16,68 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
 
 from ..config import LossConfig
 from ..errors import ConfigError
-from ..losses import DomainAdversarialLoss
-from ..losses.gradient_reversal import dann_coefficient
+from ..modeling.gradient_reversal import GradientReversal, dann_coefficient
 from .base import Objective, SetupContext, StepContext
 from .registry import register_objective
+
+
+class DomainAdversarialLoss(nn.Module):
+    """Cross-entropy ``CE(D(R_λ(h)), domain)`` of a domain discriminator ``D`` behind gradient reversal ``R_λ``.
+
+    ``D`` is ``Linear(hidden_size, discriminator_hidden) → ReLU → Dropout → Linear(·, num_domains)``.
+    One backward pass trains ``D`` to tell the domains apart and, through the reversed gradient
+    (scaled by ``coefficient``, see :func:`~xlingual.modeling.gradient_reversal.dann_coefficient`),
+    pushes the encoder towards embeddings it cannot tell apart. ``num_domains=2`` is the classic
+    source-vs-target setting; more domains make ``D`` a multi-class classifier over languages.
+    The discriminator's parameters belong to this module, so they must go to the optimiser.
+    """
+
+    def __init__(self, hidden_size: int, num_domains: int = 2, discriminator_hidden: int = 256,
+                 dropout: float = 0.1):
+        super().__init__()
+        if num_domains < 2:
+            raise ValueError(f"num_domains must be at least 2, got {num_domains}")
+        self.num_domains = num_domains
+        self.reversal = GradientReversal()
+        self.discriminator = nn.Sequential(
+            nn.Linear(hidden_size, discriminator_hidden),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(discriminator_hidden, num_domains),
+        )
+
+    def _logits(self, embeddings: Tensor) -> Tensor:
+        # The encoder may run in bf16 without autocast; match the discriminator's dtype.
+        return self.discriminator(embeddings.to(self.discriminator[0].weight.dtype))
+
+    def forward(self, embeddings: Tensor, domain_labels: Tensor, coefficient: float = 1.0,
+                return_logits: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        """The loss; with ``return_logits`` also the logits (for the accuracy, without a second pass)."""
+        if embeddings.dim() != 2 or domain_labels.shape != embeddings.shape[:1]:
+            raise ValueError(f"expected embeddings [n, d] and domain_labels [n], got {tuple(embeddings.shape)} "
+                             f"and {tuple(domain_labels.shape)}")
+        self.reversal.coefficient = float(coefficient)
+        logits = self._logits(self.reversal(embeddings))
+        loss = F.cross_entropy(logits.float(), domain_labels)
+        return (loss, logits) if return_logits else loss
+
+    @torch.no_grad()
+    def accuracy(self, embeddings: Tensor, domain_labels: Tensor) -> float:
+        """Discriminator accuracy (dropout off), for logging: near chance means the domains are aligned."""
+        if embeddings.shape[0] == 0:
+            return float("nan")
+        was_training = self.discriminator.training
+        self.discriminator.eval()
+        try:
+            predictions = self._logits(embeddings).argmax(dim=-1)
+        finally:
+            self.discriminator.train(was_training)
+        return (predictions == domain_labels).float().mean().item()
 
 
 @dataclass

@@ -7,6 +7,10 @@ on the source batch (``distill_source``) or on unlabeled target-language text (`
 which also keeps the source term). The teacher f_θ⁰ is a frozen copy of the model made at setup; its
 embedding of each distinct text is computed once (no dropout) and cached, so after the first pass over
 the data the teacher costs nothing.
+
+The loss (a pure module, usable on its own) and its registered objective live together here.
+
+Feature distillation: how far the current sentence embeddings moved from a frozen teacher's.
 """
 
 from __future__ import annotations
@@ -16,10 +20,25 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 
-from ..losses.feature_distillation import feature_distillation
 from .base import Objective, SetupContext, StepContext
 from .registry import register_objective
+
+
+def feature_distillation(student: torch.Tensor, teacher: torch.Tensor, metric: str = "cosine") -> torch.Tensor:
+    """Mean over rows of 1 − cos(s_i, t_i) (``cosine``) or of ‖s_i − t_i‖² / d (``mse``).
+
+    0 when the student reproduces the teacher's embeddings; the teacher side carries no gradient."""
+    if student.shape != teacher.shape:
+        raise ValueError(f"student and teacher embeddings differ in shape: {tuple(student.shape)} vs "
+                         f"{tuple(teacher.shape)}")
+    teacher = teacher.detach().to(student.device, student.dtype)
+    if metric == "cosine":
+        return (1 - F.cosine_similarity(student.float(), teacher.float(), dim=1)).mean()
+    if metric == "mse":
+        return (student.float() - teacher.float()).pow(2).mean()
+    raise ValueError(f"unknown distillation metric {metric!r}; use cosine or mse")
 
 
 @dataclass

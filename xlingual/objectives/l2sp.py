@@ -7,17 +7,35 @@ which in cross-lingual transfer protects what the pretrained encoder shares acro
 being overwritten by English-only gradients. θ⁰ is copied when the run sets the objective up (the
 model's pretrained weights); the head is not penalised (it starts random). It reads no stream and
 uses no target-language data.
+
+The loss (a pure module, usable on its own) and its registered objective live together here.
+
+L2-SP: squared distance of the weights to their pretrained starting point.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
 
-from ..losses.l2sp import l2_sp
 from .base import Objective, SetupContext, StepContext
 from .registry import register_objective
+
+
+def l2_sp(parameters: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    """Ω(θ) = Σ_i ‖θ_i − θ⁰_i‖² over ``(current, reference)`` pairs (Li, Grandvalet & Davoine, ICML 2018).
+
+    The penalty is 0 at the start of fine-tuning and pulls every weight back toward the pretrained
+    one in proportion to how far it moved (its gradient is 2(θ − θ⁰))."""
+    total = None
+    for current, reference in parameters:
+        term = (current.float() - reference.to(current.device, torch.float32)).pow(2).sum()
+        total = term if total is None else total + term
+    if total is None:
+        raise ValueError("L2-SP needs at least one parameter")
+    return total
 
 
 @dataclass

@@ -30,8 +30,8 @@ from ..data.examples import Examples
 from ..errors import TrainingDivergedError
 from ..evaluation.zero_shot import evaluate_languages
 from ..io import atomic_save_tensors, atomic_write_text, no_space_error
-from ..losses.soft_label_kl import SoftLabelKLLoss
 from ..objectives import Objective, StepContext
+from ..objectives.soft_label_kl import SoftLabelKLLoss
 from ..run_folder import train_log_records
 from .averaging import RunningAverage
 from .optim import build_optimizer, build_scheduler
