@@ -58,7 +58,8 @@ def test_sampled_segmentations_follow_the_unigram_probabilities():
 
     sampler = SubwordSampler.__new__(SubwordSampler)
     sampler.scores = {"ab": math.log(0.5), "a": math.log(0.5), "b": math.log(0.5)}
-    sampler.longest, sampler.alpha = 2, 1.0
+    sampler.lengths, sampler.alpha = [1, 2], 1.0
+    sampler._lattice = sampler._forward
     rng = random.Random(0)
     draws = [tuple(sampler.segment("ab", rng)) for _ in range(3000)]
     assert set(draws) == {("ab",), ("a", "b")}
@@ -66,6 +67,8 @@ def test_sampled_segmentations_follow_the_unigram_probabilities():
     sampler.alpha = 0.0  # alpha 0: uniform over the two segmentations
     draws = [tuple(sampler.segment("ab", rng)) for _ in range(3000)]
     assert draws.count(("ab",)) / len(draws) == pytest.approx(1 / 2, abs=0.03)
+    assert sampler.segment("abc", rng) is None  # no path through the vocabulary: the caller keeps its pieces
+    assert sampler.segment("", rng) == []
 
 
 def test_subword_sampling_needs_a_unigram_tokenizer(tiny_bert):

@@ -10,10 +10,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from xlingual.modeling.gradient_reversal import GradientReversal, GradientReversalFunction, dann_coefficient
 from xlingual.objectives.contrastive import TranslationInfoNCELoss
 from xlingual.objectives.coral import CORALLoss
 from xlingual.objectives.dann import DomainAdversarialLoss
+from xlingual.objectives.gradient_reversal import GradientReversal, GradientReversalFunction, dann_coefficient
 from xlingual.objectives.mmd import MMDLoss
 from xlingual.training.pseudo_labels import select_pseudo_labels
 

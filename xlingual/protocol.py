@@ -1,7 +1,7 @@
 """The evaluation protocol: which target-side resources a run used, and guards against leaks.
 
 results.json records ``target_resources`` — ``zero-shot`` (none), ``unlabeled-target``,
-``parallel``, ``bilingual-dictionary``, ``pseudo-labels``, ``self-training`` — with the exact files, and how
+``parallel``, ``target-labels``, then the other stages' (:data:`POST_HOC_RESOURCES`) — with the exact files, and how
 the model was selected (``source-dev`` by default, ``oracle-target-dev`` only when a recipe asks for it), so
 `xlingual compare` can refuse or flag comparisons across protocols.
 """
@@ -45,18 +45,22 @@ def check_protocol(recipe: RecipeConfig) -> None:
 
 ZERO_SHOT = "zero-shot"
 """A run that uses no target-language data at all."""
-POST_HOC_RESOURCES = {
-    "bilingual-dictionary": "English training text code-switched with word lists (data.code_switch)",
-    "pseudo-labels": "target text labelled by a teacher, trained on (data.pseudo_labeled)",
-    "self-training": "target text labelled by the run's own model, trained on (self_training)",
-    "unlabeled-target-selection": "target text, without labels, chooses the epoch (label-free selection signals)",
-    "parallel-selection": "translation pairs choose the epoch (select_best_on: retrieval)",
-    "prior-correction": "unlabeled target text at prediction time, transductive (evaluation.prior_correction)",
-}
+BILINGUAL_DICTIONARY = "bilingual-dictionary"
+"""English training text code-switched with word lists (``data.code_switch``)."""
+PSEUDO_LABELS = "pseudo-labels"
+"""Target text labelled by a teacher, trained on (``data.pseudo_labeled``)."""
+SELF_TRAINING = "self-training"
+"""Target text labelled by the run's own model, trained on (``self_training``)."""
+TARGET_SELECTION = "unlabeled-target-selection"
+"""Target text, without labels, chooses the epoch (label-free selection signals)."""
+PARALLEL_SELECTION = "parallel-selection"
+"""Translation pairs choose the epoch (``select_best_on: retrieval``)."""
+PRIOR_CORRECTION = "prior-correction"
+"""Unlabeled target text at prediction time, transductive (``evaluation.prior_correction``)."""
+POST_HOC_RESOURCES = (BILINGUAL_DICTIONARY, PSEUDO_LABELS, SELF_TRAINING, TARGET_SELECTION, PARALLEL_SELECTION,
+                      PRIOR_CORRECTION)
 """The target-side resources of a run's other stages (the objectives declare their own), declared once, in the
 order results.json lists them after the objectives'."""
-BILINGUAL_DICTIONARY, PSEUDO_LABELS, SELF_TRAINING, TARGET_SELECTION, PARALLEL_SELECTION, PRIOR_CORRECTION = (
-    POST_HOC_RESOURCES)
 
 
 def target_resources(recipe: RecipeConfig, objectives: Sequence[Any] = ()) -> list[str]:

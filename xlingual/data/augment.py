@@ -9,12 +9,16 @@ and leave special and unknown tokens where they are.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
+import re
 from collections.abc import Sequence
 
 from ..errors import ConfigError
+
+_BYTE_PIECE = re.compile(r"<0x[0-9A-F]{2}>")
 
 
 class SubwordSampler:
@@ -36,31 +40,45 @@ class SubwordSampler:
             raise ConfigError(f"subword sampling needs a Unigram (SentencePiece) tokenizer; this model's is {kind} "
                               "(use augment: token-dropout)")
         unk_id = model.get("unk_id")
-        special = set(tokenizer.all_special_ids)
-        self.fixed = special | ({unk_id} if unk_id is not None else set())
+        # kept where they are: special and unknown tokens, tokens added to the tokenizer, and byte-fallback
+        # pieces (<0xF0>), which stand for bytes, not for their own characters
+        self.fixed = set(tokenizer.all_special_ids) | set(getattr(tokenizer, "added_tokens_decoder", {}) or {})
+        if unk_id is not None:
+            self.fixed.add(unk_id)
+        if model.get("byte_fallback"):
+            self.fixed |= {i for i, (piece, _) in enumerate(model["vocab"]) if _BYTE_PIECE.fullmatch(piece)}
         self.scores = {piece: float(score) for index, (piece, score) in enumerate(model["vocab"])
                        if index not in self.fixed}
-        self.longest = max(map(len, self.scores), default=1)
+        self.lengths = sorted({len(piece) for piece in self.scores})
         self.tokenizer = tokenizer
         self.alpha = alpha
+        self._lattice = functools.lru_cache(maxsize=50_000)(self._forward)  # texts repeat every epoch
 
-    def segment(self, text: str, rng: random.Random) -> list[str]:
-        """One segmentation of ``text`` drawn with probability ∝ Π p(piece)^alpha. The pieces ``text`` was
-        made of are in the vocabulary, so the lattice always has a path."""
+    def _forward(self, text: str) -> tuple[list[list[tuple[int, float]]], list[float]]:
+        """The lattice (for each end, its pieces' starts and alpha · log p) and the forward log-sums."""
         n = len(text)
-        ending: list[list[tuple[int, float]]] = [[] for _ in range(n + 1)]  # j → (start, alpha · log p)
+        ending: list[list[tuple[int, float]]] = [[] for _ in range(n + 1)]
         for i in range(n):
-            for j in range(i + 1, min(n, i + self.longest) + 1):
-                score = self.scores.get(text[i:j])
+            for length in self.lengths:
+                if i + length > n:
+                    break
+                score = self.scores.get(text[i:i + length])
                 if score is not None:
-                    ending[j].append((i, self.alpha * score))
+                    ending[i + length].append((i, self.alpha * score))
         forward = [-math.inf] * (n + 1)
         forward[0] = 0.0
         for j in range(1, n + 1):
             terms = [forward[i] + w for i, w in ending[j] if forward[i] > -math.inf]
             forward[j] = _logsumexp(terms) if terms else -math.inf
+        return ending, forward
+
+    def segment(self, text: str, rng: random.Random) -> list[str] | None:
+        """One segmentation of ``text`` drawn with probability ∝ Π p(piece)^alpha; ``None`` where the
+        vocabulary has no path through it (the caller keeps the pieces it had)."""
+        ending, forward = self._lattice(text)
+        n = len(text)
         if n and forward[n] == -math.inf:
-            raise ValueError(f"no segmentation of {text!r} in the tokenizer's vocabulary")
+            return None
         pieces: list[str] = []
         j = n
         while j > 0:
@@ -86,7 +104,8 @@ class SubwordSampler:
         def flush() -> None:
             if run:
                 text = "".join(self.tokenizer.convert_ids_to_tokens(run))
-                out.extend(self.tokenizer.convert_tokens_to_ids(self.segment(text, rng)))
+                pieces = self.segment(text, rng)
+                out.extend(self.tokenizer.convert_tokens_to_ids(pieces) if pieces is not None else run)
                 run.clear()
 
         for token in ids:

@@ -1,7 +1,8 @@
 """Alignment objectives: loss terms added to the task loss, each declared once and registered by name.
 
-Built-ins (``coral``, ``mmd``, ``dann``, ``contrastive``) are the modules of this package; adding
-one is adding a module here. A user's own objective is a subclass of :class:`Objective` decorated with
+Built-ins (``coral``, ``mmd``, ``dann``, ``contrastive``, ``l2sp``, ``distill_source``/``distill_target``,
+``consistency``) are the modules of this package, each holding its pure loss beside the registered objective;
+adding one is adding a module here. A user's own objective is a subclass of :class:`Objective` decorated with
 :func:`register_objective`, usable by name in a recipe or passed as an instance to
 ``xlingual.train(..., objectives=[...])``.
 """

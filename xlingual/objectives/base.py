@@ -20,7 +20,7 @@ from torch import nn
 
 from ..config import LossConfig
 from ..errors import ConfigError
-from ..modeling.gradient_reversal import dann_coefficient
+from .gradient_reversal import dann_coefficient
 from .registry import get_objective, streams_of
 
 

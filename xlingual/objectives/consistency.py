@@ -9,6 +9,7 @@ view's sharpened distribution to the strong view's, over the rows whose weak con
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from typing import Literal
@@ -48,8 +49,8 @@ class ConsistencyParams:
     """Of the running means of the target predictions and of the source class shares (about 100 steps)."""
 
     def validate(self, where: str) -> None:
-        if not self.alpha >= 0:
-            raise ConfigError(f"{where}.alpha: must be ≥ 0, got {self.alpha}")
+        if not (self.alpha >= 0 and math.isfinite(self.alpha)):
+            raise ConfigError(f"{where}.alpha: must be a finite number ≥ 0, got {self.alpha}")
         if not 0 < self.dropout < 1:
             raise ConfigError(f"{where}.dropout: must be in (0, 1), got {self.dropout}")
         if not self.temperature > 0:

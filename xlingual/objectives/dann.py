@@ -21,8 +21,8 @@ from torch import Tensor, nn
 
 from ..config import LossConfig
 from ..errors import ConfigError
-from ..modeling.gradient_reversal import GradientReversal, dann_coefficient
 from .base import Objective, SetupContext, StepContext
+from .gradient_reversal import GradientReversal, dann_coefficient
 from .registry import register_objective
 
 
@@ -31,7 +31,7 @@ class DomainAdversarialLoss(nn.Module):
 
     ``D`` is ``Linear(hidden_size, discriminator_hidden) → ReLU → Dropout → Linear(·, num_domains)``.
     One backward pass trains ``D`` to tell the domains apart and, through the reversed gradient
-    (scaled by ``coefficient``, see :func:`~xlingual.modeling.gradient_reversal.dann_coefficient`),
+    (scaled by ``coefficient``, see :func:`~xlingual.objectives.gradient_reversal.dann_coefficient`),
     pushes the encoder towards embeddings it cannot tell apart. ``num_domains=2`` is the classic
     source-vs-target setting; more domains make ``D`` a multi-class classifier over languages.
     The discriminator's parameters belong to this module, so they must go to the optimiser.

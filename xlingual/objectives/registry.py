@@ -29,7 +29,7 @@ TARGET_RESOURCES = ("unlabeled-target", "parallel", "target-labels")
 
 _REGISTRY: dict[str, type] = {}
 _BUILTINS_LOADED = False
-_NOT_OBJECTIVES = {"registry", "base", "soft_label_kl"}
+_NOT_OBJECTIVES = {"registry", "base", "soft_label_kl", "gradient_reversal"}
 
 
 def _load_builtins() -> None:
