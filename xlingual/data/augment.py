@@ -14,6 +14,7 @@ import json
 import math
 import random
 import re
+from array import array
 from collections.abc import Sequence
 
 from ..errors import ConfigError
@@ -52,41 +53,43 @@ class SubwordSampler:
         self.lengths = sorted({len(piece) for piece in self.scores})
         self.tokenizer = tokenizer
         self.alpha = alpha
-        self._lattice = functools.lru_cache(maxsize=50_000)(self._forward)  # texts repeat every epoch
+        self._lattice = functools.lru_cache(maxsize=50_000)(self._forward)  # texts repeat every epoch; ~1 KB a tweet
 
-    def _forward(self, text: str) -> tuple[list[list[tuple[int, float]]], list[float]]:
-        """The lattice (for each end, its pieces' starts and alpha · log p) and the forward log-sums."""
-        n = len(text)
-        ending: list[list[tuple[int, float]]] = [[] for _ in range(n + 1)]
-        for i in range(n):
-            for length in self.lengths:
-                if i + length > n:
-                    break
-                score = self.scores.get(text[i:i + length])
+    def _ending_at(self, text: str, j: int, forward) -> list[tuple[int, float]]:
+        """The lattice's pieces ending at ``j`` that a path reaches: (start, alpha · log p), starts ascending."""
+        edges = []
+        for length in reversed(self.lengths):
+            if length <= j and forward[j - length] > -math.inf:
+                score = self.scores.get(text[j - length:j])
                 if score is not None:
-                    ending[i + length].append((i, self.alpha * score))
-        forward = [-math.inf] * (n + 1)
+                    edges.append((j - length, self.alpha * score))
+        return edges
+
+    def _forward(self, text: str) -> array:
+        """Forward log-sums of the lattice, position by position: 8 bytes a character, so caching them is cheap."""
+        forward = array("d", [-math.inf]) * (len(text) + 1)
         forward[0] = 0.0
-        for j in range(1, n + 1):
-            terms = [forward[i] + w for i, w in ending[j] if forward[i] > -math.inf]
-            forward[j] = _logsumexp(terms) if terms else -math.inf
-        return ending, forward
+        for j in range(1, len(text) + 1):
+            edges = self._ending_at(text, j, forward)
+            if edges:
+                forward[j] = _logsumexp([forward[i] + w for i, w in edges])
+        return forward
 
     def segment(self, text: str, rng: random.Random) -> list[str] | None:
         """One segmentation of ``text`` drawn with probability ∝ Π p(piece)^alpha; ``None`` where the
         vocabulary has no path through it (the caller keeps the pieces it had)."""
-        ending, forward = self._lattice(text)
+        forward = self._lattice(text)
         n = len(text)
         if n and forward[n] == -math.inf:
             return None
         pieces: list[str] = []
         j = n
         while j > 0:
-            candidates = [(i, forward[i] + w - forward[j]) for i, w in ending[j] if forward[i] > -math.inf]
+            candidates = self._ending_at(text, j, forward)
             draw, total = rng.random(), 0.0
             start = candidates[-1][0]
-            for i, log_share in candidates:
-                total += math.exp(log_share)
+            for i, w in candidates:
+                total += math.exp(forward[i] + w - forward[j])
                 if draw < total:
                     start = i
                     break
