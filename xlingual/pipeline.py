@@ -86,11 +86,9 @@ def make_accelerator(recipe: RecipeConfig, trackers: list[str] | None = None) ->
     if trackers:  # accelerate's trackers; those needing a folder write under RUN/logs/trackers
         from accelerate.utils import ProjectConfiguration
 
-        from .tracking import TRACKER_DIR
-
         out = recipe.resolved_output_dir()
-        logging = {"log_with": trackers,
-                   "project_config": ProjectConfiguration(project_dir=str(out), logging_dir=str(out / TRACKER_DIR))}
+        logging = {"log_with": trackers, "project_config": ProjectConfiguration(
+            project_dir=str(out), logging_dir=str(out / rf.TRACKER_FILES))}
     return Accelerator(gradient_accumulation_steps=recipe.training.gradient_accumulation_steps,
                        mixed_precision=recipe.training.mixed_precision, cpu=multi_cpu, **logging)
 

@@ -18,12 +18,10 @@ import logging
 import math
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from .config import TRACKERS, RecipeConfig
 from .errors import ConfigError
-from .run_folder import TRACKER_FILES
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +30,6 @@ TRACKER_PACKAGES = {"tensorboard": "tensorboard", "mlflow": "mlflow", "wandb": "
                     "swanlab": "swanlab"}
 """The package each tracker imports (TensorBoard also works with tensorboardX)."""
 
-TRACKER_DIR: Path = TRACKER_FILES
-"""Inside the run folder: the logging directory of the trackers that need one (TensorBoard, Aim)."""
 
 
 def _installed(name: str) -> bool:
