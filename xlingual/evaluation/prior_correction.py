@@ -82,3 +82,19 @@ def calibrate(probabilities: torch.Tensor, temperature: float, bias: torch.Tenso
     """Posteriors after BCTS: softmax(log p / T + b)."""
     logits = probabilities.double().clamp_min(1e-12).log() / temperature + bias.double()
     return torch.softmax(logits, dim=1).to(probabilities.dtype)
+
+
+def fit_label_shift(dev_probabilities: torch.Tensor, dev_labels: list[int]) -> dict:
+    """The source side of a label-shift estimate: BCTS fitted on labelled source dev posteriors, and π_s, the
+    dev label frequency. :func:`estimate_target_priors` then needs only unlabeled target posteriors."""
+    temperature, bias = fit_bcts(dev_probabilities, dev_labels)
+    return {"temperature": temperature, "bias": bias,
+            "source_priors": class_frequencies(dev_labels, dev_probabilities.shape[1]),
+            "dev_examples": len(dev_labels)}
+
+
+def estimate_target_priors(probabilities: torch.Tensor, fit: dict) -> tuple[torch.Tensor, int]:
+    """Target priors by EM on calibrated posteriors (Alexandari et al. 2020): ``(priors, iterations)``.
+    Unlike the posteriors' plain mean, which stays pulled toward the source prior the model was trained on,
+    EM's fixed point is the maximum-likelihood prior of the target text."""
+    return em_priors(calibrate(probabilities, fit["temperature"], fit["bias"]), fit["source_priors"])
