@@ -29,7 +29,7 @@ SEED = 20261206
 
 
 def read(path: Path) -> list[str]:
-    text = path.read_text(encoding="utf-8")
+    text = path.read_text(encoding="utf-8").removesuffix("\n")  # UMSAB has no final newline, TweetEval has one
     return text.split("\n") if text else []
 
 

@@ -9,7 +9,15 @@ import torch
 
 from xlingual.config import load_recipe
 from xlingual.errors import ConfigError
-from xlingual.evaluation.prior_correction import adjust_priors, calibrate, class_frequencies, em_priors, fit_bcts
+from xlingual.evaluation.prior_correction import (
+    adjust_priors,
+    calibrate,
+    class_frequencies,
+    em_priors,
+    estimate_target_priors,
+    fit_bcts,
+    fit_label_shift,
+)
 from xlingual.io import read_json
 
 
@@ -66,6 +74,10 @@ def test_bcts_recovers_temperature_and_bias_and_stops_em_collapsing():
         assert raw.max() > 0.95  # the collapse
         estimate, _ = em_priors(calibrate(model(likelihood), temperature, bias), source)
         assert torch.allclose(estimate, target, atol=0.03)
+        fit = fit_label_shift(model(dev_likelihood), dev_labels.tolist())  # the two steps as one call
+        assert torch.allclose(estimate_target_priors(model(likelihood), fit)[0], estimate, atol=1e-5)
+        mean = model(likelihood).mean(0)  # the plain mean stays pulled toward the model's lean
+        assert (mean - target).abs().sum() > (estimate - target).abs().sum()
 
 
 def test_prior_correction_in_a_run_is_recorded_as_transductive(train_tiny):

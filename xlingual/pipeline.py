@@ -508,7 +508,7 @@ def prior_adjustments(model, tokenizer, recipe: RecipeConfig, scheme, device, ac
     from functools import partial
 
     from .evaluation.inference import predict_probabilities
-    from .evaluation.prior_correction import adjust_priors, calibrate, class_frequencies, em_priors, fit_bcts
+    from .evaluation.prior_correction import adjust_priors, calibrate, estimate_target_priors, fit_label_shift
 
     split = recipe.evaluation.prior_correction
     if split is None:
@@ -521,8 +521,8 @@ def prior_adjustments(model, tokenizer, recipe: RecipeConfig, scheme, device, ac
 
     # calibrate on labelled source dev first (BCTS), so EM re-weights posteriors that mean what they say
     dev = load_examples(data, data.source_language, "dev", scheme=scheme)
-    temperature, bias = fit_bcts(probabilities_of(dev), dev.labels)
-    source = class_frequencies(dev.labels, len(scheme.names))
+    fit = fit_label_shift(probabilities_of(dev), dev.labels)
+    temperature, bias, source = fit["temperature"], fit["bias"], fit["source_priors"]
     calibration = {"method": "bias-corrected temperature scaling on source dev", "examples": len(dev.texts),
                    "temperature": round(temperature, 4), "bias": [round(b, 4) for b in bias.tolist()]}
 
@@ -532,7 +532,7 @@ def prior_adjustments(model, tokenizer, recipe: RecipeConfig, scheme, device, ac
     adjust, records = {}, {}
     for language in sorted(languages - {data.source_language}):
         text = load_examples(data, language, split, labelled=False)
-        priors, iterations = em_priors(calibrate(probabilities_of(text), temperature, bias), source)
+        priors, iterations = estimate_target_priors(probabilities_of(text), fit)
         adjust[language] = partial(corrected, target_priors=priors)
         records[language] = {"split": split, "texts": len(text.texts), "iterations": iterations,
                              "calibration": calibration,
