@@ -139,7 +139,7 @@ def resolve_inputs(args: argparse.Namespace, workdir: Path, toy_sizes: dict[str,
     data = (data or UMSAB).expanduser()
     if not _is_umsab(data):
         raise Skip(f"no UMSAB data at {data} (english/train_text.txt missing); pass --data or run with --quick")
-    from xlingual.data.umsab import UMSAB_LANGUAGES  # light: no torch in the parent process
+    from xlingual.languages import UMSAB_LANGUAGES  # light: no torch in the parent process
 
     languages = [lang for lang in dict.fromkeys(("english", *UMSAB_LANGUAGES)) if _is_umsab(data, [lang])]
     env.update(data=str(data.resolve()), data_kind="umsab", languages=languages)

@@ -234,7 +234,7 @@ def summarise(children: list[dict[str, Any]]) -> tuple[dict[str, Any], str, dict
 
 def run_inputs(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     """A full run reads the run folder's own checkpoint (its encoder included) and the UMSAB test sets."""
-    from xlingual.data.umsab import UMSAB_LANGUAGES  # light: no torch in the parent process
+    from xlingual.languages import UMSAB_LANGUAGES  # light: no torch in the parent process
 
     data = (args.data or common.UMSAB).expanduser()
     languages = [lang for lang in dict.fromkeys(("english", *UMSAB_LANGUAGES))

@@ -87,7 +87,7 @@ def test_token_dropout_keeps_special_tokens_and_masks_about_the_share():
 
 def test_the_objective_trains_toward_the_weak_view_and_its_draws_resume(tiny_xlmr):
     from xlingual.config import RecipeConfig
-    from xlingual.data.labels import LabelScheme
+    from xlingual.labels import LabelScheme
     from xlingual.modeling.build import build_model
 
     recipe = RecipeConfig.from_dict({"model": {"name": str(tiny_xlmr), "max_length": 32}})

@@ -8,9 +8,9 @@ import pytest
 
 from xlingual.config import DataConfig
 from xlingual.data.batching import collate, inference_batches, training_batches
-from xlingual.data.labels import LabelScheme
 from xlingual.data.loading import load_examples
 from xlingual.errors import ConfigError, DataError
+from xlingual.labels import LabelScheme
 
 
 def data_config(**kwargs) -> DataConfig:

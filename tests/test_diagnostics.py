@@ -173,7 +173,7 @@ def fake_run(tiny_bert: Path, folder: Path) -> Path:
     """A run folder with an untrained checkpoint (saved, not trained) and a recipe naming its languages."""
     from xlingual.checkpoint import save_checkpoint
     from xlingual.config import load_recipe
-    from xlingual.data.labels import LabelScheme
+    from xlingual.labels import LabelScheme
     from xlingual.modeling.build import build_model
 
     recipe = load_recipe(None, [f"model.name={tiny_bert}", "model.max_length=32"])

@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from xlingual.config import DataConfig, RecipeConfig, apply_override, load_recipe
-from xlingual.data.labels import BUILTIN_SCHEMES, LabelScheme
 from xlingual.data.loading import load_examples
 from xlingual.errors import XlingualError
+from xlingual.labels import BUILTIN_SCHEMES, LabelScheme
 
 FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 FILES = settings(FAST, max_examples=60)  # these write a file per example

@@ -7,8 +7,8 @@ import torch
 
 from xlingual.checkpoint import load_checkpoint, merge_and_export, save_checkpoint
 from xlingual.config import load_recipe
-from xlingual.data.labels import LabelScheme
 from xlingual.errors import CheckpointError, ConfigError
+from xlingual.labels import LabelScheme
 from xlingual.modeling.build import build_model
 from xlingual.modeling.pooling import Pooling
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from xlingual.config import load_recipe
-from xlingual.data.labels import LabelScheme
 from xlingual.io import read_json
+from xlingual.labels import LabelScheme
 from xlingual.modeling.build import build_model
 from xlingual.objectives import SetupContext, StepContext, get_objective
 from xlingual.objectives.feature_distillation import feature_distillation

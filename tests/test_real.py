@@ -38,8 +38,8 @@ def test_real_encoder_embeddings_align_translations(e5_small):
     import torch
 
     from xlingual.config import load_recipe
-    from xlingual.data.labels import LabelScheme
     from xlingual.inference import Classifier
+    from xlingual.labels import LabelScheme
     from xlingual.modeling.build import build_model
 
     recipe = load_recipe(None, [f"model.name={e5_small}", "model.text_prefix=query: "])

@@ -9,8 +9,8 @@ from conftest import REPO, tiny_recipe_overrides
 
 import xlingual
 from xlingual.config import load_recipe
-from xlingual.data.labels import LabelScheme
 from xlingual.io import read_json
+from xlingual.labels import LabelScheme
 from xlingual.modeling.build import build_model
 
 LANGS = ["english", "spanish", "german"]

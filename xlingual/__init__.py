@@ -7,9 +7,8 @@ checkpoint to predict, and compare recipes across languages and seeds.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from . import log as _log
+from ._version import __version__
 from .config import RecipeConfig, load_recipe
 from .errors import CheckpointError, ConfigError, DataError, XlingualError
 

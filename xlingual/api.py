@@ -17,11 +17,11 @@ from typing import Any
 from .config import PairsConfig, RecipeConfig, UnlabeledTargetConfig, load_recipe
 from .data.batching import tokenize_examples
 from .data.examples import Examples
-from .data.labels import LabelScheme
 from .data.loading import label_scheme, load_pseudo_labeled
 from .data.memory import check_column_mapping, examples_by_language, pairs_by_language
 from .errors import ConfigError, DataError
 from .inference import Classifier
+from .labels import LabelScheme
 from .languages import normalize_language
 from .results import Results, SplitResults
 
@@ -165,8 +165,8 @@ def evaluate(
     Raw labels are read with ``label_scheme`` (a built-in scheme name or a LabelScheme); by default with the
     scheme a :func:`fit` classifier was trained with, else as the classifier's class names or their indices.
     ``language`` names the language of rows when the data has no language column."""
+    from .evaluation.splits import split_results
     from .evaluation.zero_shot import evaluate_languages
-    from .pipeline import split_results
 
     if isinstance(label_scheme, str):
         label_scheme = LabelScheme.build(label_scheme)

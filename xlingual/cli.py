@@ -15,7 +15,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ._version import __version__
 from .io import NO_SPACE
+from .reports.model_card import print_results
 
 QUANTIZE_NAMES = ("int8", "int8-dynamic", "int8-ffn-fp32", "int8-static")  # quantization.QUANTIZE_CHOICES (a test
 # keeps them equal): named here so that --help answers without importing torch
@@ -85,22 +87,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     import accelerate
 
     if accelerate.PartialState().is_main_process:
-        _print_results(Results.read(out / RESULTS).splits)
+        print_results(Results.read(out / RESULTS).splits)
         print(f"run folder: {out}")
     return 0
-
-
-def _print_results(splits: dict) -> None:
-    """Each split's summary line and language table (``splits``: split → :class:`~xlingual.results.SplitResults`)."""
-    from .reports.model_card import results_table
-
-    for split, block in splits.items():
-        summary = block.summary
-        parts = [f"{label} {100 * summary[key]:.1f}" for key, label in (
-            ("source_macro_f1", "source macro-F1"), ("target_avg_macro_f1", "target average macro-F1"),
-            ("transfer_gap_macro_f1", "gap")) if key in summary]  # a subset of languages may lack one
-        print(f"\n{split}: " + ", ".join(parts))
-        print(results_table(block))
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -113,7 +102,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
         return 0
-    _print_results(result.splits)
+    print_results(result.splits)
     print()
     for line in describe(result):
         print(line)
@@ -201,7 +190,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
 
     parser = _Parser(prog="xlingual", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

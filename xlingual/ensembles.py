@@ -124,12 +124,12 @@ class _Scorer:
     """Source-dev (selection) macro-F1 of a model, with the data tokenised once."""
 
     def __init__(self, recipe: RecipeConfig, tokenizer) -> None:
-        from .pipeline import _tokenize_all
+        from .evaluation.splits import tokenize_all
 
         source = recipe.data.source_language
         self.recipe = recipe
         self.scheme = label_scheme(recipe.data)
-        self.dev = _tokenize_all({source: load_examples(recipe.data, source, "dev")}, tokenizer, recipe)
+        self.dev = tokenize_all({source: load_examples(recipe.data, source, "dev")}, tokenizer, recipe)
 
     def __call__(self, model) -> float:
         from .evaluation.zero_shot import evaluate_languages
@@ -147,7 +147,7 @@ def _write_run(out: Path, recheck: Callable[[], str], model, tokenizer, recipe: 
     import shlex
     import sys
 
-    from .pipeline import evaluate_splits
+    from .evaluation.splits import evaluate_splits
     from .reports.model_card import write_model_card
 
     scheme = label_scheme(recipe.data)
@@ -349,7 +349,7 @@ def set_interpolation_back(model, pretrained, fine_tuned, alpha, head, train_dat
 def _analysis_curve(model, tokenizer, recipe, pretrained, fine_tuned, alphas, head, train_data,
                     progress: bool) -> dict:
     """Evaluation-split macro-F1 per α: analysis only, never used to choose α (plotted with that label)."""
-    from .pipeline import evaluate_splits
+    from .evaluation.splits import evaluate_splits
 
     scheme = label_scheme(recipe.data)
     eval_examples = {split: {lang: load_examples(recipe.data, lang, split) for lang in recipe.data.languages}
@@ -440,9 +440,9 @@ def _cmd_interpolate(args) -> int:
 
 
 def _print_summary(out: Path) -> None:
-    from .cli import _print_results
+    from .reports.model_card import print_results
 
-    _print_results(Results.read(out / rf.RESULTS).splits)
+    print_results(Results.read(out / rf.RESULTS).splits)
     print(f"run folder: {out}")
 
 

@@ -23,7 +23,7 @@ from .checkpoint import load_checkpoint, load_checkpoint_config, save_checkpoint
 from .config import RecipeConfig, load_recipe, override_list
 from .cost import training_cost
 from .data.batching import TokenizedExamples, tokenize_examples
-from .data.examples import Examples, check_text, content_fingerprint
+from .data.examples import Examples, check_text
 from .data.holdout import HOLDOUT_FILE, holdout_record
 from .data.loading import (
     check_drop_labels,
@@ -40,7 +40,8 @@ from .data.textfile import read_lines
 from .data.truncation import TruncationStats, truncation_messages, truncation_report
 from .errors import ConfigError, DataError, RunFolderError, XlingualError
 from .evaluation import other_data
-from .evaluation.zero_shot import EvaluationReport, evaluate_languages, write_predictions
+from .evaluation.splits import evaluate_splits, tokenize, tokenize_all
+from .evaluation.zero_shot import write_predictions
 from .io import atomic_write_json, atomic_write_text, read_json
 from .languages import normalize_language
 from .locking import check_unlocked, folder_lock
@@ -48,7 +49,7 @@ from .modeling.build import build_model, position_limit
 from .modeling.freezing import count_parameters
 from .objectives import Objective, SetupContext, build_objectives
 from .protocol import PRIOR_CORRECTION, SELECTION_NAMES, check_protocol, target_resources
-from .results import LabelSchemeRecord, LanguageScores, Protocol, Results, SplitResults
+from .results import LabelSchemeRecord, Protocol, Results
 from .run_paths import PATHS_FILE, record_paths, run_recipe_data, yaml_comment
 from .tracking import TrackerCallback, resolve_trackers
 from .training.loop import TrainingLoop
@@ -56,7 +57,6 @@ from .training.state import remove_training_state
 from .training.streams import PairStream, TextStream
 
 logger = logging.getLogger(__name__)
-EvalData = dict[str, tuple[Examples, TokenizedExamples]]
 
 
 def make_accelerator(recipe: RecipeConfig, trackers: list[str] | None = None) -> Accelerator:
@@ -91,15 +91,6 @@ def make_accelerator(recipe: RecipeConfig, trackers: list[str] | None = None) ->
             project_dir=str(out), logging_dir=str(out / rf.TRACKER_FILES))}
     return Accelerator(gradient_accumulation_steps=recipe.training.gradient_accumulation_steps,
                        mixed_precision=recipe.training.mixed_precision, cpu=multi_cpu, **logging)
-
-
-def _tokenize(examples: Examples, tokenizer, recipe: RecipeConfig) -> TokenizedExamples:
-    return tokenize_examples(examples, tokenizer, recipe.model.max_length, recipe.model.text_prefix,
-                             recipe.data.truncation)
-
-
-def _tokenize_all(raw: dict[str, Examples], tokenizer, recipe: RecipeConfig) -> EvalData:
-    return {lang: (ex, _tokenize(ex, tokenizer, recipe)) for lang, ex in raw.items()}
 
 
 def report_truncation(recipe: RecipeConfig, tokenized: dict[str, dict[str, TokenizedExamples]], show: bool) -> dict:
@@ -384,13 +375,13 @@ def build_streams(recipe: RecipeConfig, tokenizer, unlabeled: dict[str, Examples
     streams: dict = {}
     if unlabeled:
         size = recipe.alignment.unlabeled_target.batch_size or training.batch_size
-        parts = [_tokenize(ex, tokenizer, recipe) for ex in unlabeled.values()]
+        parts = [tokenize(ex, tokenizer, recipe) for ex in unlabeled.values()]
         streams["target"] = TextStream(parts, size, seed=training.seed + 1)
     if pairs:
         size = recipe.alignment.pairs.batch_size or training.batch_size
-        english = [_tokenize(Examples(p.source, None, "english", "pairs", p.origin), tokenizer, recipe)
+        english = [tokenize(Examples(p.source, None, "english", "pairs", p.origin), tokenizer, recipe)
                    for p in pairs.values()]
-        other = [_tokenize(Examples(p.target, None, p.language, "pairs", p.origin), tokenizer, recipe)
+        other = [tokenize(Examples(p.target, None, p.language, "pairs", p.origin), tokenizer, recipe)
                  for p in pairs.values()]
         streams["pairs"] = PairStream(english, other, size, seed=training.seed + 2)
     return streams
@@ -405,7 +396,7 @@ def self_train(recipe, model, tokenizer, accelerator, train_data: TokenizedExamp
     from .training.pseudo_labels import select_pseudo_labels
 
     config = recipe.self_training
-    targets = {lang: _tokenize(ex, tokenizer, recipe) for lang, ex in unlabeled.items()}
+    targets = {lang: tokenize(ex, tokenizer, recipe) for lang, ex in unlabeled.items()}
     if not config.keep_alignment_losses:
         objectives, streams = [], None
     records = []
@@ -469,8 +460,8 @@ def api_call(function: str, *args, **kwargs) -> str:
 
 def prepare_objectives(recipe: RecipeConfig, objectives: Sequence[Objective]) -> list[Objective]:
     """Check objective instances given beside a recipe (declaration, streams, names) and copy them for this run."""
+    from .config.registry import check_declaration, missing_stream_sections
     from .objectives.base import copy_objectives
-    from .objectives.registry import check_declaration, missing_stream_sections
 
     taken = {loss.name for loss in recipe.alignment.losses}
     for index, objective in enumerate(objectives):
@@ -486,88 +477,6 @@ def prepare_objectives(recipe: RecipeConfig, objectives: Sequence[Objective]) ->
                               "instance); give each objective once")
         taken.add(objective.name)
     return copy_objectives(objectives)
-
-
-def split_results(report: EvaluationReport, raw: dict[str, Examples] | None = None,
-                  label_names: Sequence[str] = ()) -> SplitResults:
-    """One split of results.json; with the examples, their files and content fingerprints too."""
-    languages = {lang: LanguageScores(**metrics) for lang, metrics in report.metrics().items()}
-    result = SplitResults(languages, report.summary(), report.seconds,
-                          report.examples / max(report.seconds, 1e-9))
-    if raw is not None:
-        result.test_files = {lang: ex.origin for lang, ex in raw.items()}
-        result.test_fingerprints = {lang: content_fingerprint(ex.texts, [label_names[i] for i in ex.labels])
-                                    for lang, ex in raw.items() if ex.labels is not None}
-    return result
-
-
-def prior_adjustments(model, tokenizer, recipe: RecipeConfig, scheme, device, accelerator,
-                      languages: set[str]) -> tuple[dict, dict]:
-    """Per target language, the EM prior correction estimated on its unlabeled ``evaluation.prior_correction``
-    split (empty when off): ``(language → function on probabilities, language → record)``."""
-    from functools import partial
-
-    from .evaluation.inference import predict_probabilities
-    from .evaluation.prior_correction import adjust_priors, calibrate, estimate_target_priors, fit_label_shift
-
-    split = recipe.evaluation.prior_correction
-    if split is None:
-        return {}, {}
-    data = recipe.data
-
-    def probabilities_of(examples: Examples) -> torch.Tensor:
-        tokens = tokenize_examples(examples, tokenizer, recipe.model.max_length, recipe.model.text_prefix)
-        return predict_probabilities(model, tokens, recipe.evaluation.batch_size, device, accelerator)
-
-    # calibrate on labelled source dev first (BCTS), so EM re-weights posteriors that mean what they say
-    dev = load_examples(data, data.source_language, "dev", scheme=scheme)
-    fit = fit_label_shift(probabilities_of(dev), dev.labels)
-    temperature, bias, source = fit["temperature"], fit["bias"], fit["source_priors"]
-    calibration = {"method": "bias-corrected temperature scaling on source dev", "examples": len(dev.texts),
-                   "temperature": round(temperature, 4), "bias": [round(b, 4) for b in bias.tolist()]}
-
-    def corrected(probabilities: torch.Tensor, target_priors: torch.Tensor) -> torch.Tensor:
-        return adjust_priors(calibrate(probabilities, temperature, bias), source, target_priors)
-
-    adjust, records = {}, {}
-    for language in sorted(languages - {data.source_language}):
-        text = load_examples(data, language, split, labelled=False)
-        priors, iterations = estimate_target_priors(probabilities_of(text), fit)
-        adjust[language] = partial(corrected, target_priors=priors)
-        records[language] = {"split": split, "texts": len(text.texts), "iterations": iterations,
-                             "calibration": calibration,
-                             "source_priors": [round(p, 4) for p in source.tolist()],
-                             "target_priors": [round(p, 4) for p in priors.tolist()]}
-        smallest = float(priors.min())
-        if smallest < 0.02:
-            logger.warning("prior correction drove one class's prior to %.3f in %s (EM on its %s text): its "
-                           "corrected predictions may collapse onto the other classes", smallest, language, split)
-    return adjust, records
-
-
-def evaluate_splits(model, tokenizer, recipe: RecipeConfig, scheme, eval_examples: dict[str, dict[str, Examples]],
-                    device, accelerator=None, progress: bool = True, out: Path | None = None,
-                    tokenized: dict | None = None, reports: dict | None = None) -> dict[str, SplitResults]:
-    """Score every split and language; with ``out``, write the predictions there (if the recipe saves them).
-
-    ``tokenized`` (split → language → (examples, tokens)) skips tokenising again; ``reports`` collects the
-    :class:`EvaluationReport` of each split."""
-    splits: dict[str, SplitResults] = {}
-    names = list(scheme.names)
-    adjust, priors = prior_adjustments(model, tokenizer, recipe, scheme, device, accelerator,
-                                       {lang for raw in eval_examples.values() for lang in raw})
-    for split, raw in eval_examples.items():
-        data = tokenized[split] if tokenized is not None else _tokenize_all(raw, tokenizer, recipe)
-        report = evaluate_languages(model, data, names, split, recipe.data.source_language,
-                                    recipe.evaluation.batch_size, device, accelerator, progress, adjust)
-        if reports is not None:
-            reports[split] = report
-        splits[split] = split_results(report, raw, names)
-        if priors:
-            splits[split].prior_correction = {lang: priors[lang] for lang in raw if lang in priors}
-        if out is not None and recipe.evaluation.save_predictions:
-            write_predictions(out / rf.PREDICTIONS, report, data, list(scheme.names))
-    return splits
 
 
 @dataclass
@@ -670,9 +579,9 @@ def run_training(
     set_seed(recipe.training.seed)
     started = time.perf_counter()
     model, tokenizer = build_model(recipe, scheme)
-    train_data = _tokenize(train_examples, tokenizer, recipe)
-    selection_data = _tokenize_all(selection_examples, tokenizer, recipe)
-    eval_data = {split: _tokenize_all(raw, tokenizer, recipe) for split, raw in eval_examples.items()}
+    train_data = tokenize(train_examples, tokenizer, recipe)
+    selection_data = tokenize_all(selection_examples, tokenizer, recipe)
+    eval_data = {split: tokenize_all(raw, tokenizer, recipe) for split, raw in eval_examples.items()}
     cut = {"train": {recipe.data.source_language: train_data},
            "dev": {lang: data for lang, (_, data) in selection_data.items()}}
     for split, by_language in eval_data.items():
@@ -844,7 +753,7 @@ def evaluate_run(
     paths = record_paths(data)
     recipe = RecipeConfig.from_dict(data)
     if languages:
-        from .data.language_names import to_canonical
+        from .languages import to_canonical
 
         wanted = [to_canonical(lang, recipe.data.language_names, field="--languages") for lang in languages]
     else:
@@ -866,7 +775,7 @@ def evaluate_run(
     started = time.perf_counter()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model, tokenizer = load_checkpoint(run, base_model=base_model, device=device, verify=verify)
-    tokenized = {split: _tokenize_all(raw, tokenizer, recipe) for split, raw in raw_by_split.items()}
+    tokenized = {split: tokenize_all(raw, tokenizer, recipe) for split, raw in raw_by_split.items()}
     truncation = report_truncation(
         recipe, {split: {lang: t for lang, (_, t) in by.items()} for split, by in tokenized.items()}, True)
     saved = Results.read(run / rf.RESULTS) if (run / rf.RESULTS).is_file() else None

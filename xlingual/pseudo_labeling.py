@@ -27,10 +27,10 @@ from pathlib import Path
 import torch
 
 from .config import RecipeConfig
-from .data.language_names import to_canonical
 from .data.loading import load_examples, split_role
 from .errors import CheckpointError, ConfigError, RunFolderError
 from .io import atomic_write_json, new_temp_dir, read_json, replace_dir
+from .languages import to_canonical
 from .run_paths import run_recipe_data
 from .training.pseudo_labels import SELECTION_RULES, select
 
@@ -64,8 +64,8 @@ def probe_view(recipe: RecipeConfig, pools: dict, batch_size: int = 64) -> tuple
     predicted class for every pool text. Returns the predictions per language and the probe's record."""
     from .data.loading import label_scheme
     from .evaluation.inference import predict_probabilities
+    from .evaluation.splits import tokenize
     from .modeling.build import build_model
-    from .pipeline import _tokenize
     from .training.linear_probe import refit_head
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -73,8 +73,8 @@ def probe_view(recipe: RecipeConfig, pools: dict, batch_size: int = 64) -> tuple
     model, tokenizer = build_model(recipe, scheme)
     model.to(device).eval()
     source = load_examples(recipe.data, recipe.data.source_language, "train", scheme=scheme)
-    fit = refit_head(model, _tokenize(source, tokenizer, recipe), batch_size, device)  # the head becomes the probe
-    predictions = {lang: predict_probabilities(model, _tokenize(pool, tokenizer, recipe), batch_size, device)
+    fit = refit_head(model, tokenize(source, tokenizer, recipe), batch_size, device)  # the head becomes the probe
+    predictions = {lang: predict_probabilities(model, tokenize(pool, tokenizer, recipe), batch_size, device)
                    .argmax(1).cpu() for lang, pool in pools.items()}
     return predictions, {"view": "linear probe on the frozen pretrained encoder's source-train features",
                          "encoder": recipe.model.name, "source_train_examples": len(source),

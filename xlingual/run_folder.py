@@ -31,9 +31,12 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from .errors import RunFolderError
-from .io import atomic_write_json
+from ._version import __version__
+from .config import RecipeConfig, load_recipe_dict
+from .errors import ConfigError, RunFolderError
+from .io import atomic_write_json, keep_foreign_files
 
 logger = logging.getLogger(__name__)
 
@@ -102,9 +105,6 @@ def checkpoint_files(folder: Path) -> set[str]:
 
 def _prediction_names(folder: Path) -> set[str] | None:
     """``<language>.<split>.jsonl`` for the languages and splits of the run's config.yaml (None: unreadable)."""
-    from .config import RecipeConfig, load_recipe_dict
-    from .errors import ConfigError
-
     try:
         recipe = RecipeConfig.from_dict(load_recipe_dict(folder / CONFIG))
     except (ConfigError, OSError):
@@ -252,13 +252,9 @@ def prepare_run_folder(folder: Path, plan: str, command: str = "") -> None:
             if path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
                 path.rmdir()
     if plan == "resume":
-        from .training.state import recover_training_state
-
         recover_training_state(folder / STATE)  # a kill between the two renames of a save leaves state.old
     if plan in ("new", "replace"):
         folder.mkdir(parents=True, exist_ok=True)
-        from . import __version__
-
         atomic_write_json(folder / MARKER, {"xlingual_run": 1, "xlingual": __version__,
                                             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "command": command})
 
@@ -292,10 +288,6 @@ def check_resume_config(folder: Path, recipe, overrides: Sequence[str] = ()) -> 
     The reference is the resolved recipe kept in the training state, which the run itself wrote; config.yaml
     is only a record a user can edit, so an edit there is refused too rather than believed. ``overrides``
     are the ``--set`` assignments given: the message names those that changed a setting, or else the recipe."""
-    from .config import RecipeConfig, load_recipe_dict
-    from .errors import ConfigError
-    from .training.state import saved_settings
-
     started = saved_settings(folder / STATE)
     try:  # normalised as config.yaml is (a JSON round trip turns tuples into lists, say)
         started = RecipeConfig.from_dict(started).to_dict() if started is not None else None
@@ -349,7 +341,6 @@ def library_versions() -> dict[str, str]:
     import torch
     import transformers
 
-    from . import __version__
 
     return {
         "xlingual": __version__, "python": sys.version.split()[0], "platform": platform.platform(),
@@ -380,3 +371,32 @@ def train_log_records(path: str | Path) -> list[dict]:
         last_step = step if isinstance(step, int) else last_step
         records.append({**record, "round": phase})
     return records
+
+
+def saved_settings(folder: Path) -> dict[str, Any] | None:
+    """The resolved recipe a saved state was trained with (``None`` for states written before it was kept)."""
+    for state in (folder, folder.with_name(folder.name + ".old")):
+        try:
+            settings = json.loads((state / "state.json").read_text(encoding="utf-8")).get("settings")
+        except (OSError, ValueError, AttributeError):
+            continue
+        return settings if isinstance(settings, dict) else None
+    return None
+
+
+def recover_training_state(folder: Path) -> bool:
+    """Make ``folder`` hold the last complete saved state, if there is one; returns whether there is.
+
+    A run killed between the two renames of :func:`save_training_state` leaves only ``state.old``
+    (the previous complete state): it is moved back. ``state.tmp`` is never trusted (it may be half written).
+    """
+    old = folder.with_name(folder.name + ".old")
+    if (folder / "state.json").is_file():
+        return True
+    if (old / "state.json").is_file():
+        if folder.exists():  # a folder without state.json is no saved state (e.g. cut while being renamed)
+            keep_foreign_files(folder, old, set(STATE_FILES))
+            shutil.rmtree(folder)
+        old.rename(folder)
+        return True
+    return False

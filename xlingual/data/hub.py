@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..errors import ConfigError, DataError, did_you_mean
-from ..languages import iso639_1
+from ..labels import LabelScheme
+from ..languages import ColumnLanguages, iso639_1
 from .examples import Examples, check_text
-from .labels import LabelScheme
-from .language_names import ColumnLanguages
 
 
 def read_hub(

@@ -8,11 +8,11 @@ from collections import Counter
 
 from ..config import DataConfig
 from ..errors import ConfigError, DataError, did_you_mean
+from ..labels import LabelScheme
+from ..languages import to_canonical
 from .examples import Examples
 from .holdout import split_holdout
 from .hub import read_hub
-from .labels import LabelScheme
-from .language_names import to_canonical
 from .tabular import read_tabular
 from .umsab import read_umsab
 

@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import ConfigError, DataError, did_you_mean
+from ..labels import LabelScheme
 from ..languages import normalize_language
 from .examples import Examples, check_text
-from .labels import LabelScheme
 from .pairs import TranslationPairs
 
 Columns = dict[str, list]

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, DataError, did_you_mean
+from ..labels import LabelScheme
+from ..languages import ColumnLanguages, dataset_names
 from .examples import Examples, check_text
-from .labels import LabelScheme
-from .language_names import ColumnLanguages, dataset_names
 from .textfile import decode_utf8
 
 

@@ -6,12 +6,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..errors import DataError
+from ..labels import LabelScheme
+from ..languages import dataset_names
 from .examples import Examples, check_text
-from .labels import LabelScheme
-from .language_names import dataset_names
 from .textfile import read_lines
 
-UMSAB_LANGUAGES = ("arabic", "english", "french", "german", "hindi", "italian", "portuguese", "spanish")
 """The eight languages of the Unified Multilingual Sentiment Analysis Benchmark."""
 
 

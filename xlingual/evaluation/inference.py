@@ -1,4 +1,4 @@
-"""Batched inference: probabilities for every example, exactly once across processes.
+"""Batched inference: probabilities for every example, exactly once across processes; pooled features.
 
 Batches are sorted by length (little padding) and run under ``torch.inference_mode``.
 With several processes each takes an interleaved shard of the examples and the
@@ -51,4 +51,24 @@ def predict_probabilities(
     result[torch.tensor(order, dtype=torch.long)] = probabilities
     if len(order) != len(data) or len(set(order)) != len(data):
         raise RuntimeError(f"inference scored {len(order)} rows for {len(data)} examples")  # a bug, not user input
+    return result
+
+
+def pooled_features(model, data: TokenizedExamples, batch_size: int = 128, device: torch.device | str = "cpu",
+                    progress: bool = False, description: str = "features") -> torch.Tensor:
+    """Pooled embeddings ``(len(data), hidden)`` in data order, in eval mode (no dropout), fp32 on the CPU."""
+    was_training = model.training
+    model.eval()
+    rows, order = [], []
+    with torch.inference_mode():
+        for batch in tqdm(list(inference_batches(data.lengths, batch_size)), desc=description, disable=not progress,
+                          leave=False, unit="batch"):
+            inputs = collate([data.input_ids[i] for i in batch], data.pad_token_id)
+            inputs = {k: v.to(device) for k, v in inputs.items()}
+            rows.append(model.embed(inputs["input_ids"], inputs["attention_mask"]).float().cpu())
+            order.extend(batch)
+    model.train(was_training)
+    features = torch.cat(rows) if rows else torch.empty(0, 0)
+    result = torch.empty_like(features)
+    result[torch.tensor(order, dtype=torch.long)] = features
     return result

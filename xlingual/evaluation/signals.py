@@ -21,10 +21,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..data.batching import TokenizedExamples
-from .inference import predict_probabilities
-
-SIGNALS = ("retrieval", "confidence", "entropy", "agreement")
-HIGHER_IS_BETTER = {"retrieval": True, "confidence": True, "entropy": False, "agreement": True}
+from .inference import pooled_features, predict_probabilities
 
 
 def retrieval_at_1(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -66,8 +63,6 @@ class SelectionSignals:
     def __call__(self, model, device, accelerator=None) -> dict[str, float | None]:
         values: dict[str, float | None] = {}
         if "retrieval" in self.signals and self.data.pairs:
-            from ..training.linear_probe import pooled_features
-
             scores = [retrieval_at_1(pooled_features(model, english, self.batch_size, device),
                                      pooled_features(model, other, self.batch_size, device))
                       for english, other in self.data.pairs.values()]

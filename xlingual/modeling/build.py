@@ -10,9 +10,9 @@ from torch import nn
 from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerBase
 
 from ..config import RecipeConfig
-from ..data.labels import LabelScheme
 from ..errors import CheckpointError, ConfigError
 from ..io import looks_local
+from ..labels import LabelScheme
 from .classifier import XlingualConfig, XlingualForSequenceClassification
 from .freezing import apply_freezing
 from .lora import add_lora

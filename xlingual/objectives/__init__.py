@@ -9,16 +9,15 @@ adding one is adding a module here. A user's own objective is a subclass of :cla
 
 from __future__ import annotations
 
-from .base import NoParams, Objective, SetupContext, StepContext, build_objectives, schedule_weight
-from .registry import (
+from ..config.registry import (
     STREAM_RESOURCES,
     STREAM_SECTIONS,
     TARGET_RESOURCES,
     get_objective,
-    register_objective,
     registered_objectives,
-    unregister_objective,
 )
+from .base import NoParams, Objective, SetupContext, StepContext, build_objectives, schedule_weight
+from .registry import register_objective, unregister_objective
 
 __all__ = [
     "STREAM_RESOURCES", "STREAM_SECTIONS", "TARGET_RESOURCES", "NoParams", "Objective", "SetupContext",

@@ -19,9 +19,9 @@ import torch
 from torch import nn
 
 from ..config import LossConfig
+from ..config.registry import get_objective, streams_of
 from ..errors import ConfigError
 from .gradient_reversal import dann_coefficient
-from .registry import get_objective, streams_of
 
 
 @dataclass

@@ -268,7 +268,7 @@ def _untrained(name: str, text_prefix: str):
     from transformers import AutoConfig
 
     from ..config import load_recipe
-    from ..data.labels import LabelScheme
+    from ..labels import LabelScheme
     from ..modeling.build import build_model, position_limit
 
     try:

@@ -103,3 +103,15 @@ a gap to the source language, and expect them to move with the seed (compare sev
 and of the annotation; the model inherits them.
 """
     return atomic_write_text(run / "README.md", text)
+
+
+def print_results(splits: dict) -> None:
+    """Each split's summary line and language table (``splits``: split → :class:`~xlingual.results.SplitResults`),
+    as ``train``, ``evaluate`` and ``soup`` print them."""
+    for split, block in splits.items():
+        summary = block.summary
+        parts = [f"{label} {100 * summary[key]:.1f}" for key, label in (
+            ("source_macro_f1", "source macro-F1"), ("target_avg_macro_f1", "target average macro-F1"),
+            ("transfer_gap_macro_f1", "gap")) if key in summary]  # a subset of languages may lack one
+        print(f"\n{split}: " + ", ".join(parts))
+        print(results_table(block))

@@ -14,32 +14,12 @@ is solved full-batch with L-BFGS: seconds, not an epoch of fine-tuning.
 from __future__ import annotations
 
 import torch
-from tqdm.auto import tqdm
 
-from ..data.batching import TokenizedExamples, collate, inference_batches
+from ..data.batching import TokenizedExamples
+from ..evaluation.inference import pooled_features
 
 DEFAULT_L2 = 1e-3
 """λ: a light ridge that only keeps W finite when the classes are separable; features are unscaled."""
-
-
-def pooled_features(model, data: TokenizedExamples, batch_size: int = 128, device: torch.device | str = "cpu",
-                    progress: bool = False, description: str = "features") -> torch.Tensor:
-    """Pooled embeddings ``(len(data), hidden)`` in data order, in eval mode (no dropout), fp32 on the CPU."""
-    was_training = model.training
-    model.eval()
-    rows, order = [], []
-    with torch.inference_mode():
-        for batch in tqdm(list(inference_batches(data.lengths, batch_size)), desc=description, disable=not progress,
-                          leave=False, unit="batch"):
-            inputs = collate([data.input_ids[i] for i in batch], data.pad_token_id)
-            inputs = {k: v.to(device) for k, v in inputs.items()}
-            rows.append(model.embed(inputs["input_ids"], inputs["attention_mask"]).float().cpu())
-            order.extend(batch)
-    model.train(was_training)
-    features = torch.cat(rows) if rows else torch.empty(0, 0)
-    result = torch.empty_like(features)
-    result[torch.tensor(order, dtype=torch.long)] = features
-    return result
 
 
 def fit_linear_head(features: torch.Tensor, labels: list[int] | torch.Tensor, num_classes: int,

@@ -24,7 +24,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ..config import AveragingConfig, RecipeConfig
+from ..config import SIGNAL_SELECTION, AveragingConfig, RecipeConfig
+from ..config.evaluation import HIGHER_IS_BETTER
 from ..data.batching import TokenizedExamples, training_batches
 from ..data.examples import Examples
 from ..errors import TrainingDivergedError
@@ -316,9 +317,6 @@ class TrainingLoop:
 
     def _criterion(self, record: dict) -> float | None:
         """The value ``select_best_on`` maximises for this epoch (a signal to minimise is negated)."""
-        from ..config import SIGNAL_SELECTION
-        from ..evaluation.signals import HIGHER_IS_BETTER
-
         signal = SIGNAL_SELECTION.get(self.config.select_best_on)
         if signal is None:
             return record.get("selection_macro_f1")

@@ -113,35 +113,6 @@ def _write_state(tmp: Path, model_state, optimizer, scheduler, objective_state, 
         os.fsync(handle.fileno())
 
 
-def saved_settings(folder: Path) -> dict[str, Any] | None:
-    """The resolved recipe a saved state was trained with (``None`` for states written before it was kept)."""
-    for state in (folder, folder.with_name(folder.name + ".old")):
-        try:
-            settings = json.loads((state / "state.json").read_text(encoding="utf-8")).get("settings")
-        except (OSError, ValueError, AttributeError):
-            continue
-        return settings if isinstance(settings, dict) else None
-    return None
-
-
-def recover_training_state(folder: Path) -> bool:
-    """Make ``folder`` hold the last complete saved state, if there is one; returns whether there is.
-
-    A run killed between the two renames of :func:`save_training_state` leaves only ``state.old``
-    (the previous complete state): it is moved back. ``state.tmp`` is never trusted (it may be half written).
-    """
-    old = folder.with_name(folder.name + ".old")
-    if (folder / "state.json").is_file():
-        return True
-    if (old / "state.json").is_file():
-        if folder.exists():  # a folder without state.json is no saved state (e.g. cut while being renamed)
-            keep_foreign_files(folder, old, set(STATE_FILES))
-            shutil.rmtree(folder)
-        old.rename(folder)
-        return True
-    return False
-
-
 def load_training_state(folder: Path) -> dict[str, Any]:
     """Read a state folder written by :func:`save_training_state` (tensors on the CPU)."""
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..errors import ConfigError, DataError, did_you_mean
+from .errors import ConfigError, DataError, did_you_mean
 
 _SENTIMENT3 = ("negative", "neutral", "positive")
 _BINARY = ("negative", "positive")
