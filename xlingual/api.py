@@ -20,9 +20,12 @@ from .data.examples import Examples
 from .data.loading import label_scheme, load_pseudo_labeled
 from .data.memory import check_column_mapping, examples_by_language, pairs_by_language
 from .errors import ConfigError, DataError
+from .evaluation.splits import split_results
+from .evaluation.zero_shot import evaluate_languages
 from .inference import Classifier
 from .labels import LabelScheme
 from .languages import normalize_language
+from .pipeline import RunData, api_call, code_switch_source, load_streams_data, run_training
 from .results import Results, SplitResults
 
 logger = logging.getLogger(__name__)
@@ -73,7 +76,6 @@ def fit(
     ``callbacks`` are objects with any of ``on_train_begin``, ``on_log``, ``on_epoch_end`` and ``on_train_end``
     (each takes one record).
     """
-    from .pipeline import RunData, api_call, code_switch_source, load_streams_data, run_training
 
     call = api_call("fit", recipe, output_dir=output_dir, objectives=list(objectives))
     recipe = load_recipe(recipe) if isinstance(recipe, (str, Path)) else copy.deepcopy(recipe or RecipeConfig())
@@ -165,8 +167,6 @@ def evaluate(
     Raw labels are read with ``label_scheme`` (a built-in scheme name or a LabelScheme); by default with the
     scheme a :func:`fit` classifier was trained with, else as the classifier's class names or their indices.
     ``language`` names the language of rows when the data has no language column."""
-    from .evaluation.splits import split_results
-    from .evaluation.zero_shot import evaluate_languages
 
     if isinstance(label_scheme, str):
         label_scheme = LabelScheme.build(label_scheme)

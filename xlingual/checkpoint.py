@@ -67,7 +67,7 @@ from .quantization import (
     resolve_variant,
     torch_variant,
 )
-from .run_folder import CHECKPOINT, CHECKPOINT_METADATA, checkpoint_files, is_run_folder
+from .run_folder import CHECKPOINT, CHECKPOINT_METADATA, checkpoint_files, is_run_folder, refuse_protected
 from .run_paths import run_recipe_data
 
 ADAPTER_CONFIG = "adapter_config.json"
@@ -328,7 +328,6 @@ def load_checkpoint(path: str | Path, base_model: str | None = None, device: str
 
 def check_export_target(target: Path, source: Path, overwrite: bool = False) -> None:
     """Refuse any export folder that is not absent, empty, or (with ``overwrite``) an export xlingual wrote."""
-    from .run_folder import refuse_protected
 
     if target.exists() and not target.is_dir():
         raise CheckpointError(f"export folder {target} exists and is not a folder")

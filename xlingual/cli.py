@@ -16,8 +16,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ._version import __version__
+from .data.textfile import read_lines
+from .errors import CheckpointError, ConfigError, DataError, XlingualError
+from .evaluation.other_data import describe
 from .io import NO_SPACE
+from .reports.compare import register as register_compare
+from .reports.diagnostics import register as register_diagnose
 from .reports.model_card import print_results
+from .results import Results
+from .run_folder import RESULTS
+from .sweep import failure_summary, run_sweep
 
 QUANTIZE_NAMES = ("int8", "int8-dynamic", "int8-ffn-fp32", "int8-static")  # quantization.QUANTIZE_CHOICES (a test
 # keeps them equal): named here so that --help answers without importing torch
@@ -78,9 +86,8 @@ def _split_list(value: str | None) -> list[str] | None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    # torch and transformers: slow to import, so only when this command runs (the CLI starts fast)
     from .pipeline import train
-    from .results import Results
-    from .run_folder import RESULTS
 
     out = train(args.recipe, args.set or [], overwrite=args.overwrite, resume=args.resume,
                 progress=not args.no_progress, command=["xlingual", *sys.argv[1:]])
@@ -93,7 +100,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluation.other_data import describe
+    # torch and transformers: slow to import, so only when this command runs (the CLI starts fast)
     from .pipeline import evaluate_run
 
     result = evaluate_run(args.run, _split_list(args.languages), _split_list(args.splits), args.set or [],
@@ -110,14 +117,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from .errors import DataError
+    # torch and transformers: slow to import, so only when this command runs (the CLI starts fast)
     from .inference import load
 
     texts = list(args.texts)
     if args.file:
         from pathlib import Path
 
-        from .data.textfile import read_lines
 
         texts += [line for line in read_lines(Path(args.file)) if line.strip()]
     if not texts:
@@ -137,8 +143,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    # torch and transformers: slow to import, so only when this command runs (the CLI starts fast)
     from .checkpoint import merge_and_export, resolve_checkpoint
-    from .errors import CheckpointError
 
     onnx = args.format == "onnx"
     if (not args.merge and not args.quantize and not onnx
@@ -146,7 +152,6 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise CheckpointError(f"{args.run} is a LoRA run: pass --merge to fold the adapter into the encoder")
     calibration = None
     if args.calibration:
-        from .data.textfile import read_lines
 
         calibration = [line for line in read_lines(Path(args.calibration)) if line.strip()]
     out = merge_and_export(args.run, args.out, base_model=args.base_model, overwrite=args.overwrite,
@@ -166,8 +171,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from .errors import ConfigError
-    from .sweep import failure_summary, run_sweep
 
     try:
         seeds = [int(s) for s in _split_list(args.seeds) or []]
@@ -293,10 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Ray: GPUs each run holds (default: 1 where the cluster has GPUs, else 0)")
     p.set_defaults(func=cmd_sweep)
 
+    # these commands' modules import torch; registering them is the one import every command pays
     from .ensembles import register as register_ensembles
     from .pseudo_labeling import register as register_pseudo_label
-    from .reports.compare import register as register_compare
-    from .reports.diagnostics import register as register_diagnose
     from .rounds import register as register_rounds
     from .word_alignment import register as register_induce
 
@@ -339,7 +341,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USER_ERROR
-    from .errors import XlingualError
 
     if hasattr(signal, "SIGXFSZ"):  # under `ulimit -f` a write past the limit fails (EFBIG), one line, no core dump
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)

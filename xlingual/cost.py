@@ -12,11 +12,11 @@ from typing import Any
 
 from .config import RecipeConfig
 from .errors import XlingualError
+from .results import Results
 
 
 def run_cost(run: str | Path) -> float:
     """A finished run folder's cost as its results.json records it; 1 for a run from before cost accounting."""
-    from .results import Results
 
     path = Path(run) / "results.json"
     try:

@@ -32,10 +32,16 @@ from .cost import combined_cost
 from .data.batching import tokenize_examples
 from .data.loading import label_scheme, load_examples
 from .errors import CheckpointError, RunFolderError
+from .evaluation.splits import evaluate_splits, tokenize_all
+from .evaluation.zero_shot import evaluate_languages
 from .io import atomic_write_text
 from .locking import check_unlocked, folder_lock
+from .modeling.weight_space import encoder_state, merge_lora, pretrained_encoder_state, set_interpolation
+from .reports.model_card import print_results, write_model_card
+from .reports.plots import plot_interpolation_curve
 from .results import LabelSchemeRecord, Results
 from .training.averaging import RunningAverage
+from .training.linear_probe import refit_head
 
 ADAPTER_CONFIG = "adapter_config.json"
 
@@ -124,7 +130,6 @@ class _Scorer:
     """Source-dev (selection) macro-F1 of a model, with the data tokenised once."""
 
     def __init__(self, recipe: RecipeConfig, tokenizer) -> None:
-        from .evaluation.splits import tokenize_all
 
         source = recipe.data.source_language
         self.recipe = recipe
@@ -132,7 +137,6 @@ class _Scorer:
         self.dev = tokenize_all({source: load_examples(recipe.data, source, "dev")}, tokenizer, recipe)
 
     def __call__(self, model) -> float:
-        from .evaluation.zero_shot import evaluate_languages
 
         report = evaluate_languages(model, self.dev, list(self.scheme.names), "selection",
                                     self.recipe.data.source_language, self.recipe.evaluation.batch_size, "cpu",
@@ -147,8 +151,6 @@ def _write_run(out: Path, recheck: Callable[[], str], model, tokenizer, recipe: 
     import shlex
     import sys
 
-    from .evaluation.splits import evaluate_splits
-    from .reports.model_card import write_model_card
 
     scheme = label_scheme(recipe.data)
     eval_examples = {split: {lang: load_examples(recipe.data, lang, split) for lang in recipe.data.languages}
@@ -267,8 +269,6 @@ def interpolation_choice(model, pretrained: dict, fine_tuned: dict, alphas: list
                          train_data=None, batch_size: int = 128, progress: bool = False,
                          device="cpu") -> tuple[float, dict]:
     """Score θ(α) on source dev for every α; leave the model at the best α (ties: larger α). Returns (α, scores)."""
-    from .modeling.weight_space import set_interpolation
-    from .training.linear_probe import refit_head
 
     original_head = {k: v.clone() for k, v in model.classifier.state_dict().items()}
     scores: dict[str, float] = {}
@@ -290,7 +290,6 @@ def interpolate(run: str | Path, alphas: list[float], out: str | Path, head: str
                 analysis: bool = False, name: str | None = None, base_model: str | None = None,
                 overwrite: bool = False, progress: bool = True) -> Path:
     """WiSE-FT on a finished run: choose α on source dev, write the interpolated model as run folder ``out``."""
-    from .modeling.weight_space import encoder_state, merge_lora, pretrained_encoder_state
 
     started = time.perf_counter()
     ingredient = resolve_ingredient(run)
@@ -324,7 +323,6 @@ def interpolate(run: str | Path, alphas: list[float], out: str | Path, head: str
         set_interpolation_back(model, pretrained, fine_tuned, chosen, head, train_data, recipe)
 
         def figure(folder: Path) -> None:
-            from .reports.plots import plot_interpolation_curve
 
             plot_interpolation_curve(record["analysis"], recipe.data.source_language,
                                      folder / "interpolation_curve.png")
@@ -338,8 +336,6 @@ def interpolate(run: str | Path, alphas: list[float], out: str | Path, head: str
 
 
 def set_interpolation_back(model, pretrained, fine_tuned, alpha, head, train_data, recipe) -> None:
-    from .modeling.weight_space import set_interpolation
-    from .training.linear_probe import refit_head
 
     set_interpolation(model, pretrained, fine_tuned, alpha)
     if head == "refit":
@@ -349,7 +345,6 @@ def set_interpolation_back(model, pretrained, fine_tuned, alpha, head, train_dat
 def _analysis_curve(model, tokenizer, recipe, pretrained, fine_tuned, alphas, head, train_data,
                     progress: bool) -> dict:
     """Evaluation-split macro-F1 per α: analysis only, never used to choose α (plotted with that label)."""
-    from .evaluation.splits import evaluate_splits
 
     scheme = label_scheme(recipe.data)
     eval_examples = {split: {lang: load_examples(recipe.data, lang, split) for lang in recipe.data.languages}
@@ -440,7 +435,6 @@ def _cmd_interpolate(args) -> int:
 
 
 def _print_summary(out: Path) -> None:
-    from .reports.model_card import print_results
 
     print_results(Results.read(out / rf.RESULTS).splits)
     print(f"run folder: {out}")
@@ -449,8 +443,6 @@ def _print_summary(out: Path) -> None:
 def interpolate_in_run(model, recipe: RecipeConfig, train_data, selection_data: dict, scheme, accelerator,
                        progress: bool = False) -> dict:
     """The recipe's ``interpolation`` step after training: θ(α) with α chosen on the selection split."""
-    from .evaluation.zero_shot import evaluate_languages
-    from .modeling.weight_space import encoder_state, merge_lora, pretrained_encoder_state
 
     config = recipe.interpolation
     device = accelerator.device

@@ -21,8 +21,11 @@ from accelerate.utils import set_seed
 from . import run_folder as rf
 from .checkpoint import load_checkpoint, load_checkpoint_config, save_checkpoint
 from .config import RecipeConfig, load_recipe, override_list
+from .config.registry import check_declaration, missing_stream_sections
 from .cost import training_cost
 from .data.batching import TokenizedExamples, tokenize_examples
+from .data.batching import TokenizedExamples as Tokenized
+from .data.code_switch import code_switched_views, load_code_switcher
 from .data.examples import Examples, check_text
 from .data.holdout import HOLDOUT_FILE, holdout_record
 from .data.loading import (
@@ -38,21 +41,30 @@ from .data.loading import (
 from .data.pairs import TranslationPairs, load_pairs
 from .data.textfile import read_lines
 from .data.truncation import TruncationStats, truncation_messages, truncation_report
+from .ensembles import interpolate_in_run
 from .errors import ConfigError, DataError, RunFolderError, XlingualError
 from .evaluation import other_data
+from .evaluation.inference import predict_probabilities
+from .evaluation.signals import SelectionSignals, SignalData
 from .evaluation.splits import evaluate_splits, tokenize, tokenize_all
 from .evaluation.zero_shot import write_predictions
 from .io import atomic_write_json, atomic_write_text, read_json
-from .languages import normalize_language
+from .languages import normalize_language, to_canonical
 from .locking import check_unlocked, folder_lock
 from .modeling.build import build_model, position_limit
 from .modeling.freezing import count_parameters
 from .objectives import Objective, SetupContext, build_objectives
+from .objectives.base import copy_objectives
 from .protocol import PRIOR_CORRECTION, SELECTION_NAMES, check_protocol, target_resources
+from .reports.model_card import write_model_card
+from .reports.plots import plot_training_curves
+from .reports.runs import ComparisonError
 from .results import LabelSchemeRecord, Protocol, Results
 from .run_paths import PATHS_FILE, record_paths, run_recipe_data, yaml_comment
 from .tracking import TrackerCallback, resolve_trackers
+from .training.linear_probe import refit_head
 from .training.loop import TrainingLoop
+from .training.pseudo_labels import MIX_SHIFT_WARNING, class_mix_shift, predicted_mix, select_pseudo_labels
 from .training.state import remove_training_state
 from .training.streams import PairStream, TextStream
 
@@ -144,7 +156,6 @@ def load_run_data(
 
 def code_switch_source(recipe: RecipeConfig, train: Examples) -> tuple[Examples, dict | None]:
     """``data.code_switch``: the source examples with one code-switched view per epoch, and the protocol record."""
-    from .data.code_switch import code_switched_views, load_code_switcher
 
     config = recipe.data.code_switch
     if config is None:
@@ -248,7 +259,6 @@ def prediction_mix_warning(results: Results, warn: bool) -> dict[str, dict[str, 
     """Per target language, the predicted class shares when one class dominates (:data:`COLLAPSE_SHARE`,
     :data:`COLLAPSE_EXCESS` over the source's share); English dev does not show such a collapse, and this needs
     no label."""
-    from .training.pseudo_labels import predicted_mix
 
     split = next(iter(results.splits), None)
     scores = results.splits[split].languages if split is not None else {}
@@ -276,7 +286,6 @@ def student_class_mix(results: Results, warn: bool) -> dict:
     """How far the student's predicted class mix on each target language's evaluation text moved from its
     teachers' on the same text (their results.json; predicted shares only, no label is read); a warning above
     10 points in any class."""
-    from .training.pseudo_labels import MIX_SHIFT_WARNING, class_mix_shift, predicted_mix
 
     split = next(iter(results.splits), None)
     if split is None:
@@ -336,7 +345,6 @@ def load_signal_data(recipe: RecipeConfig) -> tuple[dict[str, Examples], dict[st
 def build_signals(recipe: RecipeConfig, tokenizer, unlabeled: dict[str, Examples],
                   pairs: dict[str, TranslationPairs]):
     """The per-epoch label-free signals over the tokenised signal data (None when not configured)."""
-    from .evaluation.signals import SelectionSignals, SignalData
 
     if recipe.selection_signals is None:
         return None
@@ -391,9 +399,6 @@ def self_train(recipe, model, tokenizer, accelerator, train_data: TokenizedExamp
                unlabeled: dict[str, Examples], objectives, streams, log_path: Path, progress: bool,
                callbacks: Sequence[object] = ()) -> list[dict]:
     """Rounds of pseudo-labelling target text with the current model and training on source + pseudo-labels."""
-    from .data.batching import TokenizedExamples as Tokenized
-    from .evaluation.inference import predict_probabilities
-    from .training.pseudo_labels import select_pseudo_labels
 
     config = recipe.self_training
     targets = {lang: tokenize(ex, tokenizer, recipe) for lang, ex in unlabeled.items()}
@@ -460,8 +465,6 @@ def api_call(function: str, *args, **kwargs) -> str:
 
 def prepare_objectives(recipe: RecipeConfig, objectives: Sequence[Objective]) -> list[Objective]:
     """Check objective instances given beside a recipe (declaration, streams, names) and copy them for this run."""
-    from .config.registry import check_declaration, missing_stream_sections
-    from .objectives.base import copy_objectives
 
     taken = {loss.name for loss in recipe.alignment.losses}
     for index, objective in enumerate(objectives):
@@ -594,7 +597,6 @@ def run_training(
     signals = build_signals(recipe, tokenizer, *signal_examples)
     lp_ft = None
     if recipe.training.lp_ft:  # restored weights (with --resume) replace the probe's head anyway
-        from .training.linear_probe import refit_head
 
         lp_ft = refit_head(model, train_data, recipe.evaluation.batch_size, accelerator.device, progress=progress)
     loop = TrainingLoop(model, recipe, train_data, selection_data, scheme.names, accelerator,
@@ -651,7 +653,6 @@ def run_training(
         if lp_ft is not None:
             training_summary["lp_ft"] = lp_ft
         if recipe.interpolation is not None:
-            from .ensembles import interpolate_in_run
 
             training_summary["interpolation"] = interpolate_in_run(model, recipe, train_data, selection_data, scheme,
                                                                    accelerator, progress)
@@ -682,7 +683,6 @@ def run_training(
         if recipe.data.pseudo_labeled is not None and results.protocol.pseudo_labels is not None:
             results.protocol.pseudo_labels.update(student_class_mix(results, accelerator.is_main_process))
         if accelerator.is_main_process:
-            from .reports.model_card import write_model_card
 
             _plot_training_curves(out, f"{recipe.name}, seed {recipe.training.seed}")
             write_model_card(out, results, recipe)
@@ -709,8 +709,6 @@ def _plot_training_curves(out: Path, title: str) -> None:
     """logs/training_curves.png beside the log; a figure that cannot be drawn must not fail a finished run."""
     if not (out / rf.TRAIN_LOG).is_file():
         return
-    from .reports.plots import plot_training_curves
-    from .reports.runs import ComparisonError
 
     try:
         plot_training_curves(out, out / rf.TRAINING_CURVES, title)
@@ -753,7 +751,6 @@ def evaluate_run(
     paths = record_paths(data)
     recipe = RecipeConfig.from_dict(data)
     if languages:
-        from .languages import to_canonical
 
         wanted = [to_canonical(lang, recipe.data.language_names, field="--languages") for lang in languages]
     else:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .config import RecipeConfig
+from .config.registry import get_objective, ordered_resources
 from .errors import ConfigError
 
 SELECTION_NAMES = {"source-dev": "source-dev", "target-dev": "oracle-target-dev", "last": "last-epoch",
@@ -67,7 +68,6 @@ def target_resources(recipe: RecipeConfig, objectives: Sequence[Any] = ()) -> li
     """What target-side data the run trains with (``zero-shot`` when none): the resources each objective
     declares (:mod:`xlingual.objectives`), for the recipe's losses and the ``objectives`` instances given to
     ``train``, then ``self-training``."""
-    from .config.registry import get_objective, ordered_resources
 
     declared = [get_objective(loss.name) for loss in recipe.alignment.losses] + list(objectives)
     resources = ordered_resources({resource for objective in declared for resource in objective.target_resources})

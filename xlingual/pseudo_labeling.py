@@ -27,11 +27,14 @@ from pathlib import Path
 import torch
 
 from .config import RecipeConfig
-from .data.loading import load_examples, split_role
+from .data.loading import label_scheme, load_examples, split_role
 from .errors import CheckpointError, ConfigError, RunFolderError
+from .evaluation.inference import predict_probabilities
+from .evaluation.splits import tokenize
 from .io import atomic_write_json, new_temp_dir, read_json, replace_dir
 from .languages import to_canonical
 from .run_paths import run_recipe_data
+from .training.linear_probe import refit_head
 from .training.pseudo_labels import SELECTION_RULES, select
 
 MANIFEST = "manifest.json"
@@ -40,10 +43,11 @@ QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 
 def load_teachers(runs: list[str | Path]):
     """The members' classifiers, checked to share one list of labels."""
-    from .inference import load
 
     if not runs:
         raise ConfigError("pseudo-label: name at least one teacher run")
+    # transformers: slow to import, so only when the command runs
+    from .inference import load
     members = [load(run) for run in runs]
     labels = members[0].labels
     for run, member in zip(runs, members, strict=True):
@@ -62,14 +66,11 @@ def probe_view(recipe: RecipeConfig, pools: dict, batch_size: int = 64) -> tuple
     """A second view whose errors differ from a fine-tuned teacher's: a linear probe fitted on the source train
     split's features of the *frozen pretrained* encoder (the recipe's model, nothing fine-tuned), and its
     predicted class for every pool text. Returns the predictions per language and the probe's record."""
-    from .data.loading import label_scheme
-    from .evaluation.inference import predict_probabilities
-    from .evaluation.splits import tokenize
-    from .modeling.build import build_model
-    from .training.linear_probe import refit_head
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     scheme = label_scheme(recipe.data)
+    # transformers: slow to import, so only when the command runs
+    from .modeling.build import build_model
     model, tokenizer = build_model(recipe, scheme)
     model.to(device).eval()
     source = load_examples(recipe.data, recipe.data.source_language, "train", scheme=scheme)

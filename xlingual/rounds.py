@@ -28,7 +28,9 @@ def run_rounds(recipe: str | Path, teachers: list[str | Path], out: str | Path, 
                rule: str = "prior-matched", k: int | None = 300, threshold: float | None = None,
                overrides: list[str] | tuple[str, ...] = (), progress: bool = True) -> list[Path]:
     """Run (or continue) the chain; returns the students' run folders, one per round."""
+    # transformers: slow to import, so only when the command runs
     from .pipeline import train
+
 
     out, overrides = Path(out), list(overrides)
     if rounds < 1:

@@ -37,6 +37,7 @@ from ._version import __version__
 from .config import RecipeConfig, load_recipe_dict
 from .errors import ConfigError, RunFolderError
 from .io import atomic_write_json, keep_foreign_files
+from .results import results_status
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,6 @@ SNAPSHOTS = "snapshots"
 
 def is_complete(folder: str | Path) -> bool:
     """True if ``folder`` holds a finished run (a results.json marked complete)."""
-    from .results import results_status
 
     path = Path(folder) / RESULTS
     return path.is_file() and results_status(path) == "complete"

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from .data.code_switch import WORD
 from .data.pairs import load_pairs
 from .errors import ConfigError
-from .io import atomic_write_json, atomic_write_text
+from .io import atomic_write_json, atomic_write_text, read_json
 from .languages import iso639_1, normalize_language
 
 
@@ -97,11 +97,12 @@ def induce_word_lists(pairs_root: str, encoder: str, languages: list[str], out: 
                       min_count: int = 2, max_pairs: int | None = None, batch_size: int = 32,
                       progress: bool = True) -> Path:
     """Write ``OUT/en-<code>.txt`` per language and ``OUT/manifest.json``."""
-    from .modeling.build import load_encoder, load_tokenizer
 
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"--out {out}: choose a new (or empty) folder; nothing in it is replaced")
+    # transformers: slow to import, so only when the command runs
+    from .modeling.build import load_encoder, load_tokenizer
     model, tokenizer = load_encoder(encoder), load_tokenizer(encoder)
     layers = getattr(model.config, "num_hidden_layers", None)
     if layers is not None and not 0 <= layer <= layers:
@@ -128,7 +129,6 @@ def cmd_induce(args: argparse.Namespace) -> int:
     languages = [lang.strip() for lang in args.languages.split(",") if lang.strip()]
     out = induce_word_lists(args.pairs, args.model, languages, args.out, args.layer, args.min_count, args.max_pairs,
                             progress=not args.no_progress)
-    from .io import read_json
 
     for language, entry in read_json(out / "manifest.json")["languages"].items():
         print(f"{language}: {entry['entries']} pairs for {entry['english_words']} English words from "

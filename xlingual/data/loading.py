@@ -8,13 +8,15 @@ from collections import Counter
 
 from ..config import DataConfig
 from ..errors import ConfigError, DataError, did_you_mean
+from ..io import read_json
 from ..labels import LabelScheme
-from ..languages import to_canonical
+from ..languages import normalize_language, to_canonical
 from .examples import Examples
 from .holdout import split_holdout
 from .hub import read_hub
 from .tabular import read_tabular
-from .umsab import read_umsab
+from .textfile import read_lines
+from .umsab import read_text_label_files, read_umsab
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +110,6 @@ def load_extra_source(config: DataConfig, scheme: LabelScheme | None = None) -> 
     """``data.extra_source``: labelled source-language examples from a text/labels file pair or one table."""
     from pathlib import Path
 
-    from .umsab import read_text_label_files
 
     extra = config.extra_source
     if extra is None:
@@ -175,8 +176,6 @@ def load_pseudo_labeled(config: DataConfig, scheme: LabelScheme | None = None) -
     """``data.pseudo_labeled``: each language's teacher-labelled texts from an ``xlingual pseudo-label`` folder."""
     from pathlib import Path
 
-    from ..languages import normalize_language
-    from .umsab import read_text_label_files
 
     pseudo = config.pseudo_labeled
     if pseudo is None:
@@ -188,7 +187,6 @@ def load_pseudo_labeled(config: DataConfig, scheme: LabelScheme | None = None) -
     found = sorted(p.name for p in root.iterdir() if (p / "train_text.txt").is_file())
     wanted = pseudo.languages or found
     scheme = scheme or label_scheme(config)
-    from ..io import read_json
 
     try:
         teacher_labels = read_json(root / "manifest.json").get("labels")
@@ -223,7 +221,6 @@ def _teacher_probabilities(folder, scheme: LabelScheme) -> list[list[float] | No
     import json
     import math
 
-    from .textfile import read_lines
 
     path = folder / "train_probabilities.jsonl"
     if not path.is_file():

@@ -11,6 +11,7 @@ from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerBase
 
 from ..config import RecipeConfig
 from ..errors import CheckpointError, ConfigError
+from ..fingerprint import weights_fingerprint
 from ..io import looks_local
 from ..labels import LabelScheme
 from .classifier import XlingualConfig, XlingualForSequenceClassification
@@ -115,7 +116,6 @@ def build_model(recipe: RecipeConfig, scheme: LabelScheme) -> tuple[XlingualForS
     )
     config.label_scheme = scheme.name
     if recipe.lora is not None:
-        from ..fingerprint import weights_fingerprint
 
         # the adapter is only right on these base weights: loading checks that a base has the same fingerprint
         config.base_model_fingerprint = weights_fingerprint(encoder)

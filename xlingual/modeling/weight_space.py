@@ -17,6 +17,7 @@ from collections.abc import Mapping
 import torch
 
 from ..errors import CheckpointError
+from .build import load_encoder
 
 ENCODER_PREFIX = "encoder."
 
@@ -35,7 +36,6 @@ def encoder_state(model) -> dict[str, torch.Tensor]:
 
 def pretrained_encoder_state(model, base_model: str | None = None) -> dict[str, torch.Tensor]:
     """The pretrained encoder's weights under the classifier's keys, from ``base_model`` or the config's base."""
-    from .build import load_encoder
 
     name = base_model or model.config.base_model
     if not name:

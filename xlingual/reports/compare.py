@@ -19,6 +19,14 @@ from ..run_folder import TRAIN_LOG
 from .alignment import alignment_points, correlation_line
 from .comparability import check_comparability
 from .comparison import baseline_deltas, compare_recipes, comparison_table, pooled_predictions
+from .html import report_html
+from .plots import (
+    plot_baseline_deltas,
+    plot_gap_heatmap,
+    plot_language_bars,
+    plot_training_curves,
+    plot_transfer_vs_retrieval,
+)
 from .render import baseline_markdown, significance_markdown, table_csv, table_markdown
 from .runs import (
     ComparisonError,
@@ -131,11 +139,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if alignment is not None:
         written.append(atomic_write_json(out / "alignment.json", json_ready(alignment)))
     if not getattr(args, "no_plots", False):
-        from .plots import plot_gap_heatmap, plot_language_bars, plot_training_curves, plot_transfer_vs_retrieval
 
         written.append(plot_language_bars(table, out / "language_bars.png", args.metric))
         if baseline is not None:
-            from .plots import plot_baseline_deltas
 
             written.append(plot_baseline_deltas(baseline, out / "baseline_delta.png"))
         if table["source_languages"]:
@@ -178,11 +184,9 @@ def summed_confusions(runs: Sequence[Run], split: str) -> dict[str, dict[str, li
 def _write_html(args: argparse.Namespace, out: Path, table: dict, baseline: dict | None, runs: Sequence[Run],
                 caught: list[warnings.WarningMessage]) -> Path:
     """report.html, from the same table as table.md; the figures drawn for it are inlined."""
-    from .html import report_html
 
     figures: dict[str, Path] = {}
     if not getattr(args, "no_plots", False):
-        from .plots import plot_language_bars
 
         level = f"{100 * table['confidence']:g}%"
         interval = "ci" if table["n_resamples"] else "std"

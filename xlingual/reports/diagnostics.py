@@ -22,8 +22,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..config import DataConfig, load_recipe
+from ..data.loading import label_scheme, load_examples
+from ..data.pairs import load_pairs
 from ..errors import CheckpointError, ConfigError, DataError
-from ..io import json_ready, looks_local
+from ..io import atomic_write_bytes, atomic_write_json, json_ready, looks_local
+from ..labels import LabelScheme
+from ..languages import normalize_language
 from ..run_folder import CHECKPOINT, CONFIG
 
 if TYPE_CHECKING:
@@ -243,6 +248,7 @@ def load_embedder(path: str | Path, text_prefix: str | None = None) -> Classifie
     untrained head and mean pooling, exactly as a recipe would start from it: that is the
     "before training" side of a comparison. e5 models expect ``text_prefix="query: "``.
     """
+    # torch and transformers: slow to import, so only when a model is loaded (plots need neither)
     from ..inference import Classifier, load
 
     name = str(path)
@@ -267,9 +273,7 @@ def _untrained(name: str, text_prefix: str):
     """The model a recipe would start from: pretrained encoder, new head, mean pooling."""
     from transformers import AutoConfig
 
-    from ..config import load_recipe
-    from ..labels import LabelScheme
-    from ..modeling.build import build_model, position_limit
+    from ..modeling.build import build_model, position_limit  # transformers: only when a model is built
 
     try:
         encoder_config = AutoConfig.from_pretrained(name)
@@ -315,8 +319,6 @@ def _run_languages(path: str | Path) -> list[str] | None:
 
 def _select_pairs(pairs_root: str | Path, languages: Sequence[str] | None, path: str | Path, max_pairs: int):
     """Pairs per language: named languages must exist; default ones are taken where present."""
-    from ..data.pairs import load_pairs
-    from ..languages import normalize_language
 
     explicit = languages is not None
     wanted = [normalize_language(lang, field="--languages") for lang in languages] if explicit else (
@@ -370,7 +372,6 @@ def diagnose(path: str | Path, pairs_root: str | Path, languages: Sequence[str] 
     import torch
     from tqdm.auto import tqdm
 
-    from ..io import atomic_write_json
 
     if max_pairs < 2:
         raise ConfigError(f"--max-pairs: must be at least 2, got {max_pairs}")
@@ -444,8 +445,6 @@ def _plot_data(classifier: Classifier, probe_inputs: dict[str, torch.Tensor], se
             embeddings.append(matrix[rows])
             languages += [language] * len(rows)
         return "translation pairs", {"embeddings": torch.cat(embeddings), "languages": languages, "labels": None}
-    from ..config import DataConfig
-    from ..data.loading import label_scheme, load_examples
 
     config = DataConfig(root=str(data_root))
     names = label_scheme(config).names
@@ -470,7 +469,6 @@ def plot_pca(embeddings: Matrix, languages: Sequence[str], labels: Sequence[str]
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from ..io import atomic_write_bytes
 
     coordinates, shares = _pca(embeddings, 2)
     points = coordinates.numpy()
