@@ -76,7 +76,6 @@ def fit(
     ``callbacks`` are objects with any of ``on_train_begin``, ``on_log``, ``on_epoch_end`` and ``on_train_end``
     (each takes one record).
     """
-
     call = api_call("fit", recipe, output_dir=output_dir, objectives=list(objectives))
     recipe = load_recipe(recipe) if isinstance(recipe, (str, Path)) else copy.deepcopy(recipe or RecipeConfig())
     if not isinstance(recipe, RecipeConfig):
@@ -167,7 +166,6 @@ def evaluate(
     Raw labels are read with ``label_scheme`` (a built-in scheme name or a LabelScheme); by default with the
     scheme a :func:`fit` classifier was trained with, else as the classifier's class names or their indices.
     ``language`` names the language of rows when the data has no language column."""
-
     if isinstance(label_scheme, str):
         label_scheme = LabelScheme.build(label_scheme)
     scheme = (label_scheme or getattr(classifier, "scheme", None)

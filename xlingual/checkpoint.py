@@ -328,7 +328,6 @@ def load_checkpoint(path: str | Path, base_model: str | None = None, device: str
 
 def check_export_target(target: Path, source: Path, overwrite: bool = False) -> None:
     """Refuse any export folder that is not absent, empty, or (with ``overwrite``) an export xlingual wrote."""
-
     if target.exists() and not target.is_dir():
         raise CheckpointError(f"export folder {target} exists and is not a folder")
     # never into (or around) the working directory or the checkpoint itself: it is renamed into place

@@ -124,7 +124,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.file:
         from pathlib import Path
 
-
         texts += [line for line in read_lines(Path(args.file)) if line.strip()]
     if not texts:
         raise DataError("predict: give texts as arguments or --file with one text per line")
@@ -152,7 +151,6 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise CheckpointError(f"{args.run} is a LoRA run: pass --merge to fold the adapter into the encoder")
     calibration = None
     if args.calibration:
-
         calibration = [line for line in read_lines(Path(args.calibration)) if line.strip()]
     out = merge_and_export(args.run, args.out, base_model=args.base_model, overwrite=args.overwrite,
                            verify=not args.no_verify, quantize=args.quantize, format=args.format,
@@ -171,7 +169,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-
     try:
         seeds = [int(s) for s in _split_list(args.seeds) or []]
     except ValueError:
@@ -193,7 +190,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-
     parser = _Parser(prog="xlingual", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"xlingual {__version__}")

@@ -17,7 +17,6 @@ from .results import Results
 
 def run_cost(run: str | Path) -> float:
     """A finished run folder's cost as its results.json records it; 1 for a run from before cost accounting."""
-
     path = Path(run) / "results.json"
     try:
         cost = Results.read(path).protocol.cost if path.is_file() else None

@@ -130,14 +130,12 @@ class _Scorer:
     """Source-dev (selection) macro-F1 of a model, with the data tokenised once."""
 
     def __init__(self, recipe: RecipeConfig, tokenizer) -> None:
-
         source = recipe.data.source_language
         self.recipe = recipe
         self.scheme = label_scheme(recipe.data)
         self.dev = tokenize_all({source: load_examples(recipe.data, source, "dev")}, tokenizer, recipe)
 
     def __call__(self, model) -> float:
-
         report = evaluate_languages(model, self.dev, list(self.scheme.names), "selection",
                                     self.recipe.data.source_language, self.recipe.evaluation.batch_size, "cpu",
                                     None, progress=False)
@@ -150,7 +148,6 @@ def _write_run(out: Path, recheck: Callable[[], str], model, tokenizer, recipe: 
     :func:`_check_out` again, asked under the folder's lock (nothing in ``out`` is touched before this point)."""
     import shlex
     import sys
-
 
     scheme = label_scheme(recipe.data)
     eval_examples = {split: {lang: load_examples(recipe.data, lang, split) for lang in recipe.data.languages}
@@ -269,7 +266,6 @@ def interpolation_choice(model, pretrained: dict, fine_tuned: dict, alphas: list
                          train_data=None, batch_size: int = 128, progress: bool = False,
                          device="cpu") -> tuple[float, dict]:
     """Score θ(α) on source dev for every α; leave the model at the best α (ties: larger α). Returns (α, scores)."""
-
     original_head = {k: v.clone() for k, v in model.classifier.state_dict().items()}
     scores: dict[str, float] = {}
     heads: dict[float, dict] = {}
@@ -290,7 +286,6 @@ def interpolate(run: str | Path, alphas: list[float], out: str | Path, head: str
                 analysis: bool = False, name: str | None = None, base_model: str | None = None,
                 overwrite: bool = False, progress: bool = True) -> Path:
     """WiSE-FT on a finished run: choose α on source dev, write the interpolated model as run folder ``out``."""
-
     started = time.perf_counter()
     ingredient = resolve_ingredient(run)
     out = Path(out)
@@ -323,7 +318,6 @@ def interpolate(run: str | Path, alphas: list[float], out: str | Path, head: str
         set_interpolation_back(model, pretrained, fine_tuned, chosen, head, train_data, recipe)
 
         def figure(folder: Path) -> None:
-
             plot_interpolation_curve(record["analysis"], recipe.data.source_language,
                                      folder / "interpolation_curve.png")
     suffix = "wiseft" + ("-refit" if head == "refit" else "-kept")
@@ -336,7 +330,6 @@ def interpolate(run: str | Path, alphas: list[float], out: str | Path, head: str
 
 
 def set_interpolation_back(model, pretrained, fine_tuned, alpha, head, train_data, recipe) -> None:
-
     set_interpolation(model, pretrained, fine_tuned, alpha)
     if head == "refit":
         refit_head(model, train_data, recipe.evaluation.batch_size, "cpu")
@@ -345,7 +338,6 @@ def set_interpolation_back(model, pretrained, fine_tuned, alpha, head, train_dat
 def _analysis_curve(model, tokenizer, recipe, pretrained, fine_tuned, alphas, head, train_data,
                     progress: bool) -> dict:
     """Evaluation-split macro-F1 per α: analysis only, never used to choose α (plotted with that label)."""
-
     scheme = label_scheme(recipe.data)
     eval_examples = {split: {lang: load_examples(recipe.data, lang, split) for lang in recipe.data.languages}
                      for split in recipe.evaluation.splits}
@@ -435,7 +427,6 @@ def _cmd_interpolate(args) -> int:
 
 
 def _print_summary(out: Path) -> None:
-
     print_results(Results.read(out / rf.RESULTS).splits)
     print(f"run folder: {out}")
 
@@ -443,7 +434,6 @@ def _print_summary(out: Path) -> None:
 def interpolate_in_run(model, recipe: RecipeConfig, train_data, selection_data: dict, scheme, accelerator,
                        progress: bool = False) -> dict:
     """The recipe's ``interpolation`` step after training: θ(α) with α chosen on the selection split."""
-
     config = recipe.interpolation
     device = accelerator.device
 

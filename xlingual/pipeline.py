@@ -156,7 +156,6 @@ def load_run_data(
 
 def code_switch_source(recipe: RecipeConfig, train: Examples) -> tuple[Examples, dict | None]:
     """``data.code_switch``: the source examples with one code-switched view per epoch, and the protocol record."""
-
     config = recipe.data.code_switch
     if config is None:
         return train, None
@@ -259,7 +258,6 @@ def prediction_mix_warning(results: Results, warn: bool) -> dict[str, dict[str, 
     """Per target language, the predicted class shares when one class dominates (:data:`COLLAPSE_SHARE`,
     :data:`COLLAPSE_EXCESS` over the source's share); English dev does not show such a collapse, and this needs
     no label."""
-
     split = next(iter(results.splits), None)
     scores = results.splits[split].languages if split is not None else {}
     source = scores.get(results.source_language)
@@ -286,7 +284,6 @@ def student_class_mix(results: Results, warn: bool) -> dict:
     """How far the student's predicted class mix on each target language's evaluation text moved from its
     teachers' on the same text (their results.json; predicted shares only, no label is read); a warning above
     10 points in any class."""
-
     split = next(iter(results.splits), None)
     if split is None:
         return {}
@@ -345,7 +342,6 @@ def load_signal_data(recipe: RecipeConfig) -> tuple[dict[str, Examples], dict[st
 def build_signals(recipe: RecipeConfig, tokenizer, unlabeled: dict[str, Examples],
                   pairs: dict[str, TranslationPairs]):
     """The per-epoch label-free signals over the tokenised signal data (None when not configured)."""
-
     if recipe.selection_signals is None:
         return None
     model = recipe.model
@@ -399,7 +395,6 @@ def self_train(recipe, model, tokenizer, accelerator, train_data: TokenizedExamp
                unlabeled: dict[str, Examples], objectives, streams, log_path: Path, progress: bool,
                callbacks: Sequence[object] = ()) -> list[dict]:
     """Rounds of pseudo-labelling target text with the current model and training on source + pseudo-labels."""
-
     config = recipe.self_training
     targets = {lang: tokenize(ex, tokenizer, recipe) for lang, ex in unlabeled.items()}
     if not config.keep_alignment_losses:
@@ -465,7 +460,6 @@ def api_call(function: str, *args, **kwargs) -> str:
 
 def prepare_objectives(recipe: RecipeConfig, objectives: Sequence[Objective]) -> list[Objective]:
     """Check objective instances given beside a recipe (declaration, streams, names) and copy them for this run."""
-
     taken = {loss.name for loss in recipe.alignment.losses}
     for index, objective in enumerate(objectives):
         where = f"objectives[{index}]"
@@ -653,7 +647,6 @@ def run_training(
         if lp_ft is not None:
             training_summary["lp_ft"] = lp_ft
         if recipe.interpolation is not None:
-
             training_summary["interpolation"] = interpolate_in_run(model, recipe, train_data, selection_data, scheme,
                                                                    accelerator, progress)
         training_summary["parameters"] = count_parameters(model)
@@ -683,7 +676,6 @@ def run_training(
         if recipe.data.pseudo_labeled is not None and results.protocol.pseudo_labels is not None:
             results.protocol.pseudo_labels.update(student_class_mix(results, accelerator.is_main_process))
         if accelerator.is_main_process:
-
             _plot_training_curves(out, f"{recipe.name}, seed {recipe.training.seed}")
             write_model_card(out, results, recipe)
             results.write(out / rf.RESULTS)
@@ -751,7 +743,6 @@ def evaluate_run(
     paths = record_paths(data)
     recipe = RecipeConfig.from_dict(data)
     if languages:
-
         wanted = [to_canonical(lang, recipe.data.language_names, field="--languages") for lang in languages]
     else:
         wanted = recipe.data.languages

@@ -68,7 +68,6 @@ def target_resources(recipe: RecipeConfig, objectives: Sequence[Any] = ()) -> li
     """What target-side data the run trains with (``zero-shot`` when none): the resources each objective
     declares (:mod:`xlingual.objectives`), for the recipe's losses and the ``objectives`` instances given to
     ``train``, then ``self-training``."""
-
     declared = [get_objective(loss.name) for loss in recipe.alignment.losses] + list(objectives)
     resources = ordered_resources({resource for objective in declared for resource in objective.target_resources})
     if recipe.data.code_switch is not None:

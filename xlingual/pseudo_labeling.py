@@ -43,7 +43,6 @@ QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 
 def load_teachers(runs: list[str | Path]):
     """The members' classifiers, checked to share one list of labels."""
-
     if not runs:
         raise ConfigError("pseudo-label: name at least one teacher run")
     # transformers: slow to import, so only when the command runs
@@ -66,7 +65,6 @@ def probe_view(recipe: RecipeConfig, pools: dict, batch_size: int = 64) -> tuple
     """A second view whose errors differ from a fine-tuned teacher's: a linear probe fitted on the source train
     split's features of the *frozen pretrained* encoder (the recipe's model, nothing fine-tuned), and its
     predicted class for every pool text. Returns the predictions per language and the probe's record."""
-
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     scheme = label_scheme(recipe.data)
     # transformers: slow to import, so only when the command runs

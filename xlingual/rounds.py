@@ -31,7 +31,6 @@ def run_rounds(recipe: str | Path, teachers: list[str | Path], out: str | Path, 
     # transformers: slow to import, so only when the command runs
     from .pipeline import train
 
-
     out, overrides = Path(out), list(overrides)
     if rounds < 1:
         raise ConfigError(f"--rounds: must be at least 1, got {rounds}")

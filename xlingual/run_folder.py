@@ -56,7 +56,6 @@ SNAPSHOTS = "snapshots"
 
 def is_complete(folder: str | Path) -> bool:
     """True if ``folder`` holds a finished run (a results.json marked complete)."""
-
     path = Path(folder) / RESULTS
     return path.is_file() and results_status(path) == "complete"
 
@@ -340,7 +339,6 @@ def library_versions() -> dict[str, str]:
     import peft
     import torch
     import transformers
-
 
     return {
         "xlingual": __version__, "python": sys.version.split()[0], "platform": platform.platform(),

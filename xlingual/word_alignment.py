@@ -97,7 +97,6 @@ def induce_word_lists(pairs_root: str, encoder: str, languages: list[str], out: 
                       min_count: int = 2, max_pairs: int | None = None, batch_size: int = 32,
                       progress: bool = True) -> Path:
     """Write ``OUT/en-<code>.txt`` per language and ``OUT/manifest.json``."""
-
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"--out {out}: choose a new (or empty) folder; nothing in it is replaced")

@@ -110,7 +110,6 @@ def load_extra_source(config: DataConfig, scheme: LabelScheme | None = None) -> 
     """``data.extra_source``: labelled source-language examples from a text/labels file pair or one table."""
     from pathlib import Path
 
-
     extra = config.extra_source
     if extra is None:
         return None
@@ -176,7 +175,6 @@ def load_pseudo_labeled(config: DataConfig, scheme: LabelScheme | None = None) -
     """``data.pseudo_labeled``: each language's teacher-labelled texts from an ``xlingual pseudo-label`` folder."""
     from pathlib import Path
 
-
     pseudo = config.pseudo_labeled
     if pseudo is None:
         return {}
@@ -220,7 +218,6 @@ def _teacher_probabilities(folder, scheme: LabelScheme) -> list[list[float] | No
     whose label the recipe drops (``data.drop_labels``) are dropped here too."""
     import json
     import math
-
 
     path = folder / "train_probabilities.jsonl"
     if not path.is_file():

@@ -116,7 +116,6 @@ def build_model(recipe: RecipeConfig, scheme: LabelScheme) -> tuple[XlingualForS
     )
     config.label_scheme = scheme.name
     if recipe.lora is not None:
-
         # the adapter is only right on these base weights: loading checks that a base has the same fingerprint
         config.base_model_fingerprint = weights_fingerprint(encoder)
         encoder = add_lora(encoder, recipe.lora)

@@ -36,7 +36,6 @@ def encoder_state(model) -> dict[str, torch.Tensor]:
 
 def pretrained_encoder_state(model, base_model: str | None = None) -> dict[str, torch.Tensor]:
     """The pretrained encoder's weights under the classifier's keys, from ``base_model`` or the config's base."""
-
     name = base_model or model.config.base_model
     if not name:
         raise CheckpointError("the checkpoint records no base model; pass --base-model")

@@ -139,10 +139,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if alignment is not None:
         written.append(atomic_write_json(out / "alignment.json", json_ready(alignment)))
     if not getattr(args, "no_plots", False):
-
         written.append(plot_language_bars(table, out / "language_bars.png", args.metric))
         if baseline is not None:
-
             written.append(plot_baseline_deltas(baseline, out / "baseline_delta.png"))
         if table["source_languages"]:
             written.append(plot_gap_heatmap(table, out / "gap_heatmap.png", args.metric))
@@ -184,10 +182,8 @@ def summed_confusions(runs: Sequence[Run], split: str) -> dict[str, dict[str, li
 def _write_html(args: argparse.Namespace, out: Path, table: dict, baseline: dict | None, runs: Sequence[Run],
                 caught: list[warnings.WarningMessage]) -> Path:
     """report.html, from the same table as table.md; the figures drawn for it are inlined."""
-
     figures: dict[str, Path] = {}
     if not getattr(args, "no_plots", False):
-
         level = f"{100 * table['confidence']:g}%"
         interval = "ci" if table["n_resamples"] else "std"
         caption = (f"Per language, with the {level} bootstrap interval over test examples" if interval == "ci"

@@ -319,7 +319,6 @@ def _run_languages(path: str | Path) -> list[str] | None:
 
 def _select_pairs(pairs_root: str | Path, languages: Sequence[str] | None, path: str | Path, max_pairs: int):
     """Pairs per language: named languages must exist; default ones are taken where present."""
-
     explicit = languages is not None
     wanted = [normalize_language(lang, field="--languages") for lang in languages] if explicit else (
         [normalize_language(lang) for lang in _run_languages(path) or DEFAULT_LANGUAGES])
@@ -371,7 +370,6 @@ def diagnose(path: str | Path, pairs_root: str | Path, languages: Sequence[str] 
     """
     import torch
     from tqdm.auto import tqdm
-
 
     if max_pairs < 2:
         raise ConfigError(f"--max-pairs: must be at least 2, got {max_pairs}")
@@ -468,7 +466,6 @@ def plot_pca(embeddings: Matrix, languages: Sequence[str], labels: Sequence[str]
     from matplotlib import colormaps
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-
 
     coordinates, shares = _pca(embeddings, 2)
     points = coordinates.numpy()
