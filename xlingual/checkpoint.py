@@ -67,8 +67,14 @@ from .quantization import (
     resolve_variant,
     torch_variant,
 )
-from .run_folder import CHECKPOINT, CHECKPOINT_METADATA, checkpoint_files, is_run_folder, refuse_protected
-from .run_paths import run_recipe_data
+from .run_folder import (
+    CHECKPOINT,
+    CHECKPOINT_METADATA,
+    checkpoint_files,
+    is_run_folder,
+    refuse_protected,
+    run_recipe_data,
+)
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"

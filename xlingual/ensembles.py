@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import copy
 import json
+import shlex
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,7 +36,6 @@ from .data.loading import label_scheme, load_examples
 from .errors import CheckpointError, RunFolderError
 from .evaluation.splits import evaluate_splits, tokenize_all
 from .evaluation.zero_shot import evaluate_languages
-from .io import atomic_write_text
 from .locking import check_unlocked, folder_lock
 from .modeling.weight_space import encoder_state, merge_lora, pretrained_encoder_state, set_interpolation
 from .reports.model_card import print_results, write_model_card
@@ -146,9 +147,6 @@ def _write_run(out: Path, recheck: Callable[[], str], model, tokenizer, recipe: 
                base_results: Results | None, record: dict, started: float, progress: bool, figure=None) -> Path:
     """Evaluate ``model`` on the recipe's splits and write ``out`` as a complete run folder; ``recheck`` is
     :func:`_check_out` again, asked under the folder's lock (nothing in ``out`` is touched before this point)."""
-    import shlex
-    import sys
-
     scheme = label_scheme(recipe.data)
     eval_examples = {split: {lang: load_examples(recipe.data, lang, split) for lang in recipe.data.languages}
                      for split in recipe.evaluation.splits}
@@ -158,8 +156,9 @@ def _write_run(out: Path, recheck: Callable[[], str], model, tokenizer, recipe: 
         rf.prepare_run_folder(out, plan, command)
         if figure is not None:
             figure(out)
-        atomic_write_text(out / rf.CONFIG, recipe.to_yaml())
-        atomic_write_text(out / rf.COMMAND, command + "\n")
+        writer = rf.RunWriter(out)
+        writer.write_recipe(recipe)  # its data paths as this process read them, like a trained run's
+        writer.record_start(command)
         save_checkpoint(model, tokenizer, out / rf.CHECKPOINT)
         splits = evaluate_splits(model, tokenizer, recipe, scheme, eval_examples, "cpu", None, progress, out)
         results = Results(status="complete", recipe=recipe.name, source_language=recipe.data.source_language,
@@ -174,8 +173,7 @@ def _write_run(out: Path, recheck: Callable[[], str], model, tokenizer, recipe: 
         if record.get("cost") is not None:
             results.protocol.cost = record["cost"]
         results.soup, results.interpolation = record.get("soup"), record.get("interpolation")
-        write_model_card(out, results, recipe)
-        results.write(out / rf.RESULTS)
+        writer.write_results(results, card=lambda folder, written: write_model_card(folder, written, recipe))
     return out
 
 

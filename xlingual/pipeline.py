@@ -48,7 +48,7 @@ from .evaluation.inference import predict_probabilities
 from .evaluation.signals import SelectionSignals, SignalData
 from .evaluation.splits import evaluate_splits, tokenize, tokenize_all
 from .evaluation.zero_shot import write_predictions
-from .io import atomic_write_json, atomic_write_text, read_json
+from .io import read_json
 from .languages import normalize_language, to_canonical
 from .locking import check_unlocked, folder_lock
 from .modeling.build import build_model, position_limit
@@ -60,7 +60,7 @@ from .reports.model_card import write_model_card
 from .reports.plots import plot_training_curves
 from .reports.runs import ComparisonError
 from .results import LabelSchemeRecord, Protocol, Results
-from .run_paths import PATHS_FILE, record_paths, run_recipe_data, yaml_comment
+from .run_folder import record_paths, run_recipe_data
 from .tracking import TrackerCallback, resolve_trackers
 from .training.linear_probe import refit_head
 from .training.loop import TrainingLoop
@@ -620,17 +620,13 @@ def run_training(
             raise RunFolderError(message)
         if plan == "resume" and loop.restore() and accelerator.is_main_process:  # a damaged state stops here
             logger.info("resumed from step %d of %d", loop.state.global_step, loop.state.total_steps)
+        writer = rf.RunWriter(out)
         if accelerator.is_main_process:
-            atomic_write_text(out / rf.CONFIG, recipe.to_yaml() + yaml_comment(paths))
-            atomic_write_json(out / PATHS_FILE, paths)
+            writer.write_recipe(recipe, paths, recipe_path)
             if holdout:
-                atomic_write_json(out / HOLDOUT_FILE, holdout)
-            if recipe_path is not None:
-                atomic_write_text(out / rf.RECIPE, recipe_path.read_text(encoding="utf-8"))
-            record, line = (rf.COMMAND, command_line) if command_line else (rf.CALL, started_by)
-            resumed = plan == "resume" and (out / record).is_file()
-            earlier = (out / record).read_text(encoding="utf-8") if resumed else ""  # each start, one line
-            atomic_write_text(out / record, earlier + line + "\n")
+                writer.write_json(HOLDOUT_FILE, holdout)
+            # each start, one line: a resumed run keeps its earlier starts
+            writer.record_start(command_line or started_by, python_call=not command_line, append=plan == "resume")
         accelerator.wait_for_everyone()
         tracker = None
         if trackers:
@@ -677,8 +673,7 @@ def run_training(
             results.protocol.pseudo_labels.update(student_class_mix(results, accelerator.is_main_process))
         if accelerator.is_main_process:
             _plot_training_curves(out, f"{recipe.name}, seed {recipe.training.seed}")
-            write_model_card(out, results, recipe)
-            results.write(out / rf.RESULTS)
+            writer.write_results(results, card=lambda folder, written: write_model_card(folder, written, recipe))
             remove_training_state(out / rf.STATE)  # the run is complete: the resumable state is spent
         if tracker is not None:  # after results.json: a tracker's failure cannot cost the record
             tracker.log_results(results)
@@ -802,9 +797,9 @@ def evaluate_run(
             if recipe.evaluation.save_predictions:
                 for split, report in reports.items():
                     write_predictions(out / rf.PREDICTIONS, report, tokenized[split], names)
-            atomic_write_text(out / rf.CONFIG, recipe.to_yaml() + yaml_comment(paths))
-            atomic_write_json(out / PATHS_FILE, paths)
-            atomic_write_text(out / rf.COMMAND, started_by + "\n")
+            writer = rf.RunWriter(out)
+            writer.write_recipe(recipe, paths)
+            writer.record_start(started_by)
             result.written_to = str(out / rf.RESULTS)
-            result.write(out / rf.RESULTS)
+            writer.write_results(result)
     return result

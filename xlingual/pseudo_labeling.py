@@ -33,7 +33,7 @@ from .evaluation.inference import predict_probabilities
 from .evaluation.splits import tokenize
 from .io import atomic_write_json, new_temp_dir, read_json, replace_dir
 from .languages import to_canonical
-from .run_paths import run_recipe_data
+from .run_folder import run_recipe_data
 from .training.linear_probe import refit_head
 from .training.pseudo_labels import SELECTION_RULES, select
 

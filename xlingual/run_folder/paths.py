@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .config import apply_override, load_recipe_dict, override_list
-from .run_folder import CONFIG
+from ..config import apply_override, load_recipe_dict, override_list
+from .layout import CONFIG
 
 PATHS_FILE = "paths.json"
 
