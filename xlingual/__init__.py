@@ -21,7 +21,7 @@ _OBJECTIVES = {"Objective", "register_objective", "registered_objectives"}
 def __getattr__(name: str):
     # transformers takes seconds to import: load the model classes (and register them
     # with the Auto classes) only when they are first used, so the CLI starts fast.
-    if name in _LAZY:
+    if name in _LAZY:  # transformers: only on first use
         from .modeling import classifier
 
         return getattr(classifier, name)
@@ -36,6 +36,7 @@ def fit(recipe=None, **kwargs):
     """Train on in-memory data (Datasets, DataFrames, lists); returns the trained classifier.
 
     See :func:`xlingual.api.fit`."""
+    # torch and transformers load on the first call, so `import xlingual` (and the CLI) stays fast
     from .api import fit as _fit
 
     return _fit(recipe, **kwargs)
@@ -43,6 +44,7 @@ def fit(recipe=None, **kwargs):
 
 def evaluate(classifier, data, **kwargs):
     """Score a classifier on in-memory labelled data. See :func:`xlingual.api.evaluate`."""
+    # torch and transformers load on the first call, so `import xlingual` (and the CLI) stays fast
     from .api import evaluate as _evaluate
 
     return _evaluate(classifier, data, **kwargs)
@@ -53,6 +55,7 @@ def load(path, base_model=None, device="cpu", verify=True, quantize=None):
 
     ``quantize="int8"``: dynamic int8 on the CPU (the encoder's Linear layers; LoRA merged first).
     """
+    # torch and transformers load on the first call, so `import xlingual` (and the CLI) stays fast
     from .inference import load as _load
 
     return _load(path, base_model=base_model, device=device, verify=verify, quantize=quantize)
@@ -62,6 +65,7 @@ def train(recipe, overrides=(), overwrite=False, resume=False, progress=True, ob
     """Train a recipe (path or :class:`RecipeConfig`) and return the run folder.
 
     ``objectives``: :class:`~xlingual.objectives.Objective` instances trained beside the recipe's losses."""
+    # torch and transformers load on the first call, so `import xlingual` (and the CLI) stays fast
     from .pipeline import train as _train
 
     return _train(recipe, overrides, overwrite=overwrite, resume=resume, progress=progress, objectives=objectives)

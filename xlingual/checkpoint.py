@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import torch
@@ -280,6 +281,7 @@ def load_checkpoint(path: str | Path, base_model: str | None = None, device: str
                 raise CheckpointError(f"{folder}: LoRA checkpoint is missing {name}")
         if verify:
             verify_checkpoint(folder, [ADAPTER_WEIGHTS, HEAD_WEIGHTS])
+        # peft imports torch and transformers: only for LoRA
         from peft import PeftModel
 
         base_name = base_model or config.base_model
@@ -373,8 +375,6 @@ def merge_and_export(path: str | Path, out: str | Path, base_model: str | None =
     The export is written into a uniquely named hidden folder beside ``out`` and renamed into place, so an
     interrupted export leaves ``out`` as it was; nothing but an earlier export (with ``overwrite``) is replaced.
     """
-    import sys
-
     target = Path(out)
     if format not in ("safetensors", "onnx"):
         raise CheckpointError(f"--format: expected safetensors or onnx, got {format!r}")

@@ -52,6 +52,7 @@ _FILESYSTEM_REFUSALS = {errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, e
 
 def _quiet_libraries() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # transformers: slow to import, only when a model is loaded
     import transformers
     from transformers.utils import logging as hf_logging
 
@@ -91,6 +92,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     out = train(args.recipe, args.set or [], overwrite=args.overwrite, resume=args.resume,
                 progress=not args.no_progress, command=["xlingual", *sys.argv[1:]])
+    # accelerate imports torch: only when it is needed
     import accelerate
 
     if accelerate.PartialState().is_main_process:
@@ -122,7 +124,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     texts = list(args.texts)
     if args.file:
-        from pathlib import Path
 
         texts += [line for line in read_lines(Path(args.file)) if line.strip()]
     if not texts:

@@ -7,12 +7,14 @@ are written into a uniquely named hidden temp folder and renamed into place.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import json
 import math
 import os
 import re
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -102,6 +104,7 @@ def read_json(path: str | Path) -> Any:
 
 def atomic_save_tensors(tensors: dict, path: str | Path, metadata: dict[str, str] | None = None) -> Path:
     """A safetensors file written atomically (tensors made contiguous on the CPU first)."""
+    # safetensors imports torch: only when weights are read
     from safetensors.torch import save
 
     data = save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, metadata=metadata)
@@ -124,9 +127,6 @@ def new_temp_dir(target: str | Path) -> Path:
 
 def _exchange(a: Path, b: Path) -> bool:
     """Swap two paths in one atomic step (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
-    import ctypes
-    import sys
-
     if not sys.platform.startswith("linux"):
         return False
     try:

@@ -49,6 +49,7 @@ def require_onnxruntime(export: bool = False):
     """The onnxruntime module (and, to export, the onnx package), or a one-line error saying how to install
     the optional extra."""
     try:
+        # optional dependency (onnxruntime): only for ONNX
         import onnxruntime
 
         if export:
@@ -132,6 +133,7 @@ class _Calibration:
 def quantize_onnx(folder: Path, variant: str, calibration: list[str] | None, tokenizer, config) -> str:
     """Write the int8 ``variant`` of ``folder``'s fp32 graph; returns its file name."""
     require_onnxruntime(export=True)
+    # optional dependency (onnxruntime): only for ONNX
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_dynamic, quantize_static
 
     source, target = folder / FP32_GRAPH, folder / graph_name(variant)

@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import logging
 import math
+import os
 import shlex
 import sys
 import time
@@ -76,9 +77,8 @@ def make_accelerator(recipe: RecipeConfig, trackers: list[str] | None = None) ->
 
     accelerate keeps one process-wide state: a second run in the same Python process (a notebook) with
     another ``mixed_precision`` resets it when there is one process, and is refused under torchrun."""
-    import os
 
-    import torch
+    # accelerate imports torch: only when it is needed
     from accelerate.state import AcceleratorState
 
     precision = recipe.training.mixed_precision
@@ -96,6 +96,7 @@ def make_accelerator(recipe: RecipeConfig, trackers: list[str] | None = None) ->
         AcceleratorState._reset_state(reset_partial_state=True)
     logging = {}
     if trackers:  # accelerate's trackers; those needing a folder write under RUN/logs/trackers
+        # accelerate imports torch: only when it is needed
         from accelerate.utils import ProjectConfiguration
 
         out = recipe.resolved_output_dir()
@@ -685,6 +686,7 @@ def _shared(accelerator, value):
     """The main process's ``value`` on every process (one process: ``value`` itself)."""
     if accelerator.num_processes == 1:
         return value
+    # accelerate imports torch: only when it is needed
     from accelerate.utils import broadcast_object_list
 
     box = [value]

@@ -28,6 +28,8 @@ import warnings
 from contextlib import contextmanager
 
 import torch
+from torch.ao.nn.quantized.dynamic import Linear
+from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
 from .errors import CheckpointError
 
@@ -64,7 +66,6 @@ def _quiet():
 
 
 def _dynamic_linear():
-    from torch.ao.nn.quantized.dynamic import Linear
 
     return Linear
 
@@ -134,7 +135,6 @@ def quantize_int8(model, quantize: str = "int8"):
     merge_lora(model)
     model.to("cpu").eval()
     with _quiet():
-        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
         spec: dict = {torch.nn.Linear: per_channel_dynamic_qconfig}
         kept = []

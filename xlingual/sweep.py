@@ -105,6 +105,7 @@ def local_slots(jobs: int, gpus: int | None = None, cpus: int | None = None) -> 
     if jobs == 1:
         return [{}]
     if gpus is None:
+        # torch: slow to import, and this module works without it
         import torch
 
         gpus = torch.cuda.device_count()
@@ -288,6 +289,7 @@ def _run_on_ray(todo: list[SweepRun], out: Path, overrides: list[str], progress:
                 address: str | None, cpus_per_run: float | None, gpus_per_run: float | None,
                 ledger: _Ledger) -> None:
     try:
+        # optional dependency (ray): only for --backend ray
         import ray
     except ImportError:
         raise ConfigError("--backend ray: needs the ray package (pip install 'xlingual[ray]')") from None

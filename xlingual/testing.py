@@ -59,6 +59,7 @@ def _vocabulary() -> list[str]:
 
 def build_tiny_bert(folder: Path) -> Path:
     """A 2-layer, 32-wide BERT with a word-level vocabulary of the toy languages."""
+    # torch: slow to import, and this module works without it
     import torch
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
@@ -76,6 +77,7 @@ def build_tiny_bert(folder: Path) -> Path:
 
 def build_tiny_xlmr(folder: Path) -> Path:
     """A 2-layer XLM-R with a SentencePiece vocabulary trained on the toy text (same code path as XLM-R base)."""
+    # sentencepiece: only when subword sampling is used
     import sentencepiece as spm
     import torch
     from transformers import XLMRobertaConfig, XLMRobertaModel, XLMRobertaTokenizer

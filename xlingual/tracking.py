@@ -44,6 +44,7 @@ def _store_problem(name: str) -> str | None:
         return None
     uri = os.environ.get("MLFLOW_TRACKING_URI")
     if uri is None:
+        # optional dependency (mlflow): only when that tracker is used
         import mlflow
 
         uri = mlflow.get_tracking_uri()  # MLflow 3: sqlite:///mlflow.db in the working folder

@@ -30,6 +30,7 @@ def read_hub(
 
     ``language_names`` (``data.language_names``) gives the dataset's name of a language: it fills
     ``{language}`` in the config template and is matched in the language column."""
+    # datasets: slow to import, only for hub or Dataset inputs
     import datasets
 
     config_name = None

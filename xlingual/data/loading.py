@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+import math
 from collections import Counter
+from pathlib import Path
 
 from ..config import DataConfig
 from ..errors import ConfigError, DataError, did_you_mean
@@ -108,8 +111,6 @@ def _warn_missing_classes(full: Examples, dev: Examples, scheme: LabelScheme, co
 
 def load_extra_source(config: DataConfig, scheme: LabelScheme | None = None) -> Examples | None:
     """``data.extra_source``: labelled source-language examples from a text/labels file pair or one table."""
-    from pathlib import Path
-
     extra = config.extra_source
     if extra is None:
         return None
@@ -173,8 +174,6 @@ def check_extra_source_language(config: DataConfig, extra: Examples, warn: bool 
 
 def load_pseudo_labeled(config: DataConfig, scheme: LabelScheme | None = None) -> dict[str, Examples]:
     """``data.pseudo_labeled``: each language's teacher-labelled texts from an ``xlingual pseudo-label`` folder."""
-    from pathlib import Path
-
     pseudo = config.pseudo_labeled
     if pseudo is None:
         return {}
@@ -216,9 +215,6 @@ def load_pseudo_labeled(config: DataConfig, scheme: LabelScheme | None = None) -
 def _teacher_probabilities(folder, scheme: LabelScheme) -> list[list[float] | None]:
     """``train_probabilities.jsonl``: one probability vector a line, line-aligned with ``train_text.txt``; the rows
     whose label the recipe drops (``data.drop_labels``) are dropped here too."""
-    import json
-    import math
-
     path = folder / "train_probabilities.jsonl"
     if not path.is_file():
         raise DataError(f"{path}: not found; data.pseudo_labeled.targets: soft needs the teacher's probabilities "

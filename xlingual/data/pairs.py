@@ -71,6 +71,7 @@ def read_tsv_pairs(path: Path, language: str) -> TranslationPairs:
 def read_hub_pairs(dataset_id: str, language: str, source_language: str = "english",
                    config_template: str | None = None, split: str = "train") -> TranslationPairs:
     """Pairs from a hub dataset; offline, a one-line error that says to use local files instead."""
+    # datasets: slow to import, only for hub or Dataset inputs
     import datasets
 
     codes = {"language": language, "iso": iso639_1(language), "iso3": iso639_3(language)}

@@ -42,6 +42,7 @@ def predict_probabilities(
     model.train(was_training)
     probabilities = torch.cat(rows) if rows else torch.empty(0, 0)
     if world > 1:
+        # accelerate imports torch: only when it is needed
         from accelerate.utils import gather_object
 
         gathered = gather_object([(order, probabilities)])

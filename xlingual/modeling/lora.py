@@ -26,6 +26,7 @@ def module_leaf_names(model: nn.Module) -> list[str]:
 
 def add_lora(encoder: nn.Module, config: LoraConfig) -> nn.Module:
     """Wrap ``encoder`` in a ``PeftModel`` whose only trainable parameters are the adapters."""
+    # peft imports torch and transformers: only for LoRA
     from peft import LoraConfig as PeftLoraConfig
     from peft import get_peft_model
 

@@ -15,6 +15,7 @@ that ``xlingual --help`` stays fast.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import random
@@ -52,6 +53,7 @@ SOURCE_LANGUAGE = "english"
 
 def _as_float64(x: Matrix) -> torch.Tensor:
     """A detached CPU float64 matrix, whatever came in (torch or numpy)."""
+    # torch: slow to import, and this module works without it
     import torch
 
     tensor = x.detach().cpu() if isinstance(x, torch.Tensor) else torch.as_tensor(x)
@@ -71,6 +73,7 @@ def _paired(a: Matrix, b: Matrix, same_width: bool = True) -> tuple[torch.Tensor
 
 
 def _unit_rows(x: torch.Tensor) -> torch.Tensor:
+    # torch: slow to import, and this module works without it
     import torch
 
     return torch.nn.functional.normalize(x, dim=1, eps=1e-12)
@@ -82,6 +85,7 @@ def retrieval_accuracy(a: Matrix, b: Matrix, chunk: int = 1024) -> float:
     The standard bitext-mining check (as in LASER's Tatoeba evaluation): translations must be
     closer to each other than to any other sentence. Call it both ways; it is not symmetric.
     """
+    # torch: slow to import, and this module works without it
     import torch
 
     a, b = _paired(a, b)
@@ -101,6 +105,7 @@ def mean_cosine_true_vs_random(a: Matrix, b: Matrix, seed: int = 0) -> tuple[flo
     The random baseline matters: anisotropic encoders give every pair a high cosine, so
     only the gap between the two says whether translations are closer than chance.
     """
+    # torch: slow to import, and this module works without it
     import torch
 
     a, b = _paired(a, b)
@@ -159,6 +164,7 @@ def language_id_probe_accuracy(embeddings_by_language: dict[str, Matrix], seed: 
     from zero weights: deterministic) on a seeded stratified 70/30 split. Near chance means
     the space carries little language identity; near 1 means languages sit apart.
     """
+    # torch: slow to import, and this module works without it
     import torch
 
     if len(embeddings_by_language) < 2:
@@ -196,6 +202,7 @@ def language_id_probe_accuracy(embeddings_by_language: dict[str, Matrix], seed: 
 
 def _pca(x: Matrix, components: int = 2) -> tuple[torch.Tensor, list[float]]:
     """Projections onto the top principal components and the share of variance each explains."""
+    # torch: slow to import, and this module works without it
     import torch
 
     x = _as_float64(x)
@@ -271,6 +278,7 @@ def load_embedder(path: str | Path, text_prefix: str | None = None) -> Classifie
 
 def _untrained(name: str, text_prefix: str):
     """The model a recipe would start from: pretrained encoder, new head, mean pooling."""
+    # transformers: slow to import, only when a model is loaded
     from transformers import AutoConfig
 
     from ..modeling.build import build_model, position_limit  # transformers: only when a model is built
@@ -300,6 +308,7 @@ def default_out_dir(path: str | Path) -> Path:
 
 def _run_languages(path: str | Path) -> list[str] | None:
     """The target languages of a run's recipe, so a run is diagnosed on the languages it was trained for."""
+    # yaml: only when a file is written
     import yaml
 
     folder = Path(path).expanduser()
@@ -368,6 +377,7 @@ def diagnose(path: str | Path, pairs_root: str | Path, languages: Sequence[str] 
     skipping any without pairs. ``text_prefix=None`` keeps a run's own prefix ("" for a
     plain encoder). Returns the JSON's content, with ``written`` listing the files.
     """
+    # torch: slow to import, and this module works without it
     import torch
     from tqdm.auto import tqdm
 
@@ -434,6 +444,7 @@ def diagnose(path: str | Path, pairs_root: str | Path, languages: Sequence[str] 
 def _plot_data(classifier: Classifier, probe_inputs: dict[str, torch.Tensor], selected: dict[str, Any],
                data_root: str | Path | None, seed: int) -> tuple[str, dict[str, Any]]:
     """Embeddings for the PCA plot: labelled test sentences when ``data_root`` is given, else pair sentences."""
+    # torch: slow to import, and this module works without it
     import torch
 
     embeddings, languages, labels = [], [], []
@@ -461,8 +472,8 @@ def plot_pca(embeddings: Matrix, languages: Sequence[str], labels: Sequence[str]
 
     Drawn on an Agg canvas (no pyplot), like :mod:`xlingual.reports.plots`.
     """
-    import io
 
+    # matplotlib: slow to import, only when a figure is drawn
     from matplotlib import colormaps
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

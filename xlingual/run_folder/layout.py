@@ -162,6 +162,7 @@ def resumable(folder: str | Path) -> bool:
 
 def library_versions() -> dict[str, str]:
     """Versions of Python and the libraries that decide the numbers."""
+    # accelerate imports torch: only when it is needed
     import accelerate
     import datasets
     import peft
