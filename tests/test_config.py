@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from xlingual.config import RecipeConfig, load_recipe
+from xlingual.config import DataConfig, RecipeConfig, load_recipe
 from xlingual.errors import ConfigError
 from xlingual.languages import iso639_3, normalize_language
 
@@ -109,3 +109,12 @@ def test_language_codes():
     assert iso639_3("es") == "spa"
     with pytest.raises(ConfigError, match="did you mean 'spanish'"):
         normalize_language("spansh")
+
+
+def test_validation_never_changes_what_it_checks():
+    data = DataConfig(target_languages=["es", "de"])
+    checked = data.validate()
+    assert data.target_languages == ["es", "de"] and checked.target_languages == ["spanish", "german"]
+    recipe = RecipeConfig(data=DataConfig(target_languages=["es"]))
+    validated = recipe.validate()
+    assert recipe.data.target_languages == ["es"] and validated.data.target_languages == ["spanish"]

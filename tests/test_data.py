@@ -14,9 +14,7 @@ from xlingual.labels import LabelScheme
 
 
 def data_config(**kwargs) -> DataConfig:
-    config = DataConfig(**kwargs)
-    config.validate()
-    return config
+    return DataConfig(**kwargs).validate()  # a validated copy: validation never changes what it checks
 
 
 def test_umsab_reader(toy_umsab):

@@ -268,9 +268,7 @@ def check_examples(examples, scheme: LabelScheme | None) -> None:
 
 
 def data_config(**kwargs: Any) -> DataConfig:
-    config = DataConfig(**kwargs)
-    config.validate()
-    return config
+    return DataConfig(**kwargs).validate()  # a validated copy: validation never changes what it checks
 
 
 @FILES

@@ -20,9 +20,7 @@ from xlingual.errors import ConfigError, DataError
 
 
 def data_config(**kwargs) -> DataConfig:
-    config = DataConfig(**kwargs)
-    config.validate()
-    return config
+    return DataConfig(**kwargs).validate()  # a validated copy: validation never changes what it checks
 
 
 def train_test_only(root: Path) -> Path:

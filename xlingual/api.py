@@ -108,7 +108,7 @@ def fit(
         translation_pairs = pairs_by_language(pairs, column_mapping, "pairs")
         recipe.alignment.pairs = recipe.alignment.pairs or PairsConfig()
     if data.code_switch is not None:
-        data.code_switch.validate()
+        data.code_switch = data.code_switch.validate()
     train_examples, code_switch = code_switch_source(recipe, by_language[source])  # as train() does
     for pseudo in load_pseudo_labeled(data, scheme).values():  # the recipe's pseudo-labels, as train() reads them
         train_examples = train_examples.concatenate(pseudo)

@@ -6,13 +6,13 @@ from dataclasses import dataclass, field
 
 from ..errors import ConfigError, did_you_mean
 from ..languages import normalize_language
-from .conversion import _check_positive, check_template
+from .conversion import Section, _check_positive, check_template
 from .losses import LossConfig
 from .registry import get_objective, missing_stream_sections
 
 
 @dataclass
-class UnlabeledTargetConfig:
+class UnlabeledTargetConfig(Section):
     """Unlabeled target-language text: read with labels dropped at load time."""
 
     languages: list[str] | None = None
@@ -25,7 +25,7 @@ class UnlabeledTargetConfig:
     batch_size: int | None = None
     """Default: ``training.batch_size``."""
 
-    def validate(self) -> None:
+    def _normalize(self) -> None:
         where = "alignment.unlabeled_target"
         if self.languages:
             self.languages = [normalize_language(lang, field=f"{where}.languages") for lang in self.languages]
@@ -35,7 +35,7 @@ class UnlabeledTargetConfig:
 
 
 @dataclass
-class PairsConfig:
+class PairsConfig(Section):
     """Translation pairs (English ↔ target) for contrastive alignment."""
 
     root: str = "../shared/data/tatoeba"
@@ -52,7 +52,7 @@ class PairsConfig:
     max_pairs: int | None = None
     batch_size: int | None = None
 
-    def validate(self) -> None:
+    def _normalize(self) -> None:
         where = "alignment.pairs"
         if not self.root:
             raise ConfigError(f"{where}.root: must name a pair folder, TSV file, template or hub dataset id")
@@ -69,17 +69,17 @@ class PairsConfig:
 
 
 @dataclass
-class AlignmentConfig:
+class AlignmentConfig(Section):
     """Embedding alignment: the extra data streams and the loss terms that use them."""
 
     unlabeled_target: UnlabeledTargetConfig | None = None
     pairs: PairsConfig | None = None
     losses: list[LossConfig] = field(default_factory=list)
 
-    def validate(self) -> None:
+    def _normalize(self) -> None:
         for stream in (self.unlabeled_target, self.pairs):
             if stream is not None:
-                stream.validate()
+                stream._normalize()
         names = [loss.name for loss in self.losses]
         if len(set(names)) != len(names):
             raise ConfigError(f"alignment.losses: a loss is listed twice: {names}")

@@ -6,6 +6,7 @@ it defines ``__config_convert__(value, key)`` (a classmethod) and ``__config_pla
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import string
 import types
@@ -13,6 +14,21 @@ import typing
 from typing import Any, Literal
 
 from ..errors import ConfigError, did_you_mean
+
+
+class Section:
+    """Base of the recipe's sections. :meth:`validate` checks a section and returns a normalised copy (full
+    language names, defaults filled in); the section it is called on never changes. A section's own rules
+    are its ``_normalize``, which runs on that copy."""
+
+    def validate(self):
+        checked = copy.deepcopy(self)
+        checked._normalize()
+        return checked
+
+    def _normalize(self) -> None:
+        """Check this section's values and normalise them in place (only ever on a copy)."""
+
 
 # --------------------------------------------------------------------------- checks
 

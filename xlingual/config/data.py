@@ -8,11 +8,11 @@ from typing import Literal
 from ..errors import ConfigError
 from ..labels import LabelScheme
 from ..languages import UMSAB_LANGUAGES, canonical_names, normalize_language, to_canonical
-from .conversion import _check_positive, check_template
+from .conversion import Section, _check_positive, check_template
 
 
 @dataclass
-class ExtraSourceConfig:
+class ExtraSourceConfig(Section):
     """More labelled source-language training data appended to the train split, recorded in the protocol as
     extra source data (runs using it belong beside the standard table, not in it)."""
 
@@ -26,14 +26,14 @@ class ExtraSourceConfig:
     """Draw the subset with equal counts per class (as far as each class has examples; ``max_examples: null``
     cuts every class to the smallest), so more data does not also bring another label distribution."""
 
-    def validate(self) -> None:
+    def _normalize(self) -> None:
         if not self.root:
             raise ConfigError("data.extra_source.root: must name a folder or file")
         _check_positive(self, "data.extra_source", ("max_examples",))
 
 
 @dataclass
-class PseudoLabeledConfig:
+class PseudoLabeledConfig(Section):
     """Target-language texts labelled by a teacher (``xlingual pseudo-label``'s output folder), trained on beside
     the source labels; recorded in the protocol as ``pseudo-labels`` with the teachers' fingerprints."""
 
@@ -51,7 +51,7 @@ class PseudoLabeledConfig:
     weight: float = 1.0
     """Each pseudo-labelled text's loss weight relative to a source-labelled text's."""
 
-    def validate(self) -> None:
+    def _normalize(self) -> None:
         where = "data.pseudo_labeled"
         if not self.root:
             raise ConfigError(f"{where}.root: must name the folder 'xlingual pseudo-label' wrote")
@@ -66,7 +66,7 @@ class PseudoLabeledConfig:
 
 
 @dataclass
-class CodeSwitchConfig:
+class CodeSwitchConfig(Section):
     """Code-switching of the English training text with bilingual word lists (CoSDA-ML, Qin et al. 2020): in each
     epoch a fresh draw replaces words by a translation in a randomly chosen target language, so the classifier
     sees target-language words in English contexts it has labels for."""
@@ -82,7 +82,7 @@ class CodeSwitchConfig:
     seed: int | None = None
     """Seed of the draws (default: ``training.seed``)."""
 
-    def validate(self) -> None:
+    def _normalize(self) -> None:
         where = "data.code_switch"
         if not isinstance(self.dictionaries, str) or not ("{code}" in self.dictionaries
                                                           or "{language}" in self.dictionaries):
@@ -99,7 +99,7 @@ class CodeSwitchConfig:
 
 
 @dataclass
-class DataConfig:
+class DataConfig(Section):
     """Where the labelled data lives and which languages to train and test on."""
 
     format: Literal["umsab", "csv", "tsv", "jsonl", "hub"] = "umsab"
@@ -153,13 +153,13 @@ class DataConfig:
     code_switch: CodeSwitchConfig | None = None
     """English training text code-switched with bilingual word lists (protocol resource ``bilingual-dictionary``)."""
 
-    def validate(self) -> None:
+    def _normalize(self) -> None:
         if self.extra_source is not None:
-            self.extra_source.validate()
+            self.extra_source._normalize()
         if self.pseudo_labeled is not None:
-            self.pseudo_labeled.validate()
+            self.pseudo_labeled._normalize()
         if self.code_switch is not None:
-            self.code_switch.validate()
+            self.code_switch._normalize()
         self.language_names = canonical_names(self.language_names) or None
         self.source_language = to_canonical(self.source_language, self.language_names, field="data.source_language")
         if not self.target_languages:

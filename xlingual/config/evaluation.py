@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from ..errors import ConfigError, did_you_mean
 from .alignment import PairsConfig
-from .conversion import _check_positive
+from .conversion import Section, _check_positive
 
 SIGNALS = ("retrieval", "confidence", "entropy", "agreement")
 """The label-free selection signals a recipe may name (computed by :mod:`xlingual.evaluation.signals`)."""
@@ -15,7 +15,7 @@ HIGHER_IS_BETTER = {"retrieval": True, "confidence": True, "entropy": False, "ag
 
 
 @dataclass
-class EvaluationConfig:
+class EvaluationConfig(Section):
     """What to evaluate after training."""
 
     splits: list[str] = field(default_factory=lambda: ["test"])
@@ -27,7 +27,7 @@ class EvaluationConfig:
     *text* (labels dropped) re-estimates the class priors by EM, e.g. ``train``; ``null``: off. The posteriors
     are calibrated on labelled source dev first (bias-corrected temperature scaling, Alexandari et al. 2020)."""
 
-    def validate(self) -> None:
+    def _normalize(self) -> None:
         if self.batch_size < 1:
             raise ConfigError(f"evaluation.batch_size: must be at least 1, got {self.batch_size}")
         if self.prior_correction is not None and self.prior_correction in ("test", *self.splits):
@@ -38,7 +38,7 @@ class EvaluationConfig:
 
 
 @dataclass
-class SelectionSignalsConfig:
+class SelectionSignalsConfig(Section):
     """Label-free signals scored after every epoch beside the selection split (xlingual.evaluation.signals):
     recorded per epoch in results.json, and usable by ``training.select_best_on``."""
 
@@ -50,7 +50,7 @@ class SelectionSignalsConfig:
     pairs: PairsConfig | None = None
     """Translation pairs for ``retrieval`` (as ``alignment.pairs``); without them retrieval is skipped."""
 
-    def validate(self) -> None:
+    def _normalize(self) -> None:
         for signal in self.signals:
             if signal not in SIGNALS:
                 raise ConfigError(f"selection_signals.signals: unknown signal '{signal}'"
@@ -58,5 +58,5 @@ class SelectionSignalsConfig:
         if self.unlabeled_split == "test":
             raise ConfigError("selection_signals.unlabeled_split: 'test' would select the model on test text")
         if self.pairs is not None:
-            self.pairs.validate()
+            self.pairs._normalize()
         _check_positive(self, "selection_signals", ("max_examples",))

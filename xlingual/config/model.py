@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..errors import ConfigError
+from .conversion import Section
 
 
 @dataclass
-class ModelConfig:
+class ModelConfig(Section):
     """Which encoder to adapt and how a sentence becomes one vector."""
 
     name: str = "bert-base-multilingual-cased"
@@ -23,7 +24,7 @@ class ModelConfig:
     trust_remote_code: bool = False
     """Run code shipped with a hub model. Off unless a recipe turns it on; recorded in results."""
 
-    def validate(self) -> None:
+    def _normalize(self) -> None:
         if not self.name:
             raise ConfigError("model.name: must name a hub id or a local model folder")
         if self.max_length < 2:
@@ -33,7 +34,7 @@ class ModelConfig:
 
 
 @dataclass
-class LoraConfig:
+class LoraConfig(Section):
     """LoRA adapters (peft) on the encoder; only adapters and the head train."""
 
     r: int = 16
@@ -43,7 +44,7 @@ class LoraConfig:
     """Module names to adapt; ``None`` uses peft's default for the architecture."""
     bias: Literal["none", "all", "lora_only"] = "none"
 
-    def validate(self) -> None:
+    def _normalize(self) -> None:
         if self.r < 1:
             raise ConfigError(f"lora.r: must be a positive integer, got {self.r}")
         if self.alpha <= 0:
@@ -55,7 +56,7 @@ class LoraConfig:
 
 
 @dataclass
-class FreezeConfig:
+class FreezeConfig(Section):
     """Which encoder parameters stay fixed during full fine-tuning."""
 
     embeddings: bool = False
@@ -65,6 +66,6 @@ class FreezeConfig:
     encoder: bool = False
     """Freeze the whole encoder and train the head only (linear-probe baseline)."""
 
-    def validate(self) -> None:
+    def _normalize(self) -> None:
         if self.layers < 0:
             raise ConfigError(f"freeze.layers: must be >= 0, got {self.layers}")

@@ -60,7 +60,7 @@ class RecipeConfig:
                         self.alignment, self.self_training, self.averaging, self.interpolation,
                         self.selection_signals, self.logging):
             if section is not None:
-                section.validate()
+                section._normalize()
         if self.lora is not None and (self.freeze.layers or self.freeze.encoder):
             raise ConfigError("freeze: with lora the encoder is already frozen; remove freeze.layers/freeze.encoder")
         signal = SIGNAL_SELECTION.get(self.training.select_best_on)

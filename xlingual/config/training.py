@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..errors import ConfigError, did_you_mean
-from .conversion import _check_positive
+from .conversion import Section, _check_positive
 
 
 @dataclass
-class TrainingConfig:
+class TrainingConfig(Section):
     """Optimisation: AdamW with linear warm-up and decay, on ``accelerate``."""
 
     epochs: float = 3.0
@@ -43,7 +43,7 @@ class TrainingConfig:
     """LP-FT (Kumar et al., ICLR 2022): fit the head as a linear probe on the frozen encoder's cached
     source features first, then fine-tune from that head instead of a random one."""
 
-    def validate(self) -> None:
+    def _normalize(self) -> None:
         if self.epochs <= 0:
             raise ConfigError(f"training.epochs: must be positive, got {self.epochs}")
         if self.batch_size < 1:
@@ -71,7 +71,7 @@ class TrainingConfig:
 
 
 @dataclass
-class SelfTrainingConfig:
+class SelfTrainingConfig(Section):
     """Self-training: pseudo-label unlabeled target text after the English phase, then train on it too."""
 
     rounds: int = 1
@@ -84,7 +84,7 @@ class SelfTrainingConfig:
     """Keep ``alignment.losses`` on in the rounds; off, a round trains on source + pseudo-labels with the
     task loss alone and skips the losses' extra forward passes (one per stream they read)."""
 
-    def validate(self) -> None:
+    def _normalize(self) -> None:
         if self.rounds < 1:
             raise ConfigError(f"self_training.rounds: must be at least 1, got {self.rounds}")
         if not 0.0 < self.threshold < 1.0:
@@ -95,7 +95,7 @@ class SelfTrainingConfig:
 
 
 @dataclass
-class AveragingConfig:
+class AveragingConfig(Section):
     """Checkpoint averaging inside a run (Schmidt, Vulić & Glavaš, ACL 2023): a uniform running
     average of the trainable weights at snapshot points, scored on the selection split beside the
     single checkpoints. LoRA runs average the adapters and the head (their trainable weights)."""
@@ -109,7 +109,7 @@ class AveragingConfig:
     keep_snapshots: bool = False
     """Also write each snapshot's trainable weights to ``snapshots/`` (for soups and later analysis)."""
 
-    def validate(self) -> None:
+    def _normalize(self) -> None:
         if self.every_steps < 0:
             raise ConfigError(f"averaging.every_steps: must be >= 0 (0: every epoch end), got {self.every_steps}")
         if not 0.0 <= self.start < 1.0:
@@ -117,7 +117,7 @@ class AveragingConfig:
 
 
 @dataclass
-class InterpolationConfig:
+class InterpolationConfig(Section):
     """WiSE-FT after training (Wortsman et al., CVPR 2022): θ(α) = (1 − α)·θ_pretrained + α·θ_fine-tuned on the
     encoder, α chosen on the selection split (1 is always a candidate). LoRA adapters are merged first, so the
     saved checkpoint is a full one."""
@@ -126,7 +126,7 @@ class InterpolationConfig:
     head: Literal["refit", "kept"] = "refit"
     """refit: a linear probe on the source train features under each θ(α); kept: the fine-tuned head."""
 
-    def validate(self) -> None:
+    def _normalize(self) -> None:
         if not self.alphas or any(not 0.0 <= a <= 1.0 for a in self.alphas):
             raise ConfigError(f"interpolation.alphas: must be values in [0, 1], got {self.alphas}")
 
@@ -136,7 +136,7 @@ TRACKERS = ("tensorboard", "mlflow", "wandb", "trackio", "comet_ml", "aim", "cle
 
 
 @dataclass
-class LoggingConfig:
+class LoggingConfig(Section):
     """Experiment trackers (accelerate's tracker API, as the stock Trainer's ``report_to``). The run's own
     ``logs/train_log.jsonl`` is always written; trackers get the same records as well."""
 
@@ -146,7 +146,7 @@ class LoggingConfig:
     project: str | None = None
     """Project (TensorBoard folder, MLflow experiment, W&B project); ``None``: the recipe's name."""
 
-    def validate(self) -> None:
+    def _normalize(self) -> None:
         for name in self.report_to:
             if name not in (*TRACKERS, "all", "none"):
                 raise ConfigError(f"logging.report_to: unknown tracker '{name}'{did_you_mean(name, TRACKERS)}; "
