@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from xlingual.checkpoint import load_checkpoint_config
     from xlingual.modeling.build import load_tokenizer
-    from xlingual.pipeline import evaluate_run
+    from xlingual.runner import evaluate_run
 
     run, data, out = Path(args.run), Path(args.data), Path(args.out)
     languages = [lang.strip() for lang in args.languages.split(",") if lang.strip()]

@@ -12,8 +12,8 @@ from xlingual.data.loading import label_scheme, load_examples
 from xlingual.errors import ConfigError
 from xlingual.modeling.build import build_model
 from xlingual.objectives import SetupContext, build_objectives, schedule_weight
-from xlingual.pipeline import build_streams, load_streams_data
 from xlingual.protocol import ProtocolError, check_protocol, target_resources
+from xlingual.runner import build_streams, load_streams_data
 from xlingual.training.loop import TrainingLoop
 
 STREAMS = {

@@ -28,7 +28,7 @@ from conftest import REPO, tiny_recipe_overrides
 import xlingual
 import xlingual.checkpoint
 import xlingual.inference
-import xlingual.pipeline
+import xlingual.runner
 from xlingual.cli import main
 from xlingual.config import DataConfig
 from xlingual.data.loading import load_examples
@@ -172,8 +172,8 @@ def forbid_model_loading(monkeypatch) -> None:
     def no_model(*args, **kwargs):
         raise AssertionError("a model was loaded although the mistake is in the config or the data")
 
-    monkeypatch.setattr(xlingual.pipeline, "build_model", no_model)
-    monkeypatch.setattr(xlingual.pipeline, "load_checkpoint", no_model)
+    monkeypatch.setattr(xlingual.runner, "build_model", no_model)
+    monkeypatch.setattr(xlingual.runner, "load_checkpoint", no_model)
     monkeypatch.setattr(xlingual.inference, "load_checkpoint", no_model)
     monkeypatch.setattr(xlingual.checkpoint, "load_checkpoint", no_model)
 
@@ -826,7 +826,7 @@ def test_duplicates_between_train_and_test_warn_but_do_not_stop(env: Env, capsys
     def stop(*args, **kwargs):
         raise XlingualError("stopped where the model would be built")
 
-    monkeypatch.setattr(xlingual.pipeline, "build_model", stop)
+    monkeypatch.setattr(xlingual.runner, "build_model", stop)
     assert main(env.train()) == 2  # the clean data: no warning
     assert capsys.readouterr().err.strip().splitlines() == ["error: stopped where the model would be built"]
 

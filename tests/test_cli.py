@@ -55,12 +55,12 @@ def test_misspelt_key_is_one_line_and_exit_2(capsys):
 
 
 def test_missing_data_folder_stops_before_any_model_loads(tmp_path, capsys, monkeypatch):
-    import xlingual.pipeline
+    import xlingual.runner
 
     def no_model(*args, **kwargs):
         raise AssertionError("the model must not be loaded when the data is missing")
 
-    monkeypatch.setattr(xlingual.pipeline, "build_model", no_model)
+    monkeypatch.setattr(xlingual.runner, "build_model", no_model)
     code = main(["train", str(REPO / "recipes" / "umsab_e5small.yaml"), "--set", f"data.root={tmp_path}/nope",
                  "--set", f"output_dir={tmp_path}/run"])
     err = capsys.readouterr().err.strip()

@@ -146,7 +146,7 @@ def test_distribution_alignment_pulls_a_collapsing_target_back_to_the_source_sha
 def test_a_collapse_on_target_text_is_flagged_without_labels(train_tiny):
     import copy
 
-    from xlingual.pipeline import prediction_mix_warning
+    from xlingual.runner import prediction_mix_warning
 
     results = Results.read(train_tiny() / "results.json")
     assert prediction_mix_warning(results, warn=False) == {}

@@ -219,7 +219,7 @@ def test_no_test_split_text_reaches_any_training_stream(teachers, tiny_bert, toy
     import hashlib
 
     from xlingual.config import load_recipe
-    from xlingual.pipeline import RunData
+    from xlingual.runner import RunData
 
     def fingerprints(texts):
         return {hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts}

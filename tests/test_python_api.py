@@ -57,7 +57,7 @@ def test_second_train_in_one_process_may_change_mixed_precision(tiny_bert, toy_u
 
 
 def test_api_records_the_call_not_the_interpreter_command_line(tiny_bert, toy_umsab, tmp_path):
-    from xlingual.pipeline import train
+    from xlingual.runner import train
 
     run = xlingual.train(tiny_recipe(tiny_bert, toy_umsab, tmp_path / "api"), progress=False)
     assert not (run / "command.txt").exists()  # used to hold the notebook kernel's argv
@@ -78,8 +78,8 @@ def test_library_messages_go_through_logging_and_reach_stderr(capsys):
 
     from xlingual import log
 
-    logging.getLogger("xlingual.pipeline").warning("%d training texts also appear", 3)
-    logging.getLogger("xlingual.pipeline").info("resumed from step 4 of 8")
+    logging.getLogger("xlingual.runner").warning("%d training texts also appear", 3)
+    logging.getLogger("xlingual.runner").info("resumed from step 4 of 8")
     assert capsys.readouterr().err == "warning: 3 training texts also appear\nresumed from step 4 of 8\n"
     log.set_verbosity(logging.ERROR)
     try:

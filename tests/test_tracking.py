@@ -124,7 +124,7 @@ def test_flat_config_and_numeric_records():
 def test_callbacks_see_the_stages_in_order(tiny_bert, toy_umsab, tmp_path):
     from conftest import REPO
 
-    from xlingual.pipeline import run_training
+    from xlingual.runner import run_training
     from xlingual.testing import tiny_recipe_overrides
 
     class Recorder:

@@ -66,7 +66,7 @@ def train(recipe, overrides=(), overwrite=False, resume=False, progress=True, ob
 
     ``objectives``: :class:`~xlingual.objectives.Objective` instances trained beside the recipe's losses."""
     # torch and transformers load on the first call, so `import xlingual` (and the CLI) stays fast
-    from .pipeline import train as _train
+    from .runner import train as _train
 
     return _train(recipe, overrides, overwrite=overwrite, resume=resume, progress=progress, objectives=objectives)
 

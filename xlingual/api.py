@@ -1,7 +1,7 @@
 """Training and evaluation from data in memory: Datasets, DataFrames and lists instead of files.
 
 ``fit`` is ``train`` for data a notebook already holds: it converts the tables
-(:mod:`xlingual.data.memory`), runs the same pipeline (the run folder is written as for a recipe),
+(:mod:`xlingual.data.memory`), runs the same runner (the run folder is written as for a recipe),
 and returns the trained :class:`~xlingual.inference.Classifier` with its report. ``evaluate`` scores a
 classifier on labelled data of any language.
 """
@@ -25,8 +25,8 @@ from .evaluation.zero_shot import evaluate_languages
 from .inference import Classifier
 from .labels import LabelScheme
 from .languages import normalize_language
-from .pipeline import RunData, api_call, code_switch_source, load_streams_data, run_training
 from .results import Results, SplitResults
+from .runner import RunData, api_call, code_switch_source, load_streams_data, run_training
 
 logger = logging.getLogger(__name__)
 

@@ -88,7 +88,7 @@ def _split_list(value: str | None) -> list[str] | None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     # torch and transformers: slow to import, so only when this command runs (the CLI starts fast)
-    from .pipeline import train
+    from .runner import train
 
     out = train(args.recipe, args.set or [], overwrite=args.overwrite, resume=args.resume,
                 progress=not args.no_progress, command=["xlingual", *sys.argv[1:]])
@@ -103,7 +103,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     # torch and transformers: slow to import, so only when this command runs (the CLI starts fast)
-    from .pipeline import evaluate_run
+    from .runner import evaluate_run
 
     result = evaluate_run(args.run, _split_list(args.languages), _split_list(args.splits), args.set or [],
                           progress=not args.no_progress, base_model=args.base_model, verify=not args.no_verify,
@@ -294,14 +294,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sweep)
 
     # these commands' modules import torch; registering them is the one import every command pays
-    from .ensembles import register as register_ensembles
+    from .merging import register as register_merging
     from .pseudo_labeling import register as register_pseudo_label
     from .rounds import register as register_rounds
     from .word_alignment import register as register_induce
 
     register_compare(sub)
     register_diagnose(sub)
-    register_ensembles(sub)
+    register_merging(sub)
     register_pseudo_label(sub)
     register_rounds(sub)
     register_induce(sub)

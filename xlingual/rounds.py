@@ -29,7 +29,7 @@ def run_rounds(recipe: str | Path, teachers: list[str | Path], out: str | Path, 
                overrides: list[str] | tuple[str, ...] = (), progress: bool = True) -> list[Path]:
     """Run (or continue) the chain; returns the students' run folders, one per round."""
     # transformers: slow to import, so only when the command runs
-    from .pipeline import train
+    from .runner import train
 
     out, overrides = Path(out), list(overrides)
     if rounds < 1:

@@ -11,9 +11,9 @@ from safetensors.torch import load_file
 
 from xlingual.checkpoint import load_checkpoint
 from xlingual.cli import main
-from xlingual.ensembles import interpolate, soup
 from xlingual.errors import RunFolderError
 from xlingual.io import read_json
+from xlingual.merging import interpolate, soup
 from xlingual.modeling.weight_space import encoder_state, pretrained_encoder_state, set_interpolation
 from xlingual.training.linear_probe import fit_linear_head
 

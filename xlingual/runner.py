@@ -25,7 +25,6 @@ from .config import RecipeConfig, load_recipe, override_list
 from .config.registry import check_declaration, missing_stream_sections
 from .cost import training_cost
 from .data.batching import TokenizedExamples, tokenize_examples
-from .data.batching import TokenizedExamples as Tokenized
 from .data.code_switch import code_switched_views, load_code_switcher
 from .data.examples import Examples, check_text
 from .data.holdout import HOLDOUT_FILE, holdout_record
@@ -42,7 +41,6 @@ from .data.loading import (
 from .data.pairs import TranslationPairs, load_pairs
 from .data.textfile import read_lines
 from .data.truncation import TruncationStats, truncation_messages, truncation_report
-from .ensembles import interpolate_in_run
 from .errors import ConfigError, DataError, RunFolderError, XlingualError
 from .evaluation import other_data
 from .evaluation.inference import predict_probabilities
@@ -52,6 +50,7 @@ from .evaluation.zero_shot import write_predictions
 from .io import read_json
 from .languages import normalize_language, to_canonical
 from .locking import check_unlocked, folder_lock
+from .merging import interpolate_in_run
 from .modeling.build import build_model, position_limit
 from .modeling.freezing import count_parameters
 from .objectives import Objective, SetupContext, build_objectives
@@ -425,7 +424,7 @@ def self_train(recipe, model, tokenizer, accelerator, train_data: TokenizedExamp
                            f"(self_training.threshold {config.threshold}; the highest confidence there was "
                            f"{highest:.3f}): this round trains on the source data only. Lower the threshold.")
         added = input_ids[len(train_data):]  # this round's own pseudo-labels: hard, weight 1, no other views
-        combined = Tokenized(input_ids, labels, "source+pseudo", train_data.pad_token_id,
+        combined = TokenizedExamples(input_ids, labels, "source+pseudo", train_data.pad_token_id,
                              targets=None if train_data.targets is None else [*train_data.targets,
                                                                               *[None] * len(added)],
                              weights=None if train_data.weights is None else [*train_data.weights,
