@@ -98,7 +98,7 @@ class LabelSchemeRecord:
 
 
 @dataclass
-class Protocol:
+class ProtocolRecord:
     """Which target-side resources the run trained with, and how its model was selected."""
 
     target_resources: list[str] = field(default_factory=list)
@@ -160,7 +160,7 @@ class Results:
     model: str | None = None
     seed: int | None = None
     target_languages: list[str] = field(default_factory=list)
-    protocol: Protocol = field(default_factory=Protocol)
+    protocol: ProtocolRecord = field(default_factory=ProtocolRecord)
     trust_remote_code: bool = False
     training: dict[str, Any] = field(default_factory=dict)
     """The training loop's record (steps, throughput, selection history, parameters, objectives, self-training)."""

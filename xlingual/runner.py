@@ -59,7 +59,7 @@ from .protocol import PRIOR_CORRECTION, SELECTION_NAMES, check_protocol, target_
 from .reports.model_card import write_model_card
 from .reports.plots import plot_training_curves
 from .reports.runs import ComparisonError
-from .results import LabelSchemeRecord, Protocol, Results
+from .results import LabelSchemeRecord, ProtocolRecord, Results
 from .run_folder import record_paths, run_recipe_data
 from .tracking import TrackerCallback, resolve_trackers
 from .training.linear_probe import refit_head
@@ -202,7 +202,7 @@ def load_streams_data(recipe: RecipeConfig) -> tuple[dict[str, Examples], dict[s
 def protocol(recipe: RecipeConfig, train: Examples, selection: dict[str, Examples], unlabeled: dict[str, Examples],
              pairs: dict[str, TranslationPairs], objectives: Sequence[Objective] = (),
              holdout: dict[str, dict] | None = None, extra_overlap: dict[str, int] | None = None,
-             code_switch: dict | None = None) -> Protocol:
+             code_switch: dict | None = None) -> ProtocolRecord:
     """Which target-side resources the run used (with the files), how the model was selected, and the
     dev hold-out (its seed and the hash of its positions; the positions are in dev_holdout.json)."""
     files: dict = {"train": train.origin, "selection": {k: v.origin for k, v in selection.items()}}
@@ -210,7 +210,8 @@ def protocol(recipe: RecipeConfig, train: Examples, selection: dict[str, Example
         files["unlabeled_target"] = {k: v.origin for k, v in unlabeled.items()}
     if pairs:
         files["pairs"] = {k: v.origin for k, v in pairs.items()}
-    record = Protocol(target_resources(recipe, objectives), SELECTION_NAMES[recipe.training.select_best_on], files)
+    record = ProtocolRecord(target_resources(recipe, objectives), SELECTION_NAMES[recipe.training.select_best_on],
+                            files)
     if recipe.data.extra_source is not None:
         names = label_scheme(recipe.data).names
         counts = Counter(train.labels or ())
@@ -774,7 +775,7 @@ def evaluate_run(
         source_language=recipe.data.source_language,
         target_languages=[lang for lang in wanted if lang != recipe.data.source_language],
         label_scheme=LabelSchemeRecord(scheme.name, names),
-        protocol=saved.protocol if saved is not None else Protocol(),
+        protocol=saved.protocol if saved is not None else ProtocolRecord(),
         evaluation=other_data.evaluation_record(run, saved, list(overrides), same, other,
                                                 name or (out.name if out is not None else None)),
         truncation=truncation, paths=paths, splits=splits,

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..data.examples import content_fingerprint
 from ..errors import XlingualError
-from ..results import LanguageScores, Protocol, Results, ResultsError, SplitResults, results_status
+from ..results import LanguageScores, ProtocolRecord, Results, ResultsError, SplitResults, results_status
 from ..run_folder import CALL, COMMAND, PREDICTIONS, RESULTS, TRAIN_LOG
 
 
@@ -77,7 +77,7 @@ class Run:
         return str(self.results.source_language)
 
     @property
-    def protocol(self) -> Protocol:
+    def protocol(self) -> ProtocolRecord:
         return self.results.protocol
 
     @property
