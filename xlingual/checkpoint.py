@@ -1,5 +1,8 @@
 """Checkpoint format: saving and loading a trained classifier.
 
+One module (about 460 lines) on purpose: the writer, the reader, the fingerprint checks and export must agree on
+every file below, and keeping them side by side is what keeps them agreeing.
+
 A checkpoint is a folder::
 
     config.json              XlingualConfig: encoder config, base model, pooling, labels, max length

@@ -1,5 +1,8 @@
 """Post-hoc models from finished runs, at no training cost: soups and WiSE-FT interpolation.
 
+One module (about 450 lines): both commands load ingredients, score on source dev and write one run folder the
+same way, and share that code.
+
 - ``soup``: the uniform average of runs fine-tuned from the same base with the same labels
   (Wortsman et al., ICML 2022, "Model soups"), or of one run's ``snapshots/`` (checkpoint
   averaging, Schmidt et al. 2023). ``greedy`` adds ingredients in order of source-dev score and

@@ -1,5 +1,8 @@
 """The training loop on ``accelerate``: one code path for a CPU, a GPU, or ``torchrun`` processes.
 
+One module (about 450 lines) on purpose: the step, the epoch-end selection, averaging snapshots and the resumable
+state share the loop's state, and a resumed run is exact only if they are saved and restored together.
+
 Each step draws a labelled source batch (length-grouped, dynamically padded) and, for
 alignment objectives, one batch per stream they read; all of them go through the
 encoder in one forward pass. The loss is the task cross-entropy plus the weighted
