@@ -50,9 +50,9 @@ from .data.truncation import TruncationStats, truncation_messages, truncation_re
 from .errors import ConfigError, DataError, RunFolderError, XlingualError
 from .evaluation import other_data
 from .evaluation.inference import predict_probabilities
+from .evaluation.predictions import write_predictions
 from .evaluation.signals import SelectionSignals, SignalData
 from .evaluation.splits import evaluate_splits, tokenize, tokenize_all
-from .evaluation.zero_shot import write_predictions
 from .io import read_json
 from .languages import normalize_language, to_canonical
 from .locking import check_unlocked, folder_lock

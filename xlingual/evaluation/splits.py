@@ -18,8 +18,9 @@ from ..data.examples import Examples, content_fingerprint
 from ..data.loading import load_examples
 from ..results import LanguageScores, SplitResults
 from .inference import predict_probabilities
+from .predictions import write_predictions
 from .prior_correction import adjust_priors, calibrate, estimate_target_priors, fit_label_shift
-from .zero_shot import EvaluationReport, evaluate_languages, write_predictions
+from .zero_shot import EvaluationReport, evaluate_languages
 
 logger = logging.getLogger(__name__)
 EvalData = dict[str, tuple[Examples, TokenizedExamples]]

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 
 from ..data.batching import TokenizedExamples
 from ..data.examples import Examples
-from ..io import atomic_write_text
 from .inference import predict_probabilities
 from .metrics import classification_metrics, transfer_summary
 
@@ -79,26 +76,3 @@ def evaluate_languages(
         report.languages[language] = LanguageResult(language, split, metrics, predictions, probabilities,
                                                     time.perf_counter() - start)
     return report
-
-
-def write_predictions(folder: Path, report: EvaluationReport, data: dict[str, tuple[Examples, TokenizedExamples]],
-                      label_names: list[str]) -> list[Path]:
-    """One JSON-lines file per language: text, gold, prediction and rounded probabilities."""
-    paths = []
-    for language, result in report.languages.items():
-        examples = data[language][0]
-        lines = []
-        for index, (text, gold, predicted, probs) in enumerate(
-            zip(examples.texts, examples.labels, result.predictions, result.probabilities.tolist(), strict=True)
-        ):
-            lines.append(json.dumps({
-                "index": index,
-                "text": text,
-                "label": label_names[gold],
-                "prediction": label_names[predicted],
-                "probabilities": [round(p, 6) for p in probs],
-            }, ensure_ascii=False))
-        path = folder / f"{language}.{report.split}.jsonl"
-        atomic_write_text(path, "\n".join(lines) + "\n")
-        paths.append(path)
-    return paths

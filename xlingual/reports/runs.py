@@ -3,7 +3,6 @@ results.json, group them by recipe."""
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ import numpy as np
 
 from ..data.examples import content_fingerprint
 from ..errors import XlingualError
+from ..evaluation.predictions import predictions_file, read_predictions
 from ..results import LanguageScores, ProtocolRecord, Results, ResultsError, SplitResults, results_status
 from ..run_folder import CALL, COMMAND, PREDICTIONS, RESULTS, TRAIN_LOG
 
@@ -106,14 +106,14 @@ class Run:
         recorded = block.test_fingerprints.get(language) if block is not None else None
         if recorded:
             return str(recorded)
-        path = self.path / PREDICTIONS / f"{language}.{split}.jsonl"
+        path = predictions_file(self.path / PREDICTIONS, language, split)
         if path.is_file():
             try:
-                records = sorted((int(r.get("index", n)), r["text"], r["label"]) for n, r in enumerate(
-                    json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()))
-                return content_fingerprint([r[1] for r in records], [r[2] for r in records])
-            except (ValueError, KeyError, TypeError, AttributeError):
-                pass
+                records = read_predictions(path)
+            except ValueError:
+                records = []
+            if records and all(r.text is not None for r in records):
+                return content_fingerprint([r.text for r in records], [r.label for r in records])
         return self.test_file(language, split)
 
     def predictions(self, language: str, split: str) -> tuple[np.ndarray, np.ndarray] | None:
@@ -124,24 +124,20 @@ class Run:
         return self._predictions[key]
 
     def _read_predictions(self, language: str, split: str) -> tuple[np.ndarray, np.ndarray] | None:
-        path = self.path / PREDICTIONS / f"{language}.{split}.jsonl"
+        path = predictions_file(self.path / PREDICTIONS, language, split)
         if not path.is_file():
             return None
         index = {name: i for i, name in enumerate(self.label_names)}
-        records = []
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                records.append((int(record.get("index", number - 1)), index[record["label"]],
-                                index[record["prediction"]]))
-            except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                raise ComparisonError(f"{path}:{number}: not a prediction record with a label of the run's "
-                                      f"scheme {self.label_names} ({exc})") from exc
-        records.sort()
-        gold = np.array([r[1] for r in records], dtype=np.int64)
-        pred = np.array([r[2] for r in records], dtype=np.int64)
+        try:
+            records = read_predictions(path)
+        except ValueError as exc:
+            raise ComparisonError(f"{exc}; expected a label of the run's scheme {self.label_names}") from exc
+        unknown = next((r for r in records if r.label not in index or r.prediction not in index), None)
+        if unknown is not None:
+            raise ComparisonError(f"{path}: record {unknown.index} is not a prediction record with a label of the "
+                                  f"run's scheme {self.label_names} ({unknown.label!r}, {unknown.prediction!r})")
+        gold = np.array([index[r.label] for r in records], dtype=np.int64)
+        pred = np.array([index[r.prediction] for r in records], dtype=np.int64)
         scores = self.language_metrics(split).get(language)
         if scores is not None and scores.n is not None and scores.n != len(gold):
             expected = scores.n
