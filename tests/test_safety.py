@@ -217,7 +217,7 @@ WRITE_POINTS = {
     # id: (function, which call, the file the error names, the state step that must survive)
     "training-state": ("xlingual.training.loop:save_training_state", 2, r"/run/state\.tmp", 3),
     "train-log": ("xlingual.training.loop:TrainingLoop._log", 3, r"/run/logs/train_log\.jsonl", 3),
-    "predictions": ("xlingual.runner:write_predictions", 1, r"/run/predictions/\w+\.test\.jsonl", 12),
+    "predictions": ("xlingual.evaluation.splits:write_predictions", 1, r"/run/predictions/\w+\.test\.jsonl", 12),
     "checkpoint": ("xlingual.runner:save_checkpoint", 1, r"/run/checkpoint", 12),
     "results": ("xlingual.results:Results.write", 1, r"/run/results\.json", 12),
 }
