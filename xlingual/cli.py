@@ -124,7 +124,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     texts = list(args.texts)
     if args.file:
-
         texts += [line for line in read_lines(Path(args.file)) if line.strip()]
     if not texts:
         raise DataError("predict: give texts as arguments or --file with one text per line")

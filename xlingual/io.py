@@ -104,7 +104,7 @@ def read_json(path: str | Path) -> Any:
 
 def atomic_save_tensors(tensors: dict, path: str | Path, metadata: dict[str, str] | None = None) -> Path:
     """A safetensors file written atomically (tensors made contiguous on the CPU first)."""
-    # safetensors imports torch: only when weights are read
+    # safetensors imports torch: only when weights are written
     from safetensors.torch import save
 
     data = save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, metadata=metadata)

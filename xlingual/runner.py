@@ -23,7 +23,8 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import set_seed
+from accelerate.state import AcceleratorState
+from accelerate.utils import ProjectConfiguration, broadcast_object_list, set_seed
 
 from . import run_folder as rf
 from .checkpoint import load_checkpoint, load_checkpoint_config, save_checkpoint
@@ -83,9 +84,6 @@ def make_accelerator(recipe: RecipeConfig, trackers: list[str] | None = None) ->
     accelerate keeps one process-wide state: a second run in the same Python process (a notebook) with
     another ``mixed_precision`` resets it when there is one process, and is refused under torchrun."""
 
-    # accelerate imports torch: only when it is needed
-    from accelerate.state import AcceleratorState
-
     precision = recipe.training.mixed_precision
     if precision != "no" and not torch.cuda.is_available():
         # accelerate would train in fp32 (fp16) or CPU autocast (bf16) while the run records the setting
@@ -101,9 +99,6 @@ def make_accelerator(recipe: RecipeConfig, trackers: list[str] | None = None) ->
         AcceleratorState._reset_state(reset_partial_state=True)
     logging = {}
     if trackers:  # accelerate's trackers; those needing a folder write under RUN/logs/trackers
-        # accelerate imports torch: only when it is needed
-        from accelerate.utils import ProjectConfiguration
-
         out = recipe.resolved_output_dir()
         logging = {"log_with": trackers, "project_config": ProjectConfiguration(
             project_dir=str(out), logging_dir=str(out / rf.TRACKER_FILES))}
@@ -692,9 +687,6 @@ def _shared(accelerator, value):
     """The main process's ``value`` on every process (one process: ``value`` itself)."""
     if accelerator.num_processes == 1:
         return value
-    # accelerate imports torch: only when it is needed
-    from accelerate.utils import broadcast_object_list
-
     box = [value]
     broadcast_object_list(box, from_process=0)
     return box[0]

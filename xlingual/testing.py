@@ -77,7 +77,7 @@ def build_tiny_bert(folder: Path) -> Path:
 
 def build_tiny_xlmr(folder: Path) -> Path:
     """A 2-layer XLM-R with a SentencePiece vocabulary trained on the toy text (same code path as XLM-R base)."""
-    # sentencepiece: only when subword sampling is used
+    # sentencepiece, torch, transformers: only when a tiny model is built
     import sentencepiece as spm
     import torch
     from transformers import XLMRobertaConfig, XLMRobertaModel, XLMRobertaTokenizer

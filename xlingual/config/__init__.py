@@ -8,7 +8,8 @@ touched.
 
     sections    model.py, data.py, training.py, evaluation.py, alignment.py, losses.py, recipe.py
     engine      conversion.py (plain data ⇄ sections), overrides.py (--set, strict YAML), loading.py
-    registry    registry.py: the objectives a recipe may name, looked up by name (nothing above is imported)
+    registry    registry.py: the objectives a recipe may name; no import statement here reaches above the
+                configuration (the built-ins are imported by name, on the first lookup)
 """
 
 from __future__ import annotations

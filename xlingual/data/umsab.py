@@ -11,8 +11,6 @@ from ..languages import dataset_names
 from .examples import Examples, check_text
 from .textfile import read_lines
 
-"""The eight languages of the Unified Multilingual Sentiment Analysis Benchmark."""
-
 
 def language_folder(root: Path, language: str, names: Mapping[str, str] | None = None) -> Path:
     """The folder of ``language`` under ``root``: its ``data.language_names`` entry, else ``spanish``, ``es``

@@ -8,6 +8,7 @@ shards are gathered back in the original order, so every example is scored once.
 from __future__ import annotations
 
 import torch
+from accelerate.utils import gather_object
 from tqdm.auto import tqdm
 
 from ..data.batching import TokenizedExamples, collate, inference_batches
@@ -42,9 +43,6 @@ def predict_probabilities(
     model.train(was_training)
     probabilities = torch.cat(rows) if rows else torch.empty(0, 0)
     if world > 1:
-        # accelerate imports torch: only when it is needed
-        from accelerate.utils import gather_object
-
         gathered = gather_object([(order, probabilities)])
         order = [i for part_order, _ in gathered for i in part_order]
         probabilities = torch.cat([part for _, part in gathered])

@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..data.batching import TokenizedExamples
-from ..data.examples import Examples
 from ..io import atomic_write_text
-from .zero_shot import EvaluationReport
+
+if TYPE_CHECKING:  # types only: reading predictions (compare) must not load torch
+    from ..data.batching import TokenizedExamples
+    from ..data.examples import Examples
+    from .zero_shot import EvaluationReport
 
 
 @dataclass(frozen=True)

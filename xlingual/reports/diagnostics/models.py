@@ -104,7 +104,7 @@ def default_out_dir(path: str | Path) -> Path:
 
 def run_languages(path: str | Path) -> list[str] | None:
     """The target languages of a run's recipe, so a run is diagnosed on the languages it was trained for."""
-    # yaml: only when a file is written
+    # yaml: only when a run's recipe is read
     import yaml
 
     folder = Path(path).expanduser()
