@@ -18,6 +18,7 @@ results name every ingredient, so ``xlingual compare`` reads it like any run.
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 import shlex
@@ -34,10 +35,9 @@ from . import run_folder as rf
 from .checkpoint import load_checkpoint, load_checkpoint_config, save_checkpoint
 from .config import RecipeConfig, load_recipe_dict
 from .cost import combined_cost
-from .data.batching import tokenize_examples
 from .data.loading import label_scheme, load_examples
 from .errors import CheckpointError, RunFolderError
-from .evaluation.splits import evaluate_splits, tokenize_all
+from .evaluation.splits import evaluate_splits, tokenize, tokenize_all
 from .evaluation.zero_shot import evaluate_languages
 from .locking import check_unlocked, folder_lock
 from .modeling.weight_space import encoder_state, merge_lora, pretrained_encoder_state, set_interpolation
@@ -306,8 +306,7 @@ def interpolate(run: str | Path, alphas: list[float], out: str | Path, head: str
     train_data = None
     if head == "refit":
         source = recipe.data.source_language
-        train_data = tokenize_examples(load_examples(recipe.data, source, "train"), tokenizer,
-                                       recipe.model.max_length, recipe.model.text_prefix)
+        train_data = tokenize(load_examples(recipe.data, source, "train"), tokenizer, recipe)
     chosen, scores = interpolation_choice(model, pretrained, fine_tuned, alphas, head, scorer, train_data,
                                           recipe.evaluation.batch_size, progress)
     record = {"alphas": alphas, "head": head, "source_dev_macro_f1": scores, "chosen_alpha": chosen,
@@ -377,7 +376,7 @@ def register(subparsers) -> None:
         epilog="examples:\n  xlingual soup sweeps/umsab/umsab_e5small/seed{1,2,3} --out runs/soup\n"
                "  xlingual soup runs/umsab_e5small-seed1/snapshots/*.safetensors --out runs/seed1-averaged\n"
                "  xlingual soup runs/umsab_e5small-seed1/snapshots/step-000460.safetensors --out runs/seed1-epoch4\n",
-        formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("ingredients", nargs="+", help="run folders, or snapshot files of one run")
     p.add_argument("--out", required=True, help="run folder to write")
     p.add_argument("--greedy", action="store_true", help="greedy soup on source dev")
@@ -396,7 +395,7 @@ def register(subparsers) -> None:
                     "only, never used to choose α).",
         epilog="example:\n  xlingual interpolate runs/umsab_e5small-seed1 --alpha 0.2,0.4,0.6,0.8 "
                "--out runs/umsab_e5small-seed1-wiseft\n",
-        formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run", help="run folder written by 'xlingual train'")
     p.add_argument("--alpha", default="0.2,0.4,0.6,0.8", help="comma-separated α values (1 is always added)")
     p.add_argument("--out", required=True, help="run folder to write")

@@ -83,7 +83,6 @@ def make_accelerator(recipe: RecipeConfig, trackers: list[str] | None = None) ->
 
     accelerate keeps one process-wide state: a second run in the same Python process (a notebook) with
     another ``mixed_precision`` resets it when there is one process, and is refused under torchrun."""
-
     precision = recipe.training.mixed_precision
     if precision != "no" and not torch.cuda.is_available():
         # accelerate would train in fp32 (fp16) or CPU autocast (bf16) while the run records the setting
@@ -350,7 +349,7 @@ def build_signals(recipe: RecipeConfig, tokenizer, unlabeled: dict[str, Examples
 
     def tokenize(texts: list[str], language: str, origin: str):
         return tokenize_examples(Examples(texts, None, language, "signals", origin), tokenizer, model.max_length,
-                                 model.text_prefix)
+                                 model.text_prefix, recipe.data.truncation)
 
     data = SignalData(
         unlabeled={lang: tokenize(ex.texts, lang, ex.origin) for lang, ex in unlabeled.items()},

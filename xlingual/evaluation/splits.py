@@ -59,8 +59,8 @@ def prior_adjustments(model, tokenizer, recipe: RecipeConfig, scheme, device, ac
     data = recipe.data
 
     def probabilities_of(examples: Examples) -> torch.Tensor:
-        tokens = tokenize_examples(examples, tokenizer, recipe.model.max_length, recipe.model.text_prefix)
-        return predict_probabilities(model, tokens, recipe.evaluation.batch_size, device, accelerator)
+        return predict_probabilities(model, tokenize(examples, tokenizer, recipe), recipe.evaluation.batch_size,
+                                     device, accelerator)
 
     # calibrate on labelled source dev first (BCTS), so EM re-weights posteriors that mean what they say
     dev = load_examples(data, data.source_language, "dev", scheme=scheme)
