@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from xlingual.data.textfile import read_lines
 from xlingual.evaluation.prior_correction import estimate_target_priors, fit_label_shift
 from xlingual.inference import load
 
@@ -26,11 +27,6 @@ MIXES = ((1 / 3, 1 / 3, 1 / 3), (0.5, 0.25, 0.25), (0.25, 0.5, 0.25), (0.25, 0.2
          (0.6, 0.2, 0.2), (0.2, 0.6, 0.2))
 POOL = 1000
 SEED = 20261206
-
-
-def read(path: Path) -> list[str]:
-    text = path.read_text(encoding="utf-8").removesuffix("\n")  # UMSAB has no final newline, TweetEval has one
-    return text.split("\n") if text else []
 
 
 def draw(labels: list[int], mix: tuple[float, ...], size: int, rng: random.Random) -> list[int]:
@@ -45,8 +41,10 @@ def main() -> None:
     parser.add_argument("--dev", type=Path, required=True, help="the source dev folder (val_text/labels)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    texts, labels = read(args.english / "train_text.txt"), [int(x) for x in read(args.english / "train_labels.txt")]
-    dev_texts, dev_labels = read(args.dev / "val_text.txt"), [int(x) for x in read(args.dev / "val_labels.txt")]
+    texts = read_lines(args.english / "train_text.txt")
+    labels = [int(x) for x in read_lines(args.english / "train_labels.txt")]
+    dev_texts = read_lines(args.dev / "val_text.txt")
+    dev_labels = [int(x) for x in read_lines(args.dev / "val_labels.txt")]
     rng = random.Random(SEED)
     pools = {"/".join(f"{round(100 * m)}" for m in mix): draw(labels, mix, POOL, rng) for mix in MIXES}
     needed = sorted({i for pool in pools.values() for i in pool})

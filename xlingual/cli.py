@@ -88,13 +88,12 @@ def _split_list(value: str | None) -> list[str] | None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     # torch and transformers: slow to import, so only when this command runs (the CLI starts fast)
+    import accelerate
+
     from .runner import train
 
     out = train(args.recipe, args.set or [], overwrite=args.overwrite, resume=args.resume,
                 progress=not args.no_progress, command=["xlingual", *sys.argv[1:]])
-    # accelerate imports torch: only when it is needed
-    import accelerate
-
     if accelerate.PartialState().is_main_process:
         print_results(Results.read(out / RESULTS).splits)
         print(f"run folder: {out}")

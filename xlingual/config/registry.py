@@ -6,14 +6,15 @@ built-in objectives register themselves (:func:`xlingual.objectives.register_obj
 ``xlingual.objectives`` is imported, which the first lookup does by name.
 
 An objective class declares its ``name``, its own ``Params`` dataclass, the stream ``parts`` it reads
-and the ``target_resources`` it implies, and is registered with :func:`register_objective` (the way
-peft registers its methods). Recipe parsing and validation, the stream rules
-(``alignment.losses[i]: 'coral' needs alignment.unlabeled_target``), :func:`build_objectives` and
+and the ``target_resources`` it implies, and is registered with
+:func:`~xlingual.objectives.register_objective` (the way peft registers its methods). Recipe parsing
+and validation, the stream rules (``alignment.losses[i]: 'coral' needs alignment.unlabeled_target``),
+:func:`build_objectives` and
 :func:`xlingual.protocol.target_resources` all read this registry, so a new built-in objective is one
 module in ``xlingual/objectives/`` and a user's own objective needs no edit to xlingual at all.
 
 This module imports no torch, so reading a recipe stays fast; the built-in objectives (every module of
-this package) are imported the first time a name is looked up.
+``xlingual.objectives``) are imported the first time a name is looked up.
 """
 
 from __future__ import annotations
