@@ -201,3 +201,32 @@ def test_evaluate_with_prior_correction_records_it_and_claims_no_reproduction(tr
     results = read_json(out / "results.json")
     assert "prior-correction" in results["protocol"]["target_resources"]
     assert set(results["splits"]["test"]["prior_correction"]) == {"spanish", "german"}
+
+
+def test_prior_correction_reads_texts_cut_as_the_recipe_cuts_them(tiny_bert, toy_umsab, tmp_path, monkeypatch):
+    """EM's target text is tokenised as evaluation tokenises it (data.truncation), not always cut at its head."""
+    from conftest import REPO
+    from transformers import AutoTokenizer
+
+    from xlingual.data.loading import label_scheme, load_examples
+    from xlingual.evaluation import splits
+    from xlingual.testing import tiny_recipe_overrides
+
+    overrides = tiny_recipe_overrides(tiny_bert, toy_umsab, tmp_path / "run")
+    cut = [*overrides, "model.max_length=6"]
+    recipe = load_recipe(REPO / "recipes" / "umsab_e5small.yaml",
+                         [*cut, "data.truncation=tail", "evaluation.prior_correction=train"])
+    tokenizer = AutoTokenizer.from_pretrained(tiny_bert)
+    seen = []
+
+    def uniform(model, tokens, *args, **kwargs):
+        seen.append(tokens)
+        return torch.full((len(tokens), 3), 1 / 3)
+
+    monkeypatch.setattr(splits, "predict_probabilities", uniform)
+    splits.prior_adjustments(None, tokenizer, recipe, label_scheme(recipe.data), "cpu", None, {"spanish"})
+    text = load_examples(recipe.data, "spanish", "train", labelled=False)
+    tail = splits.tokenize(text, tokenizer, recipe).input_ids
+    head = splits.tokenize(text, tokenizer, load_recipe(REPO / "recipes" / "umsab_e5small.yaml", cut)).input_ids
+    assert tail != head  # the texts are long enough for the cut to matter
+    assert seen[-1].input_ids == tail
