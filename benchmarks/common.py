@@ -31,6 +31,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from xlingual.callbacks import Callback  # no torch: the parent stays light
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 RECIPES = REPO / "recipes"
@@ -212,7 +214,7 @@ def load_recipe(path: Path, overrides: Sequence[str]):
     return _load(path, list(overrides))
 
 
-class StepTimer:
+class StepTimer(Callback):
     """A training callback that notes the wall and CPU time of every logged step (run with
     ``training.logging_steps=1``) and the moment the training loop starts."""
 
@@ -273,7 +275,7 @@ def train_xlingual(env: dict[str, Any], config: dict[str, Any]) -> dict[str, Any
         classifier = xlingual.fit(recipe, train=(examples.texts, [scheme.names[i] for i in examples.labels]),
                                   callbacks=[timer], output_dir=Path(folder) / "run", progress=False)
     summary = classifier.report.training
-    seconds, steps = summary["train_seconds"], summary["global_step"]
+    seconds, steps = summary.train_seconds, summary.global_step
     # CPU seconds of the training steps: from the loop's start to the last step (no selection, no test split)
     cpu_seconds = timer.cpu_marks[-1] - timer.cpu_start if timer.cpu_marks and timer.cpu_start is not None else 0.0
     steady = steady_step(timer.marks)
@@ -285,11 +287,11 @@ def train_xlingual(env: dict[str, Any], config: dict[str, Any]) -> dict[str, Any
         "epoch_seconds": first + (epoch_steps - 1) * steady if extrapolated and steady else seconds,
         "cpu_seconds": cpu_seconds,
         "epoch_cpu_seconds": cpu_seconds * epoch_steps / steps if extrapolated and steps else cpu_seconds,
-        "samples": summary["samples"], "tokens": summary["tokens"], "padded_tokens": summary["padded_tokens"],
-        "auxiliary_samples": summary["auxiliary_samples"], "loop_train_seconds": summary["train_seconds"],
+        "samples": summary.samples, "tokens": summary.tokens, "padded_tokens": summary.padded_tokens,
+        "auxiliary_samples": summary.auxiliary_samples, "loop_train_seconds": summary.train_seconds,
         "batch_size": recipe.training.batch_size, "max_length": recipe.model.max_length,
-        "rows_per_step": (summary["samples"] + summary["auxiliary_samples"]) / max(steps, 1),
-        "parameters": summary["parameters"], "method": recipe.method,
+        "rows_per_step": (summary.samples + summary.auxiliary_samples) / max(steps, 1),
+        "parameters": summary.parameters, "method": recipe.method,
         "losses": [loss.name for loss in recipe.alignment.losses],
     }
 

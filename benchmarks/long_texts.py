@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
                 result = evaluate_run(run, languages, ["test"], overrides, progress=False,
                                       out=out / "evaluations" / name)
             block = result.splits["test"]
-            cut = result.truncation["splits"]["test"]
+            cut = result.truncation.splits["test"]
             record = {"variant": variant, "strategy": strategy, "max_length": max_length,
                       "median_tokens": lengths, "macro_f1": {k: v.macro_f1 for k, v in block.languages.items()},
                       "n": {k: v.n for k, v in block.languages.items()},

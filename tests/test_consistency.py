@@ -124,7 +124,7 @@ def test_a_run_with_consistency_training(augment, tiny_xlmr, tiny_bert, toy_umsa
         f"alignment.losses=[{{name: consistency, weight: 1.0, augment: {augment}}}]"], progress=False)
     results = Results.read(run / "results.json")
     assert results.protocol.target_resources == ["unlabeled-target"]
-    described = results.training["objectives"][0]
+    described = results.training.objectives[0]
     assert described["name"] == "consistency" and described["params"]["augment"] == augment
     log = (run / "logs" / "train_log.jsonl").read_text()
     assert '"consistency":' in log and '"consistency_kept":' in log

@@ -38,5 +38,5 @@ def test_the_notebook_example_runs(tiny_bert, tmp_path, monkeypatch, capsys):
     results = Results.read(tmp_path / "runs" / "notebook" / "results.json")
     assert results.target_languages == ["spanish", "german"]
     assert list(results.splits["test"].languages) == ["english", "spanish", "german"]
-    (objective,) = results.training["objectives"]
+    (objective,) = results.training.objectives
     assert objective["target_resources"] == ["unlabeled-target"] and objective["weight"] == 0.5

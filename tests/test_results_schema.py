@@ -8,7 +8,7 @@ import pytest
 
 from xlingual.io import atomic_write_json
 from xlingual.reports.compare import load_runs
-from xlingual.results import SCHEMA_VERSION, Results, ResultsError
+from xlingual.results import SCHEMA_VERSION, Results, ResultsError, SoupRecord, TrainingRecord, TruncationRecord
 
 UNVERSIONED = {  # the layout written before the schema existed (no schema_version, no training.objectives)
     "status": "complete", "recipe": "old", "method": "full", "model": "m", "seed": 3,
@@ -56,10 +56,11 @@ def test_the_trainer_writes_the_current_schema(train_tiny):
     assert list(data)[:3] == ["schema_version", "status", "recipe"] and data["schema_version"] == SCHEMA_VERSION
     results = Results.read(run / "results.json")
     assert results.complete and results.to_dict() == data
-    assert results.training["objectives"] == []
-    # the data checks are typed records, not loose keys a reader could drop
-    assert results.train_eval_overlap["train_examples"] > 0 and results.truncation["max_length"] > 0
-    assert "data.root" in results.paths["paths"]
+    assert results.training.objectives == [] and results.training.global_step > 0
+    # every record is typed, not loose keys a reader could drop
+    assert isinstance(results.training, TrainingRecord) and isinstance(results.truncation, TruncationRecord)
+    assert results.train_eval_overlap.train_examples > 0 and results.truncation.max_length > 0
+    assert "data.root" in results.paths.paths
 
 
 def test_evaluation_results_and_unknown_keys_survive_a_round_trip():
@@ -81,3 +82,29 @@ def test_evaluation_results_and_unknown_keys_survive_a_round_trip():
     assert {k: v for k, v in written.items() if k != "schema_version"} == {
         **evaluation, "splits": {"test": {**UNVERSIONED["splits"]["test"], "test_fingerprints": {}}}}
     assert not Results.from_dict(UNVERSIONED).other_data
+
+
+def test_records_are_typed_and_keep_what_another_version_wrote():
+    data = {**UNVERSIONED, "training": {"global_step": 4, "resumed_from_step": 2, "new_counter": 7},
+            "soup": {"kind": "uniform", "ingredients": [{"ingredient": "a", "kept": True}], "kept": ["a"],
+                     "source_dev_macro_f1": None, "seeds": [1, 2]},
+            "truncation": {"strategy": "head", "max_length": 8, "warn_above_fraction": 0.1, "splits": {}}}
+    results = Results.from_dict(data)
+    assert isinstance(results.training, TrainingRecord) and results.training.resumed_from_step == 2
+    assert results.training.extra == {"new_counter": 7}  # unknown to this version: kept, and written back
+    assert isinstance(results.soup, SoupRecord) and results.soup.seeds == [1, 2]
+    assert results.truncation.max_length == 8 and results.interpolation is None
+    written = results.to_dict()
+    assert written["training"] == data["training"] and written["soup"] == data["soup"]
+    assert "interpolation" not in written  # an optional record is written only when set
+
+
+def test_records_given_as_mappings_become_typed():
+    """Writers build records as plain mappings (the loop's summary, paths.json); readers always get types."""
+    results = Results(status="complete", source_language="english",
+                      label_scheme=Results.from_dict(UNVERSIONED).label_scheme, splits={},
+                      training={"global_step": 3}, paths={"cwd": "/x", "paths": {}})
+    assert results.training.global_step == 3 and results.paths.cwd == "/x"
+    assert Results.from_dict(results.to_dict()).to_dict() == results.to_dict()
+    assert Results(status="complete", source_language="english", label_scheme=results.label_scheme,
+                   splits={}).to_dict()["training"] == {}  # a soup's or an evaluation's: empty, as before

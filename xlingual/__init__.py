@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from . import log as _log
 from ._version import __version__
+from .callbacks import Callback
 from .config import RecipeConfig, load_recipe
 from .errors import CheckpointError, ConfigError, DataError, XlingualError
 
@@ -72,7 +73,7 @@ def train(recipe, overrides=(), overwrite=False, resume=False, progress=True, ob
 
 
 __all__ = [
-    "CheckpointError", "ConfigError", "DataError", "Objective", "RecipeConfig", "XlingualConfig",
+    "Callback", "CheckpointError", "ConfigError", "DataError", "Objective", "RecipeConfig", "XlingualConfig",
     "XlingualError", "XlingualForSequenceClassification", "__version__", "evaluate", "fit", "load", "load_recipe",
     "register_objective", "registered_objectives", "train",
 ]

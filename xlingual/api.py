@@ -26,7 +26,9 @@ from .inference import Classifier
 from .labels import LabelScheme
 from .languages import normalize_language
 from .results import Results, SplitResults
-from .runner import RunData, api_call, code_switch_source, load_streams_data, run_training
+from .runner import Runner
+from .stages.data import RunData, code_switch_source, load_streams_data
+from .stages.records import api_call
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +75,9 @@ def fit(
     Each table may be a ``datasets.Dataset``, a pandas DataFrame, a mapping of columns, a list of rows,
     ``(texts, labels)``; several languages come from a ``language`` column or a mapping language → table.
     ``column_mapping`` renames columns to ``text``, ``label``, ``language`` (``source``/``target`` for pairs).
-    ``callbacks`` are objects with any of ``on_train_begin``, ``on_log``, ``on_epoch_end`` and ``on_train_end``
-    (each takes one record).
+    ``callbacks`` are objects with any of the events of :class:`xlingual.Callback` (the training loop's
+    ``on_train_begin``, ``on_log``, ``on_epoch_end``, ``on_train_end``; the runner's ``on_stage_begin``,
+    ``on_stage_end``, ``on_evaluate``, ``on_save``); each takes one record.
     """
     call = api_call("fit", recipe, output_dir=output_dir, objectives=list(objectives))
     recipe = load_recipe(recipe) if isinstance(recipe, (str, Path)) else copy.deepcopy(recipe or RecipeConfig())
@@ -113,10 +116,9 @@ def fit(
     for pseudo in load_pseudo_labeled(data, scheme).values():  # the recipe's pseudo-labels, as train() reads them
         train_examples = train_examples.concatenate(pseudo)
     data.root = "in-memory"
-    run = run_training(recipe, call=call, objectives=objectives, callbacks=callbacks, overwrite=overwrite,
-                       progress=progress,
-                       data=RunData(train_examples, selection, evaluation, unlabeled, translation_pairs,
-                                    code_switch=code_switch))
+    run = Runner(recipe, call=call, objectives=objectives, callbacks=callbacks, overwrite=overwrite,
+                 progress=progress, data=RunData(train_examples, selection, evaluation, unlabeled, translation_pairs,
+                                                 code_switch=code_switch)).run()
     return TrainedClassifier(run.model, run.tokenizer, run.results, run.folder, scheme, device=run.model.device)
 
 

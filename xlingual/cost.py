@@ -3,6 +3,7 @@
 One training of a recipe counts 1. A self-training round adds its share of the run's epochs. A student trained
 on pseudo-labels adds its teachers' costs (an ensemble of 3 runs: 3; a soup: the runs it averaged), read from
 the teachers' own results, so chained rounds add up. Soups and interpolations cost what their ingredients did.
+Each distinct training counts once: three students of one soup teacher, souped, cost 3 + 3, not 3 × 4.
 """
 
 from __future__ import annotations
@@ -15,14 +16,44 @@ from .errors import XlingualError
 from .results import Results
 
 
-def run_cost(run: str | Path) -> float:
-    """A finished run folder's cost as its results.json records it; 1 for a run from before cost accounting."""
-    path = Path(run) / "results.json"
+def _cost_record(run: Path) -> dict[str, Any] | None:
+    path = run / "results.json"
     try:
         cost = Results.read(path).protocol.cost if path.is_file() else None
     except (OSError, ValueError, XlingualError):  # unreadable: the command reading the teacher says so; here 1
         cost = None
-    return float(cost["runs"]) if isinstance(cost, dict) and isinstance(cost.get("runs"), (int, float)) else 1.0
+    return cost if isinstance(cost, dict) and isinstance(cost.get("runs"), (int, float)) else None
+
+
+def trainings(runs: list[str | Path]) -> dict[Any, float]:
+    """Every distinct training behind ``runs`` (each run, its teachers, its ingredients, recursively), with its
+    own cost: a teacher shared by three students, or a run in two soups, is counted once."""
+    seen: dict[Any, float] = {}
+
+    def visit(run: Path) -> None:
+        run = run.resolve()
+        if run in seen:
+            return
+        cost = _cost_record(run)
+        if cost is None:  # a run from before cost accounting: one training
+            seen[run] = 1.0
+            return
+        parts = [*(cost.get("teachers") or ()), *(cost.get("made_from") or ())]
+        seen[run] = float(cost.get("own_training", cost["runs"] if not parts else 0.0))
+        for part in parts:
+            if part.get("run") and (Path(str(part["run"])) / "results.json").is_file():
+                visit(Path(str(part["run"])))
+            else:  # a teacher that moved or was never a run folder: its cost as recorded, once
+                seen[("recorded", len(seen))] = float(part.get("runs", 1.0))
+
+    for run in runs:
+        visit(Path(run))
+    return seen
+
+
+def run_cost(run: str | Path) -> float:
+    """A finished run folder's cost: every distinct training behind it; 1 for a run from before cost accounting."""
+    return round(sum(trainings([run]).values()), 4)
 
 
 def training_cost(recipe: RecipeConfig, teachers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -32,12 +63,15 @@ def training_cost(recipe: RecipeConfig, teachers: list[dict[str, Any]] | None = 
         own += recipe.self_training.rounds * recipe.self_training.epochs / recipe.training.epochs
     members = [{"run": str(t.get("run")), "runs": run_cost(t["run"]) if t.get("run") else 1.0}
                for t in teachers or ()]
-    return {"runs": round(own + sum(m["runs"] for m in members), 4), "own_training": round(own, 4),
+    readable = [t["run"] for t in teachers or () if t.get("run") and (Path(str(t["run"])) / "results.json").is_file()]
+    others = sum(m["runs"] for t, m in zip(teachers or (), members, strict=True) if t.get("run") not in readable)
+    return {"runs": round(own + sum(trainings(readable).values()) + others, 4), "own_training": round(own, 4),
             "teachers": members}
 
 
 def combined_cost(runs: list[str | Path]) -> dict[str, Any]:
-    """``protocol.cost`` of a soup or interpolation: the sum over the distinct runs it was made from."""
+    """``protocol.cost`` of a soup or interpolation: every distinct training behind the runs it was made from
+    (students of one teacher share it: counted once)."""
     distinct = list(dict.fromkeys(Path(run).resolve() for run in runs))
     parts = [{"run": str(run), "runs": run_cost(run)} for run in distinct]
-    return {"runs": round(sum(p["runs"] for p in parts), 4), "own_training": 0.0, "made_from": parts}
+    return {"runs": round(sum(trainings(distinct).values()), 4), "own_training": 0.0, "made_from": parts}

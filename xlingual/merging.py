@@ -167,7 +167,8 @@ def _write_run(out: Path, recheck: Callable[[], str], model, tokenizer, recipe: 
         results = Results(status="complete", recipe=recipe.name, source_language=recipe.data.source_language,
                           target_languages=list(recipe.data.target_languages),
                           label_scheme=LabelSchemeRecord(scheme.name, list(scheme.names)), splits=splits,
-                          wall_seconds=time.perf_counter() - started, versions=rf.library_versions())
+                          wall_seconds=time.perf_counter() - started, versions=rf.library_versions(),
+                          soup=record.get("soup"), interpolation=record.get("interpolation"))
         if base_results is not None:  # what the ingredients were: method, model, seed, protocol
             results.method, results.model, results.seed = base_results.method, base_results.model, base_results.seed
             results.trust_remote_code = base_results.trust_remote_code
@@ -175,7 +176,6 @@ def _write_run(out: Path, recheck: Callable[[], str], model, tokenizer, recipe: 
         results.protocol.weight_space = record.pop("weight_space")
         if record.get("cost") is not None:
             results.protocol.cost = record["cost"]
-        results.soup, results.interpolation = record.get("soup"), record.get("interpolation")
         writer.write_results(results, card=lambda folder, written: write_model_card(folder, written, recipe))
     return out
 

@@ -32,6 +32,9 @@ class ResultsError(XlingualError, ValueError):
 
 OPTIONAL = {"omit_if_none": True}
 """Field metadata: the record is written only when set (only some runs have it)."""
+PRESENCE = {"presence": True}
+"""Field metadata: the keys a record was read with (not written). A ``None`` field is written back when its key
+was read, so reading and writing a file gives it back as it was: ``null`` stays, an absent key stays absent."""
 UNKNOWN_KEYS = {"unknown_keys": True}
 """Field metadata: the mapping holds the keys of the record this xlingual does not know; they are kept as read
 and written back beside the known ones, so reading and writing a file never drops what another version wrote."""
@@ -40,9 +43,11 @@ and written back beside the known ones, so reading and writing a file never drop
 def _plain(value: Any) -> Any:
     """JSON data of a schema object: dataclasses as mappings, optional records left out when unset."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        read = next((getattr(value, f.name) for f in dataclasses.fields(value) if f.metadata.get("presence")), None)
         data = {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)
-                if not (f.metadata.get("omit_if_none") and getattr(value, f.name) is None)
-                and not f.metadata.get("unknown_keys")}
+                if not f.metadata.get("unknown_keys") and not f.metadata.get("presence")
+                and (getattr(value, f.name) is not None or (f.name in read if read is not None
+                                                            else not f.metadata.get("omit_if_none")))}
         for f in dataclasses.fields(value):
             if f.metadata.get("unknown_keys"):
                 data.update({k: _plain(v) for k, v in getattr(value, f.name).items() if k not in data})
@@ -147,6 +152,117 @@ class EvaluationRecord:
 
 
 @dataclass
+class TrainingRecord:
+    """``training``: the training loop's progress, throughput and selection history, and what the runner adds
+    after it (self-training, LP-FT, interpolation, parameters, objectives, warnings). Soups and evaluations
+    have none of it (an empty record, ``{}``). A field that is ``None`` is not written."""
+
+    global_step: int | None = field(default=None, metadata=OPTIONAL)
+    total_steps: int | None = field(default=None, metadata=OPTIONAL)
+    epoch: int | None = field(default=None, metadata=OPTIONAL)
+    batch_in_epoch: int | None = field(default=None, metadata=OPTIONAL)
+    batches_done: int | None = field(default=None, metadata=OPTIONAL)
+    best_score: float | None = field(default=None, metadata=OPTIONAL)
+    best_epoch: int | None = field(default=None, metadata=OPTIONAL)
+    history: list[dict[str, Any]] | None = field(default=None, metadata=OPTIONAL)
+    """Per epoch: the selection scores (and label-free signals), and whether it was the best so far."""
+    samples: int | None = field(default=None, metadata=OPTIONAL)
+    tokens: int | None = field(default=None, metadata=OPTIONAL)
+    padded_tokens: int | None = field(default=None, metadata=OPTIONAL)
+    auxiliary_samples: int | None = field(default=None, metadata=OPTIONAL)
+    train_seconds: float | None = field(default=None, metadata=OPTIONAL)
+    selection_seconds: float | None = field(default=None, metadata=OPTIONAL)
+    checkpoint_seconds: float | None = field(default=None, metadata=OPTIONAL)
+    resumed_from_step: int | None = field(default=None, metadata=OPTIONAL)
+    averaging: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
+    """Checkpoint averaging: snapshots averaged, the average's selection score, which model was kept."""
+    train_samples_per_second: float | None = field(default=None, metadata=OPTIONAL)
+    train_tokens_per_second: float | None = field(default=None, metadata=OPTIONAL)
+    padding_fraction: float | None = field(default=None, metadata=OPTIONAL)
+    batches_per_epoch: int | None = field(default=None, metadata=OPTIONAL)
+    self_training: list[dict[str, Any]] | None = field(default=None, metadata=OPTIONAL)
+    """``self_training:`` rounds: per language, how many pseudo-labels were kept, per class and how confident."""
+    lp_ft: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
+    interpolation: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
+    """``interpolation:`` (WiSE-FT inside the run): the α values, their selection scores, the one chosen."""
+    parameters: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
+    objectives: list[dict[str, Any]] | None = field(default=None, metadata=OPTIONAL)
+    """Each trained objective described (name, weight, its Params), as ``Objective.describe`` gives it."""
+    prediction_mix_warning: dict[str, dict[str, float]] | None = field(default=None, metadata=OPTIONAL)
+    """Target languages whose predictions are mostly one class (a likely collapse), with their class shares."""
+    extra: dict[str, Any] = field(default_factory=dict, metadata=UNKNOWN_KEYS)
+    read_keys: frozenset[str] | None = field(default=None, repr=False, compare=False, metadata=PRESENCE)
+
+
+@dataclass
+class SoupRecord:
+    """``soup``: how ``xlingual soup`` averaged its ingredients."""
+
+    kind: str | None = field(default=None, metadata=OPTIONAL)
+    """``uniform`` or ``greedy``."""
+    ingredients: list[dict[str, Any]] | None = field(default=None, metadata=OPTIONAL)
+    """Each ingredient (a run or a snapshot file), whether it was kept, and (greedy) the dev scores that decided."""
+    kept: list[str] | None = field(default=None, metadata=OPTIONAL)
+    source_dev_macro_f1: float | None = field(default=None, metadata=OPTIONAL)
+    seeds: list[int] | None = field(default=None, metadata=OPTIONAL)
+    """The seeds of the runs kept, when there are several."""
+    extra: dict[str, Any] = field(default_factory=dict, metadata=UNKNOWN_KEYS)
+    read_keys: frozenset[str] | None = field(default=None, repr=False, compare=False, metadata=PRESENCE)
+
+
+@dataclass
+class InterpolationRecord:
+    """``interpolation``: ``xlingual interpolate`` (WiSE-FT toward the pretrained encoder)."""
+
+    alphas: list[float] | None = field(default=None, metadata=OPTIONAL)
+    head: str | None = field(default=None, metadata=OPTIONAL)
+    """``refit`` (the head refitted on source train at each α) or ``kept``."""
+    source_dev_macro_f1: dict[str, float] | None = field(default=None, metadata=OPTIONAL)
+    """α → source-dev macro-F1."""
+    chosen_alpha: float | None = field(default=None, metadata=OPTIONAL)
+    chosen_on: str | None = "source-dev"
+    analysis: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
+    """``--analysis``: every split scored at every α (never used to choose)."""
+    extra: dict[str, Any] = field(default_factory=dict, metadata=UNKNOWN_KEYS)
+    read_keys: frozenset[str] | None = field(default=None, repr=False, compare=False, metadata=PRESENCE)
+
+
+@dataclass
+class TruncationRecord:
+    """``truncation``: how texts were cut to ``max_length``, and per split and language how many were."""
+
+    strategy: str | None = field(default=None, metadata=OPTIONAL)
+    max_length: int | None = field(default=None, metadata=OPTIONAL)
+    warn_above_fraction: float | None = field(default=None, metadata=OPTIONAL)
+    splits: dict[str, dict[str, dict[str, Any]]] | None = field(default=None, metadata=OPTIONAL)
+    """split → language → ``n``, ``truncated``, ``fraction``."""
+    extra: dict[str, Any] = field(default_factory=dict, metadata=UNKNOWN_KEYS)
+    read_keys: frozenset[str] | None = field(default=None, repr=False, compare=False, metadata=PRESENCE)
+
+
+@dataclass
+class PathsRecord:
+    """``paths`` (also the run's paths.json): every local path of the recipe, as typed and resolved."""
+
+    cwd: str | None = field(default=None, metadata=OPTIONAL)
+    """Where the run started: relative paths resolve against it."""
+    paths: dict[str, dict[str, Any]] | None = field(default=None, metadata=OPTIONAL)
+    """Recipe key → ``typed`` and ``resolved``."""
+    extra: dict[str, Any] = field(default_factory=dict, metadata=UNKNOWN_KEYS)
+    read_keys: frozenset[str] | None = field(default=None, repr=False, compare=False, metadata=PRESENCE)
+
+
+@dataclass
+class OverlapRecord:
+    """``train_eval_overlap``: training texts that also appear verbatim in the evaluation data."""
+
+    count: int | None = field(default=None, metadata=OPTIONAL)
+    train_examples: int | None = field(default=None, metadata=OPTIONAL)
+    extra: dict[str, Any] = field(default_factory=dict, metadata=UNKNOWN_KEYS)
+    read_keys: frozenset[str] | None = field(default=None, repr=False, compare=False, metadata=PRESENCE)
+
+
+@dataclass
 class Results:
     """A run's results.json; also an ``xlingual evaluate`` result (``kind: evaluation``) in the same layout."""
 
@@ -162,15 +278,12 @@ class Results:
     target_languages: list[str] = field(default_factory=list)
     protocol: ProtocolRecord = field(default_factory=ProtocolRecord)
     trust_remote_code: bool = False
-    training: dict[str, Any] = field(default_factory=dict)
-    """The training loop's record (steps, throughput, selection history, parameters, objectives, self-training)."""
+    training: TrainingRecord = field(default_factory=TrainingRecord)
     wall_seconds: float | None = None
     processes: int | None = None
     versions: dict[str, str] = field(default_factory=dict)
-    soup: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
-    """``xlingual soup``: the kind (uniform, greedy), the ingredients and which were kept."""
-    interpolation: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
-    """``xlingual interpolate``: the α values, their source-dev scores and the one chosen."""
+    soup: SoupRecord | None = field(default=None, metadata=OPTIONAL)
+    interpolation: InterpolationRecord | None = field(default=None, metadata=OPTIONAL)
     kind: str | None = field(default=None, metadata=OPTIONAL)
     """``evaluation`` for an ``xlingual evaluate`` result; unset for a trained run."""
     run: str | None = field(default=None, metadata=OPTIONAL)
@@ -180,14 +293,19 @@ class Results:
     """An evaluation on the run's own data: ``split/language`` → the macro-F1 equals the run's results.json."""
     written_to: str | None = field(default=None, metadata=OPTIONAL)
     """Where an evaluation's results.json was written."""
-    train_eval_overlap: dict[str, int] | None = field(default=None, metadata=OPTIONAL)
-    """``count``: training texts that also appear verbatim in the evaluation data, of ``train_examples``."""
-    truncation: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
-    """``max_length``, ``strategy`` and per split and language how many texts were cut."""
-    paths: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
-    """Every local path in the recipe, as typed and resolved (paths.json)."""
+    train_eval_overlap: OverlapRecord | None = field(default=None, metadata=OPTIONAL)
+    truncation: TruncationRecord | None = field(default=None, metadata=OPTIONAL)
+    paths: PathsRecord | None = field(default=None, metadata=OPTIONAL)
     extra: dict[str, Any] = field(default_factory=dict, metadata=UNKNOWN_KEYS)
     """Keys this xlingual does not know, kept as read and written back."""
+
+    def __post_init__(self) -> None:
+        # writers build these records as plain mappings (paths.json, the loop's summary, truncation_report):
+        # they become the typed records here, so every reader gets the same types however the object was made
+        for name, record in _RECORDS.items():
+            value = getattr(self, name)
+            if isinstance(value, dict):
+                setattr(self, name, _build(record, value, f"results.json: {name}"))
 
     @property
     def complete(self) -> bool:
@@ -232,6 +350,9 @@ class Results:
         return cls.from_dict(data, str(path))
 
 
+_RECORDS = {"training": TrainingRecord, "soup": SoupRecord, "interpolation": InterpolationRecord,
+            "truncation": TruncationRecord, "paths": PathsRecord, "train_eval_overlap": OverlapRecord}
+
 _ORDER = ("schema_version", "status", "kind", "run", "recipe", "method", "model", "seed", "source_language",
           "target_languages", "label_scheme", "protocol", "trust_remote_code", "evaluation", "soup", "interpolation",
           "training", "train_eval_overlap", "truncation", "paths", "splits", "matches_saved", "wall_seconds",
@@ -258,9 +379,12 @@ def _build(cls: type, data: Any, where: str) -> Any:
         raise ResultsError(f"{where}: expected a JSON object, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
     kwargs = {}
-    known = {item.name for item in dataclasses.fields(cls)}
+    known = {item.name for item in dataclasses.fields(cls) if not item.metadata.get("presence")}
     for item in dataclasses.fields(cls):
         key = f"{where}: {item.name}" if ": " not in where else f"{where}.{item.name}"
+        if item.metadata.get("presence"):
+            kwargs[item.name] = frozenset(data)
+            continue
         if item.metadata.get("unknown_keys"):
             kwargs[item.name] = {k: v for k, v in data.items() if k not in known}
             continue

@@ -20,6 +20,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from .callbacks import Callback
 from .config import TRACKERS, RecipeConfig
 from .errors import ConfigError
 
@@ -103,7 +104,7 @@ def numeric(record: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
     return values
 
 
-class TrackerCallback:
+class TrackerCallback(Callback):
     """Reports a run to accelerate's trackers: ``on_log`` for steps and selection scores, :meth:`log_results` for
     the final scores. Built by the runner when ``logging.report_to`` names trackers; ``end`` closes them.
 
