@@ -10,9 +10,10 @@ from pathlib import Path
 import torch
 
 from .checkpoint import load_checkpoint
-from .data.batching import collate, inference_batches
+from .data.batching import TokenizedExamples
 from .data.truncation import encode
 from .errors import CheckpointError, DataError
+from .modeling.predict import pooled_features, predict_probabilities
 from .quantization import check_quantize
 
 
@@ -38,31 +39,25 @@ class Classifier:
         self.text_prefix = config.text_prefix or ""
         self.truncation = getattr(config, "truncation", None) or "head"  # checkpoints from before it was recorded
 
-    def _batches(self, texts: list[str], batch_size: int):
-        if not texts:  # tokenizers cannot take an empty batch
-            return
-        ids, _ = encode(self.tokenizer, list(texts), self.max_length, self.text_prefix, self.truncation)
-        pad = self.tokenizer.pad_token_id or 0
-        for batch in inference_batches([len(x) for x in ids], batch_size):
-            inputs = collate([ids[i] for i in batch], pad)
-            yield batch, {k: v.to(self.device) for k, v in inputs.items()}
+    def _tokenized(self, texts: list[str]) -> TokenizedExamples:
+        """The texts cut and prefixed as the checkpoint was trained (tokenizers cannot take an empty batch)."""
+        ids = encode(self.tokenizer, texts, self.max_length, self.text_prefix, self.truncation)[0] if texts else []
+        return TokenizedExamples(ids, None, "", self.tokenizer.pad_token_id or 0)
 
-    @torch.inference_mode()
     def predict_proba(self, texts: str | Iterable[str], batch_size: int = 64) -> torch.Tensor:
         """Probabilities, shape ``(len(texts), num_labels)`` (``(num_labels,)`` for a single string)."""
         single, texts = check_texts(texts, batch_size)
-        out = torch.empty(len(texts), len(self.labels))
-        for batch, inputs in self._batches(texts, batch_size):
-            out[torch.tensor(batch)] = torch.softmax(self.model(**inputs).logits.float(), -1).cpu()
+        if not texts:
+            return torch.empty(0, len(self.labels))
+        out = predict_probabilities(self.model, self._tokenized(texts), batch_size, self.device)
         return out[0] if single else out
 
-    @torch.inference_mode()
     def embed(self, texts: str | Iterable[str], batch_size: int = 64) -> torch.Tensor:
         """Pooled sentence embeddings, shape ``(len(texts), hidden_size)`` (``(hidden_size,)`` for one string)."""
         single, texts = check_texts(texts, batch_size)
-        out = torch.empty(len(texts), self.model.config.hidden_size)
-        for batch, inputs in self._batches(texts, batch_size):
-            out[torch.tensor(batch)] = self.model.embed(inputs["input_ids"], inputs["attention_mask"]).float().cpu()
+        if not texts:
+            return torch.empty(0, self.model.config.hidden_size)
+        out = pooled_features(self.model, self._tokenized(texts), batch_size, self.device)
         return out[0] if single else out
 
     def predict(self, texts: str | Iterable[str], batch_size: int = 64) -> list[Prediction] | Prediction:

@@ -29,10 +29,10 @@ import torch
 from .config import RecipeConfig
 from .data.loading import label_scheme, load_examples, split_role
 from .errors import CheckpointError, ConfigError, RunFolderError
-from .evaluation.inference import predict_probabilities
 from .evaluation.splits import tokenize
 from .io import atomic_write_json, new_temp_dir, read_json, replace_dir
 from .languages import to_canonical
+from .modeling.predict import predict_probabilities
 from .run_folder import run_recipe_data
 from .training.linear_probe import refit_head
 from .training.pseudo_labels import SELECTION_RULES, select

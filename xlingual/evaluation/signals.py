@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..data.batching import TokenizedExamples
-from .inference import pooled_features, predict_probabilities
+from ..modeling.predict import pooled_features, predict_probabilities
 
 
 def retrieval_at_1(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -16,8 +16,8 @@ from ..config import RecipeConfig
 from ..data.batching import TokenizedExamples, tokenize_examples
 from ..data.examples import Examples, content_fingerprint
 from ..data.loading import load_examples
+from ..modeling.predict import predict_probabilities
 from ..results import LanguageScores, SplitResults
-from .inference import predict_probabilities
 from .predictions import write_predictions
 from .prior_correction import adjust_priors, calibrate, estimate_target_priors, fit_label_shift
 from .zero_shot import EvaluationReport, evaluate_languages

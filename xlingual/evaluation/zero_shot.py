@@ -9,7 +9,7 @@ import torch
 
 from ..data.batching import TokenizedExamples
 from ..data.examples import Examples
-from .inference import predict_probabilities
+from ..modeling.predict import predict_probabilities
 from .metrics import classification_metrics, transfer_summary
 
 

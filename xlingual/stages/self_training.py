@@ -10,8 +10,8 @@ from pathlib import Path
 
 from ..data.batching import TokenizedExamples
 from ..data.examples import Examples
-from ..evaluation.inference import predict_probabilities
 from ..evaluation.splits import tokenize
+from ..modeling.predict import predict_probabilities
 from ..training.loop import TrainingLoop
 from ..training.pseudo_labels import select_pseudo_labels
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 
 from ..data.batching import TokenizedExamples
-from ..evaluation.inference import pooled_features
+from ..modeling.predict import pooled_features
 
 DEFAULT_L2 = 1e-3
 """λ: a light ridge that only keeps W finite when the classes are separable; features are unscaled."""

@@ -1,4 +1,5 @@
-"""Batched inference: probabilities for every example, exactly once across processes; pooled features.
+"""The one batched inference loop: probabilities for every example, exactly once across processes; pooled
+features. Evaluation, selection, pseudo-labelling and :class:`xlingual.inference.Classifier` all go through it.
 
 Batches are sorted by length (little padding) and run under ``torch.inference_mode``.
 With several processes each takes an interleaved shard of the examples and the
