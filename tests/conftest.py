@@ -2,6 +2,11 @@
 
 Nothing here touches the network; the real-encoder tests (marker ``real``) read
 ``../shared`` and skip with a reason where it is absent.
+
+Layout: ``tests/<area>/test_<module>.py`` mirrors the package (``tests/runner/test_merging.py`` tests
+``xlingual/merging.py``); the suites that cut across it stay here at the top, each marked
+(:data:`CROSS_CUTTING`), so ``-m bad_input`` or ``-m "not fuzz"`` picks them. Test file names are unique
+across areas: pytest imports them by name.
 """
 
 from __future__ import annotations
@@ -31,6 +36,22 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+
+CROSS_CUTTING = {
+    "test_bad_input.py": "bad_input", "test_user_datasets.py": "bad_input", "test_fuzz.py": "fuzz",
+    "test_resume.py": "resume", "test_safety.py": "resume", "test_real.py": "real",
+    "test_recipes.py": None, "test_readme.py": None, "test_layers.py": None, "test_benchmarks.py": None,
+}
+"""Top-level suites that cut across the package, and the marker each carries (besides ``cross_cutting``)."""
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        name = item.path.name
+        if name in CROSS_CUTTING and item.path.parent == REPO / "tests":
+            item.add_marker("cross_cutting")
+            if CROSS_CUTTING[name]:
+                item.add_marker(CROSS_CUTTING[name])
 
 
 @pytest.fixture(scope="session")

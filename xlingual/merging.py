@@ -420,8 +420,8 @@ def _cmd_interpolate(args) -> int:
                       name=args.name, base_model=args.base_model, overwrite=args.overwrite,
                       progress=not args.no_progress)
     record = Results.read(out / rf.RESULTS).interpolation
-    scores = ", ".join(f"α={a}: {100 * s:.1f}" for a, s in record["source_dev_macro_f1"].items())
-    print(f"source dev macro-F1 ({record['head']} head): {scores}; chose α={record['chosen_alpha']:g}")
+    scores = ", ".join(f"α={a}: {100 * s:.1f}" for a, s in record.source_dev_macro_f1.items())
+    print(f"source dev macro-F1 ({record.head} head): {scores}; chose α={record.chosen_alpha:g}")
     _print_summary(out)
     return 0
 

@@ -12,7 +12,7 @@ from xlingual.config import DataConfig, RecipeConfig, load_recipe
 from xlingual.errors import ConfigError
 from xlingual.languages import iso639_3, normalize_language
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 RECIPES = sorted((REPO / "recipes").glob("*.yaml"))
 
 

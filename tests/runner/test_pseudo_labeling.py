@@ -129,7 +129,7 @@ def test_a_student_trains_on_the_pseudo_labels_and_says_so(teachers, tiny_bert, 
     assert record["teachers"] == manifest["teachers"] and record["rule"] == "class-balanced"
     assert record["kept"] == {lang: entry["kept"] for lang, entry in manifest["languages"].items()}
     kept = sum(record["kept"].values())
-    assert results.train_eval_overlap["train_examples"] == 96 + kept  # English plus every pseudo-labelled text
+    assert results.train_eval_overlap.train_examples == 96 + kept  # English plus every pseudo-labelled text
     assert set(record["class_mix_shift"]) == {"spanish", "german"} and record["class_mix_split"] == "test"
     assert results.protocol.cost == {"runs": 3.0, "own_training": 1.0, "teachers": [
         {"run": str(t), "runs": 1.0} for t in teachers]}  # the ensemble of two teachers counts two runs

@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from test_compare import ALIGN, BASE, write_run
+from fabricated_runs import ALIGN, BASE, write_run  # tests/reports/
 
 from xlingual.reports.compare import register
 
