@@ -343,8 +343,8 @@ def test_evaluation_on_other_data_is_a_result_of_its_own(train_tiny, tmp_path, c
 
     # compare puts the cross-domain result beside the in-domain run, as a row of its own
     table = comparison_table(load_runs([run, out]), n_resamples=50)
-    assert set(table["recipes"]) == {"umsab_e5small", "umsab_e5small @ on-other"}
-    assert any("different test examples for german" in flag for flag in table["flags"])
+    assert set(table.recipes) == {"umsab_e5small", "umsab_e5small @ on-other"}
+    assert any("different test examples for german" in flag for flag in table.flags)
 
     # a longer max_length than the encoder has positions for is refused in one line, not a crash in the model
     assert main(["evaluate", str(run), "--set", "model.max_length=999", "--no-progress"]) == 2

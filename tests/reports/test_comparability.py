@@ -33,29 +33,29 @@ def test_flags_resources_oracle_and_test_files(sweep):
               target_resources=("unlabeled-target",), model_selection="oracle-target-dev",
               test_files={"spanish": "other/spanish/test.txt"})
     table = comparison_table(load_runs([sweep]), n_resamples=0)
-    flags = " | ".join(table["flags"])
+    flags = " | ".join(table.flags)
     assert "target-side resources" in flags and "unlabeled-target (selftrain)" in flags
     assert "oracle model selection" in flags and "selftrain" in flags
     assert "different test examples for spanish" in flags and "other/spanish/test.txt" in flags
     markdown = table_markdown(table)
     assert "- **warning:** different target-side resources" in markdown
-    assert table["recipes"]["selftrain"]["columns"]["english"]["accuracy"]["std"] is None  # one seed
+    assert table.recipes["selftrain"].cell("english", "accuracy").std is None  # one seed
 
 def test_runs_with_extra_source_data_are_flagged_as_another_protocol(sweep):
     folder = write_run(sweep / "more_english" / "seed1", "more_english", 1, {"english": 9, "spanish": 8})
     results = json.loads((folder / "results.json").read_text())
     results["protocol"]["extra_source_data"] = {"files": "extra/", "train_examples": 500}
     (folder / "results.json").write_text(json.dumps(results))
-    flags = " | ".join(comparison_table(load_runs([sweep]), n_resamples=0)["flags"])
+    flags = " | ".join(comparison_table(load_runs([sweep]), n_resamples=0).flags)
     assert "extra source-language training data in more_english" in flags
-    only = comparison_table(load_runs([sweep / "more_english"]), n_resamples=0)["flags"]
+    only = comparison_table(load_runs([sweep / "more_english"]), n_resamples=0).flags
     assert not any("extra source" in flag for flag in only)  # all of one protocol: nothing to flag
     other = write_run(sweep / "balanced" / "seed1", "balanced", 1, {"english": 9, "spanish": 8})
     results = json.loads((other / "results.json").read_text())
     results["protocol"]["extra_source_data"] = {"files": "extra/", "train_examples": 300, "class_balanced": True}
     (other / "results.json").write_text(json.dumps(results))
     both = " | ".join(comparison_table(load_runs([sweep / "more_english", sweep / "balanced"]),
-                                       n_resamples=0)["flags"])
+                                       n_resamples=0).flags)
     assert "different extra source data" in both and "300 training examples, class-balanced (balanced)" in both
 
 def test_same_test_content_under_another_path_is_not_flagged(sweep):
@@ -65,5 +65,5 @@ def test_same_test_content_under_another_path_is_not_flagged(sweep):
     results = json.loads((folder / "results.json").read_text())
     results["splits"]["test"]["test_files"]["spanish"] = "../elsewhere/spanish/test.txt"
     atomic_write_json(folder / "results.json", results)
-    flags = " | ".join(comparison_table(load_runs([sweep]), n_resamples=0)["flags"])
+    flags = " | ".join(comparison_table(load_runs([sweep]), n_resamples=0).flags)
     assert "different test examples" not in flags

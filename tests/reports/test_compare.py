@@ -51,35 +51,33 @@ def test_load_runs_finds_runs_and_skips_unfinished(sweep, tmp_path):
 
 def test_table_numbers_by_hand(sweep):
     table = comparison_table(load_runs([sweep]), n_resamples=200)
-    assert table["columns"] == ["english", "spanish", "target_avg", "transfer_gap"]
-    assert table["flags"] == []
-    base, align = table["recipes"]["base"], table["recipes"]["align"]
-    assert base["seeds"] == [1, 2, 3] and base["n_seeds"] == 3
-    cols = base["columns"]
+    assert table.columns == ["english", "spanish", "target_avg", "transfer_gap"]
+    assert table.flags == []
+    base, align = table.recipes["base"], table.recipes["align"]
+    assert base.seeds == [1, 2, 3] and base.n_seeds == 3
     # accuracy: english 0.9, 0.8, 0.7; spanish 0.6, 0.5, 0.4; gap 0.3 each seed
-    assert cols["english"]["accuracy"]["mean"] == pytest.approx(0.8)
-    assert cols["english"]["accuracy"]["std"] == pytest.approx(0.1)
-    assert cols["spanish"]["accuracy"]["mean"] == pytest.approx(0.5)
-    assert cols["target_avg"]["accuracy"]["mean"] == pytest.approx(0.5)
-    assert cols["transfer_gap"]["accuracy"]["mean"] == pytest.approx(0.3)
-    assert cols["transfer_gap"]["accuracy"]["std"] == pytest.approx(0.0)
-    acols = align["columns"]
-    assert acols["english"]["accuracy"]["std"] == pytest.approx(0.0)
-    assert acols["spanish"]["accuracy"]["mean"] == pytest.approx(0.8)
-    assert acols["transfer_gap"]["accuracy"]["mean"] == pytest.approx(0.1)
-    assert acols["transfer_gap"]["accuracy"]["std"] == pytest.approx(0.1)
+    assert base.cell("english", "accuracy").mean == pytest.approx(0.8)
+    assert base.cell("english", "accuracy").std == pytest.approx(0.1)
+    assert base.cell("spanish", "accuracy").mean == pytest.approx(0.5)
+    assert base.cell("target_avg", "accuracy").mean == pytest.approx(0.5)
+    assert base.cell("transfer_gap", "accuracy").mean == pytest.approx(0.3)
+    assert base.cell("transfer_gap", "accuracy").std == pytest.approx(0.0)
+    assert align.cell("english", "accuracy").std == pytest.approx(0.0)
+    assert align.cell("spanish", "accuracy").mean == pytest.approx(0.8)
+    assert align.cell("transfer_gap", "accuracy").mean == pytest.approx(0.1)
+    assert align.cell("transfer_gap", "accuracy").std == pytest.approx(0.1)
     # macro-F1: mean and sample std of the per-seed values
     f1 = [classification_metrics(*right_then_wrong(10, BASE[s]["spanish"]), LABELS)["macro_f1"] for s in (1, 2, 3)]
-    assert cols["spanish"]["macro_f1"]["mean"] == pytest.approx(statistics.mean(f1))
-    assert cols["spanish"]["macro_f1"]["std"] == pytest.approx(statistics.stdev(f1))
+    assert base.cell("spanish", "macro_f1").mean == pytest.approx(statistics.mean(f1))
+    assert base.cell("spanish", "macro_f1").std == pytest.approx(statistics.stdev(f1))
     # intervals: t over seeds, bootstrap over examples around the mean
     half = 4.302652729911275 * 0.1 / math.sqrt(3)  # t_{0.975, 2}
-    assert cols["english"]["accuracy"]["ci_seeds"] == pytest.approx([0.8 - half, 0.8 + half])
-    for column in table["columns"]:
+    assert base.cell("english", "accuracy").ci_seeds == pytest.approx([0.8 - half, 0.8 + half])
+    for column in table.columns:
         for metric in ("accuracy", "macro_f1"):
-            cell = cols[column][metric]
-            low, high = cell["ci_examples"]
-            assert low <= cell["mean"] <= high
+            cell = base.cell(column, metric)
+            low, high = cell.ci_examples
+            assert low <= cell.mean <= high
     markdown = table_markdown(table, "accuracy")
     assert "| base | 3 | – | 80.0 ± 10.0 | 50.0 ± 10.0 | 50.0 ± 10.0 | 30.0 ± 0.0 |" in markdown
     assert "| align | 3 | – | 90.0 ± 0.0 | 80.0 ± 10.0 | 80.0 ± 10.0 | 10.0 ± 10.0 |" in markdown

@@ -40,6 +40,7 @@ from .runs import (
     looks_like_run,
 )
 from .stats import METRICS
+from .table import ComparisonTable
 
 __all__ = [
     "ComparisonError", "ComparisonWarning", "Run", "check_comparability", "compare_recipes", "comparison_table",
@@ -118,7 +119,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         finally:
             _report_warnings(caught)
     # runs left out are part of the record: a saved table with fewer seeds says which and why
-    table["skipped"] = list(dict.fromkeys(str(item.message) for item in caught
+    table.skipped = list(dict.fromkeys(str(item.message) for item in caught
                                           if issubclass(item.category, SkippedRunWarning)))
     markdown = table_markdown(table, args.metric)
     if significance is not None:
@@ -130,7 +131,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     written = [
         atomic_write_text(out / "table.md", markdown),
         atomic_write_text(out / "table.csv", table_csv(table)),
-        atomic_write_json(out / "table.json", json_ready(table)),
+        atomic_write_json(out / "table.json", json_ready(table.to_dict())),
     ]
     if significance is not None:
         written.append(atomic_write_json(out / "significance.json", json_ready(significance)))
@@ -142,7 +143,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         written.append(plot_language_bars(table, out / "language_bars.png", args.metric))
         if baseline is not None:
             written.append(plot_baseline_deltas(baseline, out / "baseline_delta.png"))
-        if table["source_languages"]:
+        if table.source_languages:
             written.append(plot_gap_heatmap(table, out / "gap_heatmap.png", args.metric))
         if alignment is not None and alignment["points"]:
             written.append(plot_transfer_vs_retrieval(alignment, out / "transfer_vs_retrieval.png"))
@@ -179,19 +180,19 @@ def summed_confusions(runs: Sequence[Run], split: str) -> dict[str, dict[str, li
     return summed
 
 
-def _write_html(args: argparse.Namespace, out: Path, table: dict, baseline: dict | None, runs: Sequence[Run],
+def _write_html(args: argparse.Namespace, out: Path, table: ComparisonTable, baseline: dict | None, runs: Sequence[Run],
                 caught: list[warnings.WarningMessage]) -> Path:
     """report.html, from the same table as table.md; the figures drawn for it are inlined."""
     figures: dict[str, Path] = {}
     if not getattr(args, "no_plots", False):
-        level = f"{100 * table['confidence']:g}%"
-        interval = "ci" if table["n_resamples"] else "std"
+        level = f"{100 * table.confidence:g}%"
+        interval = "ci" if table.n_resamples else "std"
         caption = (f"Per language, with the {level} bootstrap interval over test examples" if interval == "ci"
                    else "Per language, ± std over seeds")
         figures[caption] = plot_language_bars(table, out / "language_bars_ci.png", args.metric, interval=interval)
         if baseline is not None and (out / "baseline_delta.png").is_file():
             figures[f"Paired Δ against {baseline['baseline']}"] = out / "baseline_delta.png"
-        if table["source_languages"] and (out / "gap_heatmap.png").is_file():  # drawn by this comparison
+        if table.source_languages and (out / "gap_heatmap.png").is_file():  # drawn by this comparison
             figures["Transfer gap"] = out / "gap_heatmap.png"
     warned = [str(item.message) for item in caught if issubclass(item.category, ComparisonWarning)
               and not issubclass(item.category, SkippedRunWarning)]

@@ -31,11 +31,13 @@ import numpy as np
 
 from ..errors import did_you_mean
 from ..evaluation.metrics import transfer_summary
+from ..results import LabelSchemeRecord
 from ..run_folder import RESULTS
 from . import stats
 from .comparability import check_comparability
 from .runs import ComparisonError, Run, _warn, group_runs, group_runs_quiet
 from .stats import METRICS
+from .table import Cell, Column, ComparisonTable, RecipeRow
 
 SUMMARY_COLUMNS = ("target_avg", "transfer_gap")
 
@@ -70,15 +72,14 @@ def _interval(low: float, high: float) -> list[float] | None:
     return [float(low), float(high)] if math.isfinite(low) and math.isfinite(high) else None
 
 
-def _cell(values: Sequence[float], confidence: float) -> dict[str, Any]:
+def _cell(values: Sequence[float], confidence: float) -> Cell:
     array = np.asarray(values, dtype=float)
-    return {
-        "mean": float(array.mean()) if array.size else None,
-        "std": float(array.std(ddof=1)) if array.size >= 2 else None,
-        "values": [float(v) for v in array],
-        "ci_examples": None,
-        "ci_seeds": _interval(*stats.seed_ci(array, confidence)) if array.size >= 2 else None,
-    }
+    return Cell(
+        mean=float(array.mean()) if array.size else None,
+        std=float(array.std(ddof=1)) if array.size >= 2 else None,
+        values=[float(v) for v in array],
+        ci_seeds=_interval(*stats.seed_ci(array, confidence)) if array.size >= 2 else None,
+    )
 
 
 def _ordered_languages(runs: Sequence[Run], split: str) -> list[str]:
@@ -95,7 +96,7 @@ def _ordered_languages(runs: Sequence[Run], split: str) -> list[str]:
 
 
 def _recipe_entry(runs: list[Run], split: str, languages: list[str], n_resamples: int, confidence: float,
-                  seed: int, num_labels: int, notes: list[str]) -> dict[str, Any]:
+                  seed: int, num_labels: int, notes: list[str]) -> RecipeRow:
     source = runs[0].source_language
     per_run = [run.language_metrics(split) for run in runs]
     present = [lang for lang in languages if all(lang in metrics for metrics in per_run)]
@@ -103,15 +104,15 @@ def _recipe_entry(runs: list[Run], split: str, languages: list[str], n_resamples
     if partial:
         notes.append(f"{runs[0].recipe}: {', '.join(partial)} scored by only some seeds, left out")
     targets = [lang for lang in present if lang != source]
-    columns: dict[str, dict[str, Any]] = {}
+    columns: dict[str, Column] = {}
     for lang in present:
-        columns[lang] = {"role": "source" if lang == source else "target", "n": per_run[0][lang].n,
-                         **{m: _cell([metrics[lang].metric(m) for metrics in per_run], confidence) for m in METRICS}}
+        columns[lang] = Column("source" if lang == source else "target",
+                               {m: _cell([metrics[lang].metric(m) for metrics in per_run], confidence)
+                                for m in METRICS}, n=per_run[0][lang].n)
     summaries = [transfer_summary({lang: metrics[lang].metrics() for lang in present}, source) for metrics in per_run]
     for key in SUMMARY_COLUMNS:
-        columns[key] = {"role": "summary", "languages": targets,
-                        **{m: _cell([s[f"{key}_{m}"] for s in summaries if f"{key}_{m}" in s], confidence)
-                           for m in METRICS}}
+        columns[key] = Column("summary", {m: _cell([s[f"{key}_{m}"] for s in summaries if f"{key}_{m}" in s],
+                                                   confidence) for m in METRICS}, languages=targets)
     if n_resamples:
         pooled = {lang: pooled_predictions(runs, lang, split) for lang in present}
         missing = [lang for lang, p in pooled.items() if p is None]
@@ -123,20 +124,21 @@ def _recipe_entry(runs: list[Run], split: str, languages: list[str], n_resamples
                                                   _language_seed(seed, lang), num_labels)[0]
                      for lang, p in pooled.items() if p is not None}
             for lang, dist in dists.items():
-                columns[lang][metric]["ci_examples"] = list(stats.percentile_interval(dist, confidence))
+                columns[lang].metrics[metric].ci_examples = list(stats.percentile_interval(dist, confidence))
             if targets and all(lang in dists for lang in targets):
                 average = np.mean([dists[lang] for lang in targets], axis=0)
-                columns["target_avg"][metric]["ci_examples"] = list(stats.percentile_interval(average, confidence))
+                columns["target_avg"].metrics[metric].ci_examples = list(
+                    stats.percentile_interval(average, confidence))
                 if source in dists:
                     gap = dists[source] - average
-                    columns["transfer_gap"][metric]["ci_examples"] = list(stats.percentile_interval(gap, confidence))
-    return {
-        "runs": [str(run.path) for run in runs], "seeds": [run.seed for run in runs], "n_seeds": len(runs),
-        "method": runs[0].results.method, "model": runs[0].results.model,
-        "source_language": source, "target_resources": list(runs[0].target_resources),
-        "model_selection": runs[0].model_selection, "columns": columns,
-        "cost_runs": _cost(runs),
-    }
+                    columns["transfer_gap"].metrics[metric].ci_examples = list(
+                        stats.percentile_interval(gap, confidence))
+    return RecipeRow(
+        runs=[str(run.path) for run in runs], seeds=[run.seed for run in runs], n_seeds=len(runs),
+        method=runs[0].results.method, model=runs[0].results.model,
+        source_language=source, target_resources=list(runs[0].target_resources),
+        model_selection=runs[0].model_selection, columns=columns, cost_runs=_cost(runs),
+    )
 
 
 def _cost(runs: Sequence[Run]) -> float | None:
@@ -147,8 +149,8 @@ def _cost(runs: Sequence[Run]) -> float | None:
 
 
 def comparison_table(runs: Sequence[Run], split: str = "test", n_resamples: int = 1000, confidence: float = 0.95,
-                     seed: int = 0) -> dict[str, Any]:
-    """Recipe × language mean ± std over seeds of macro-F1 and accuracy, with intervals; JSON-ready.
+                     seed: int = 0) -> ComparisonTable:
+    """Recipe × language mean ± std over seeds of macro-F1 and accuracy, with intervals (``to_dict``: table.json).
 
     ``ci_examples``: percentile bootstrap over test examples (each language resampled on
     its own, one resample shared by all seeds, score averaged over seeds);
@@ -172,13 +174,12 @@ def comparison_table(runs: Sequence[Run], split: str = "test", n_resamples: int 
     notes: list[str] = []
     recipes = {recipe: _recipe_entry(group, split, languages, n_resamples, confidence, seed, len(names), notes)
                for recipe, group in groups.items()}
-    sources = [lang for lang in languages if any(r["source_language"] == lang for r in recipes.values())]
-    return {
-        "split": split, "metrics": list(METRICS), "confidence": confidence, "n_resamples": n_resamples,
-        "bootstrap_seed": seed, "label_scheme": {"name": name, "names": list(names)},
-        "source_languages": sources, "languages": languages, "columns": [*languages, *SUMMARY_COLUMNS],
-        "flags": flags, "notes": notes, "recipes": recipes,
-    }
+    sources = [lang for lang in languages if any(r.source_language == lang for r in recipes.values())]
+    return ComparisonTable(
+        split=split, metrics=list(METRICS), confidence=confidence, n_resamples=n_resamples, bootstrap_seed=seed,
+        label_scheme=LabelSchemeRecord(name, list(names)), source_languages=sources, languages=languages,
+        columns=[*languages, *SUMMARY_COLUMNS], flags=flags, notes=notes, recipes=recipes,
+    )
 
 
 def _seed_pairs(runs_a: Sequence[Run], runs_b: Sequence[Run]) -> tuple[list[tuple[int, int]], bool]:

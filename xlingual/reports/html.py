@@ -15,6 +15,7 @@ from typing import Any
 
 from .render import _ci_text, _column_title, _mean_std, _p_text, _pct
 from .stats import METRIC_LABELS, METRICS
+from .table import Cell, ComparisonTable
 
 STYLE = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px; color: #1d1d1f; }
@@ -87,20 +88,20 @@ def _table(header: list[str], rows: list[list[tuple[str, float | None] | str]], 
     return "".join(parts)
 
 
-def _mean(cell: dict[str, Any] | None) -> float | None:
-    return None if not cell or cell.get("mean") is None else 100 * cell["mean"]
+def _mean(cell: Cell | None) -> float | None:
+    return None if cell is None or cell.mean is None else 100 * cell.mean
 
 
-def _score_tables(table: dict[str, Any]) -> str:
-    columns = table["columns"]
+def _score_tables(table: ComparisonTable) -> str:
+    columns = table.columns
     header = ["recipe", "seeds", "cost (runs)", *(_column_title(table, c) for c in columns)]
     parts = []
     for metric in METRICS:
         rows = []
-        for recipe, entry in table["recipes"].items():
-            cost = entry.get("cost_runs")
-            cells = [entry["columns"].get(c, {}).get(metric) for c in columns]
-            rows.append([recipe, (str(entry["n_seeds"]), entry["n_seeds"]),
+        for recipe, entry in table.recipes.items():
+            cost = entry.cost_runs
+            cells = [entry.cell(c, metric) for c in columns]
+            rows.append([recipe, (str(entry.n_seeds), entry.n_seeds),
                          ("–" if cost is None else f"{cost:g}", cost),
                          *((_mean_std(cell), _mean(cell)) for cell in cells)])
         parts.append(f"<h2>{_e(METRIC_LABELS[metric])} (%)</h2>"
@@ -108,17 +109,16 @@ def _score_tables(table: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def _interval_table(table: dict[str, Any], metric: str) -> str:
-    columns = table["columns"]
+def _interval_table(table: ComparisonTable, metric: str) -> str:
+    columns = table.columns
     rows = []
-    for recipe, entry in table["recipes"].items():
-        cells = [entry["columns"].get(c, {}).get(metric) or {} for c in columns]
-        kinds = (["examples"] if table["n_resamples"] else []) + ["seeds"]
+    for recipe, entry in table.recipes.items():
+        cells = [entry.cell(c, metric) for c in columns]
+        kinds = (["examples"] if table.n_resamples else []) + ["seeds"]
         for kind in kinds:
-            rows.append([recipe, kind, *((_ci_text(cell.get(f"ci_{kind}")),
-                                          100 * cell[f"ci_{kind}"][0] if cell.get(f"ci_{kind}") else None)
-                                         for cell in cells)])
-    level = f"{100 * table['confidence']:g}%"
+            intervals = [None if cell is None else getattr(cell, f"ci_{kind}") for cell in cells]
+            rows.append([recipe, kind, *((_ci_text(ci), 100 * ci[0] if ci else None) for ci in intervals)])
+    level = f"{100 * table.confidence:g}%"
     return (f"<h2>{level} confidence intervals of {_e(METRIC_LABELS[metric])} (%)</h2>"
             "<p class=\"small\">examples: percentile bootstrap over each language's test examples; seeds: t interval "
             "of the mean over seeds (needs 2).</p>"
@@ -177,29 +177,28 @@ def _image(path: Path, alt: str) -> str:
     return f'<p><img alt="{_e(alt)}" src="data:image/png;base64,{data}"></p>'
 
 
-def report_html(table: dict[str, Any], *, metric: str = "macro_f1", baseline: dict[str, Any] | None = None,
+def report_html(table: ComparisonTable, *, metric: str = "macro_f1", baseline: dict[str, Any] | None = None,
                 figures: dict[str, Path] | None = None,
                 confusions: dict[str, dict[str, list[list[int]]]] | None = None,
                 warnings: list[str] | None = None) -> str:
     """The whole page. ``figures``: caption → PNG file to inline; ``confusions``: recipe → language → matrix;
     ``warnings``: compare's protocol warnings, shown at the top beside the table's own flags."""
-    scheme = table["label_scheme"]
-    runs = sum(r["n_seeds"] for r in table["recipes"].values())
+    scheme = table.label_scheme
     parts = ["<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
              "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
-             f"<title>xlingual comparison: {_e(', '.join(table['recipes']))}</title>",
+             f"<title>xlingual comparison: {_e(', '.join(table.recipes))}</title>",
              f"<style>{STYLE}</style></head><body>",
-             f"<h1>Comparison on the {_e(table['split'])} split</h1>",
-             f"<p>{runs} runs of {len(table['recipes'])} recipes; label scheme {_e(scheme['name'])} "
-             f"({_e(', '.join(scheme['names']))}); source {_e(', '.join(table['source_languages']) or '–')}. Cells: "
+             f"<h1>Comparison on the {_e(table.split)} split</h1>",
+             f"<p>{table.n_runs} runs of {len(table.recipes)} recipes; label scheme {_e(scheme.name)} "
+             f"({_e(', '.join(scheme.names))}); source {_e(', '.join(table.source_languages) or '–')}. Cells: "
              "mean ± sample standard deviation over seeds, in %; gap = source − target average. Click a column "
              "header to sort.</p>"]
-    flags = list(dict.fromkeys([*table["flags"], *(warnings or [])]))
+    flags = list(dict.fromkeys([*table.flags, *(warnings or [])]))
     parts += [f'<div class="warning"><b>warning:</b> {_e(flag)}</div>' for flag in flags]
-    parts += [f'<div class="warning"><b>left out:</b> {_e(s)}</div>' for s in table.get("skipped", [])]
-    parts += [f'<p class="note">note: {_e(note)}</p>' for note in table["notes"]]
-    resources = [[recipe, ", ".join(entry["target_resources"]) or "zero-shot", entry["model_selection"],
-                  _model_name(entry["model"]), entry["method"]] for recipe, entry in table["recipes"].items()]
+    parts += [f'<div class="warning"><b>left out:</b> {_e(s)}</div>' for s in table.skipped or []]
+    parts += [f'<p class="note">note: {_e(note)}</p>' for note in table.notes]
+    resources = [[recipe, ", ".join(entry.target_resources) or "zero-shot", entry.model_selection,
+                  _model_name(entry.model), entry.method] for recipe, entry in table.recipes.items()]
     parts.append("<h2>Protocols</h2>" + _table(["recipe", "target-side resources", "model selection", "model",
                                                 "method"], resources))
     parts.append(_score_tables(table))
@@ -209,6 +208,6 @@ def report_html(table: dict[str, Any], *, metric: str = "macro_f1", baseline: di
         parts.append(_baseline_table(baseline))
     parts.append(_interval_table(table, metric))
     if confusions:
-        parts.append(_confusions(confusions, list(scheme["names"]), table["split"]))
+        parts.append(_confusions(confusions, list(scheme.names), table.split))
     parts.append(f"<script>{SCRIPT}</script></body></html>")
     return "\n".join(parts) + "\n"

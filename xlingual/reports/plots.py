@@ -21,6 +21,7 @@ from ..results import Results, ResultsError
 from ..run_folder import RESULTS, TRAIN_LOG, train_log_records
 from .runs import ComparisonError
 from .stats import METRIC_LABELS
+from .table import Cell, ComparisonTable
 
 DPI = 100
 STEP_KEYS = {"step", "epoch", "lr", "total", "round"}
@@ -33,37 +34,37 @@ def _save(figure: Figure, path: str | Path) -> Path:
     return atomic_write_bytes(path, buffer.getvalue())
 
 
-def _mean(cell: dict[str, Any] | None) -> float:
-    return math.nan if not cell or cell.get("mean") is None else 100 * cell["mean"]
+def _mean(cell: Cell | None) -> float:
+    return math.nan if cell is None or cell.mean is None else 100 * cell.mean
 
 
-def _column_label(table: dict[str, Any], column: str) -> str:
+def _column_label(table: ComparisonTable, column: str) -> str:
     if column == "target_avg":
         return "target avg"
-    return f"{column}\n(source)" if column in table["source_languages"] else column
+    return f"{column}\n(source)" if column in table.source_languages else column
 
 
-def _errors(cells: list[dict[str, Any] | None], means: np.ndarray, interval: str) -> np.ndarray:
+def _errors(cells: list[Cell | None], means: np.ndarray, interval: str) -> np.ndarray:
     """Error bar lengths (2 × columns, below and above): ± std over seeds, or the bootstrap interval over test
     examples (``ci``; ± std where a cell has none)."""
     errors = np.zeros((2, len(cells)))
     for i, cell in enumerate(cells):
-        if not cell:
+        if cell is None:
             continue
-        ci = cell.get("ci_examples") if interval == "ci" else None
+        ci = cell.ci_examples if interval == "ci" else None
         if ci and not math.isnan(means[i]):
             errors[:, i] = [max(0.0, means[i] - 100 * ci[0]), max(0.0, 100 * ci[1] - means[i])]
-        elif cell.get("std") is not None:
-            errors[:, i] = 100 * cell["std"]
+        elif cell.std is not None:
+            errors[:, i] = 100 * cell.std
     return errors
 
 
-def plot_language_bars(table: dict[str, Any], path: str | Path, metric: str = "macro_f1",
+def plot_language_bars(table: ComparisonTable, path: str | Path, metric: str = "macro_f1",
                        interval: str = "std") -> Path:
     """Grouped bars: one group per language (and the target average), one bar per recipe, ± std over seeds
     (``interval="ci"``: the bootstrap interval over test examples)."""
-    recipes = list(table["recipes"])
-    columns = [*table["languages"], "target_avg"]
+    recipes = list(table.recipes)
+    columns = [*table.languages, "target_avg"]
     label = METRIC_LABELS[metric]
     width = 0.8 / max(len(recipes), 1)
     figure = Figure(figsize=(max(8.0, 0.45 * len(columns) * max(len(recipes), 2) + 2), 5.5), dpi=DPI)
@@ -72,13 +73,13 @@ def plot_language_bars(table: dict[str, Any], path: str | Path, metric: str = "m
     top = 0.0
     x = np.arange(len(columns))
     for i, recipe in enumerate(recipes):
-        entry = table["recipes"][recipe]
-        cells = [entry["columns"].get(c, {}).get(metric) for c in columns]
+        entry = table.recipes[recipe]
+        cells = [entry.cell(c, metric) for c in columns]
         means = np.array([_mean(cell) for cell in cells])
         errors = _errors(cells, means, interval)
         offset = (i - (len(recipes) - 1) / 2) * width
         bars = axes.bar(x + offset, means, width, yerr=errors, capsize=3, color=palette(i % 10),
-                        label=f"{recipe} ({entry['n_seeds']} seed{'s' if entry['n_seeds'] != 1 else ''})",
+                        label=f"{recipe} ({entry.n_seeds} seed{'s' if entry.n_seeds != 1 else ''})",
                         error_kw={"elinewidth": 1, "ecolor": "#333333"})
         axes.bar_label(bars, labels=["" if math.isnan(m) else f"{m:.1f}" for m in means], padding=2, fontsize=7,
                        rotation=90 if len(recipes) > 2 else 0)
@@ -89,32 +90,32 @@ def plot_language_bars(table: dict[str, Any], path: str | Path, metric: str = "m
     axes.set_xticks(x, [_column_label(table, c) for c in columns])
     axes.set_ylim(0, min(105.0, top + 12) if top else 100)
     axes.set_ylabel(f"{label} (%)")
-    axes.set_xlabel("test language" if table["split"] == "test" else f"{table['split']} language")
-    what = (f"{100 * table['confidence']:g}% bootstrap interval over test examples" if interval == "ci"
+    axes.set_xlabel("test language" if table.split == "test" else f"{table.split} language")
+    what = (f"{100 * table.confidence:g}% bootstrap interval over test examples" if interval == "ci"
             else "± std over seeds")
-    axes.set_title(f"{label} per language on the {table['split']} split (mean over seeds, {what})")
+    axes.set_title(f"{label} per language on the {table.split} split (mean over seeds, {what})")
     axes.grid(axis="y", alpha=0.3)
     axes.set_axisbelow(True)
     axes.legend(title="recipe", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _save(figure, path)
 
 
-def gap_matrix(table: dict[str, Any], metric: str = "macro_f1") -> tuple[list[str], list[str], np.ndarray]:
+def gap_matrix(table: ComparisonTable, metric: str = "macro_f1") -> tuple[list[str], list[str], np.ndarray]:
     """Recipes, target columns and the transfer gap in points (source mean − language mean)."""
-    recipes = list(table["recipes"])
-    targets = [lang for lang in table["languages"] if lang not in table["source_languages"]]
+    recipes = list(table.recipes)
+    targets = [lang for lang in table.languages if lang not in table.source_languages]
     columns = [*targets, "target_avg"]
     gaps = np.full((len(recipes), len(columns)), np.nan)
     for r, recipe in enumerate(recipes):
-        entry = table["recipes"][recipe]
-        source = _mean(entry["columns"].get(entry["source_language"], {}).get(metric))
+        entry = table.recipes[recipe]
+        source = _mean(entry.cell(entry.source_language, metric))
         for c, column in enumerate(targets):
-            gaps[r, c] = source - _mean(entry["columns"].get(column, {}).get(metric))
-        gaps[r, -1] = _mean(entry["columns"].get("transfer_gap", {}).get(metric))
+            gaps[r, c] = source - _mean(entry.cell(column, metric))
+        gaps[r, -1] = _mean(entry.cell("transfer_gap", metric))
     return recipes, columns, gaps
 
 
-def plot_gap_heatmap(table: dict[str, Any], path: str | Path, metric: str = "macro_f1") -> Path:
+def plot_gap_heatmap(table: ComparisonTable, path: str | Path, metric: str = "macro_f1") -> Path:
     """Recipes × target languages heat map of the transfer gap, each cell annotated in points."""
     recipes, columns, gaps = gap_matrix(table, metric)
     label = METRIC_LABELS[metric]
@@ -133,8 +134,8 @@ def plot_gap_heatmap(table: dict[str, Any], path: str | Path, metric: str = "mac
     axes.set_yticks(range(len(recipes)), recipes)
     axes.set_xlabel("target language")
     axes.set_ylabel("recipe")
-    sources = ", ".join(table["source_languages"]) or "source"
-    axes.set_title(f"Transfer gap in {label} on the {table['split']} split\n"
+    sources = ", ".join(table.source_languages) or "source"
+    axes.set_title(f"Transfer gap in {label} on the {table.split} split\n"
                    f"({sources} minus each language, points, mean over seeds; lower is better)")
     colorbar = figure.colorbar(image, ax=axes)
     colorbar.set_label(f"gap ({label} points)")

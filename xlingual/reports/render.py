@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .stats import METRIC_LABELS, METRICS
+from .table import Cell, ComparisonTable
 
 COLUMN_TITLES = {"target_avg": "target avg", "transfer_gap": "gap"}
 
@@ -17,10 +18,10 @@ def _pct(value: float | None) -> str:
     return "–" if value is None or not math.isfinite(value) else f"{100 * value:.1f}"
 
 
-def _mean_std(cell: dict[str, Any] | None) -> str:
-    if not cell or cell.get("mean") is None:
+def _mean_std(cell: Cell | None) -> str:
+    if cell is None or cell.mean is None:
         return "–"
-    return _pct(cell["mean"]) + (f" ± {_pct(cell['std'])}" if cell.get("std") is not None else "")
+    return _pct(cell.mean) + (f" ± {_pct(cell.std)}" if cell.std is not None else "")
 
 
 def _ci_text(ci: Sequence[float] | None) -> str:
@@ -37,10 +38,10 @@ def _d_text(d: float | None) -> str:
     return "–" if d is None else f"{d:.2f}"
 
 
-def _column_title(table: dict[str, Any], column: str) -> str:
+def _column_title(table: ComparisonTable, column: str) -> str:
     if column in COLUMN_TITLES:
         return COLUMN_TITLES[column]
-    return f"{column} (src)" if column in table["source_languages"] else column
+    return f"{column} (src)" if column in table.source_languages else column
 
 
 def _markdown_rows(header: Sequence[str], rows: Sequence[Sequence[str]], numeric_from: int) -> list[str]:
@@ -49,38 +50,39 @@ def _markdown_rows(header: Sequence[str], rows: Sequence[Sequence[str]], numeric
             *("| " + " | ".join(row) + " |" for row in rows)]
 
 
-def table_markdown(table: dict[str, Any], metric: str = "macro_f1") -> str:
+def table_markdown(table: ComparisonTable, metric: str = "macro_f1") -> str:
     """Markdown: flags, mean ± std tables for both metrics, and the intervals of ``metric``."""
-    scheme = table["label_scheme"]
-    lines = [f"# Comparison on the {table['split']} split", "",
-             f"{sum(r['n_seeds'] for r in table['recipes'].values())} runs of {len(table['recipes'])} recipes; "
-             f"label scheme {scheme['name']} ({', '.join(scheme['names'])}); source "
-             f"{', '.join(table['source_languages']) or '–'}. Cells: mean ± sample standard deviation over seeds, "
+    scheme = table.label_scheme
+    lines = [f"# Comparison on the {table.split} split", "",
+             f"{table.n_runs} runs of {len(table.recipes)} recipes; "
+             f"label scheme {scheme.name} ({', '.join(scheme.names)}); source "
+             f"{', '.join(table.source_languages) or '–'}. Cells: mean ± sample standard deviation over seeds, "
              "in %; gap = source − target average.", ""]
-    lines += [f"- **warning:** {flag}" for flag in table["flags"]]
-    lines += [f"- **left out:** {skipped}" for skipped in table.get("skipped", [])]
-    lines += [f"- note: {note}" for note in table["notes"]]
-    if table["flags"] or table["notes"] or table.get("skipped"):
+    skipped = table.skipped or []
+    lines += [f"- **warning:** {flag}" for flag in table.flags]
+    lines += [f"- **left out:** {item}" for item in skipped]
+    lines += [f"- note: {note}" for note in table.notes]
+    if table.flags or table.notes or skipped:
         lines.append("")
-    columns = table["columns"]
+    columns = table.columns
     header = ["recipe", "seeds", "cost (runs)", *(_column_title(table, c) for c in columns)]
     for name in METRICS:
-        rows = [[recipe, str(entry["n_seeds"]), "–" if entry.get("cost_runs") is None else f"{entry['cost_runs']:g}",
-                 *(_mean_std(entry["columns"].get(c, {}).get(name)) for c in columns)]
-                for recipe, entry in table["recipes"].items()]
+        rows = [[recipe, str(row.n_seeds), "–" if row.cost_runs is None else f"{row.cost_runs:g}",
+                 *(_mean_std(row.cell(c, name)) for c in columns)]
+                for recipe, row in table.recipes.items()]
         lines += [f"## {METRIC_LABELS[name]} (%)", "", *_markdown_rows(header, rows, 1), ""]
-    level = f"{100 * table['confidence']:g}%"
+    level = f"{100 * table.confidence:g}%"
     lines += [f"## {level} confidence intervals of {METRIC_LABELS[metric]} (%)", ""]
-    if table["n_resamples"]:
-        lines.append(f"examples: percentile bootstrap, {table['n_resamples']} resamples of each language's test "
+    if table.n_resamples:
+        lines.append(f"examples: percentile bootstrap, {table.n_resamples} resamples of each language's test "
                      "examples (the same resample for every seed, score averaged over seeds).")
     lines += ["seeds: t interval of the mean over seeds (needs at least 2 seeds).", ""]
     rows = []
-    for recipe, entry in table["recipes"].items():
-        cells = [entry["columns"].get(c, {}).get(metric) or {} for c in columns]
-        if table["n_resamples"]:
-            rows.append([recipe, "examples", *(_ci_text(cell.get("ci_examples")) for cell in cells)])
-        rows.append([recipe, "seeds", *(_ci_text(cell.get("ci_seeds")) for cell in cells)])
+    for recipe, row in table.recipes.items():
+        cells = [row.cell(c, metric) for c in columns]
+        if table.n_resamples:
+            rows.append([recipe, "examples", *(_ci_text(cell and cell.ci_examples) for cell in cells)])
+        rows.append([recipe, "seeds", *(_ci_text(cell and cell.ci_seeds) for cell in cells)])
     lines += _markdown_rows(["recipe", "over", *header[3:]], rows, 2)  # no cost column here
     return "\n".join(lines) + "\n"
 
@@ -119,27 +121,27 @@ CSV_FIELDS = ("recipe", "column", "role", "metric", "n_seeds", "seeds", "n_examp
               "ci_low_examples", "ci_high_examples", "ci_low_seeds", "ci_high_seeds", "values")
 
 
-def table_csv(table: dict[str, Any]) -> str:
+def table_csv(table: ComparisonTable) -> str:
     """Long-format CSV (one row per recipe, column and metric), scores as fractions like results.json."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
-    for recipe, entry in table["recipes"].items():
-        for column in table["columns"]:
-            block = entry["columns"].get(column)
-            if not block:
+    for recipe, row in table.recipes.items():
+        for column in table.columns:
+            block = row.columns.get(column)
+            if block is None:
                 continue
             for metric in METRICS:
-                cell = block[metric]
-                examples = cell.get("ci_examples") or [None, None]
-                seeds = cell.get("ci_seeds") or [None, None]
+                cell = block.metrics[metric]
+                examples = cell.ci_examples or [None, None]
+                seeds = cell.ci_seeds or [None, None]
                 writer.writerow({
-                    "recipe": recipe, "column": column, "role": block["role"], "metric": metric,
-                    "n_seeds": entry["n_seeds"], "seeds": ";".join(map(str, entry["seeds"])),
-                    "n_examples": block.get("n", ""), "mean": cell["mean"], "std": cell["std"],
+                    "recipe": recipe, "column": column, "role": block.role, "metric": metric,
+                    "n_seeds": row.n_seeds, "seeds": ";".join(map(str, row.seeds)),
+                    "n_examples": "" if block.n is None else block.n, "mean": cell.mean, "std": cell.std,
                     "ci_low_examples": examples[0], "ci_high_examples": examples[1],
                     "ci_low_seeds": seeds[0], "ci_high_seeds": seeds[1],
-                    "values": ";".join(f"{v:.6g}" for v in cell["values"]),
+                    "values": ";".join(f"{v:.6g}" for v in cell.values),
                 })
     return buffer.getvalue()
 
