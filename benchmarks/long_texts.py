@@ -33,7 +33,6 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
 
 VARIANTS = ("same-label", "verdict-end", "verdict-start")
 STRATEGIES = ("head", "tail", "head+tail")

@@ -1,4 +1,5 @@
-"""The events a run tells its callbacks about, as transformers' ``TrainerCallback`` lists them.
+"""The events a job tells its callbacks about, as transformers' ``TrainerCallback`` lists them, and the
+:class:`Job` base that runs a command's stages and reports them.
 
 Subclassing :class:`Callback` is optional: the runner and the training loop call an event on every callback
 that has a method of that name, so any object with some of them will do. Each event takes one record (a
@@ -8,6 +9,9 @@ run's folder is written the same with or without it.
 
 from __future__ import annotations
 
+import os
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 
@@ -53,3 +57,40 @@ class Callback:
 
     def on_evaluate(self, record: dict[str, Any]) -> None:
         """The run's scores are in (``results``), before results.json is written."""
+
+
+class Job:
+    """A command's work as named stages run in order, each reported to the callbacks (``on_stage_begin`` and
+    ``on_stage_end``), as :class:`xlingual.runner.Runner` runs a training. ``xlingual.train``, ``fit``,
+    ``soup``, ``interpolate`` and ``evaluate`` each construct one job and call :meth:`run`."""
+
+    stages: tuple[str, ...] = ()
+    """The stage names, in the order :meth:`run` calls them."""
+
+    def __init__(self, callbacks: Sequence[object] = ()) -> None:
+        self.callbacks = list(callbacks)
+
+    def main_process(self) -> bool:
+        """Callbacks hear the main process only (torchrun sets ``RANK`` in every process)."""
+        return int(os.environ.get("RANK", "0")) == 0
+
+    def notify(self, event: str, record: dict[str, Any]) -> None:
+        """Call ``event`` on every callback that has it."""
+        if not self.main_process():
+            return
+        for callback in self.callbacks:
+            handler = getattr(callback, event, None)
+            if handler is not None:
+                handler(record)
+
+    def stage(self, name: str, function: Callable[..., Any], *args: Any) -> Any:
+        """Run ``function`` as the stage ``name``, between its two events; returns what it returns."""
+        self.notify("on_stage_begin", {"stage": name})
+        began = time.perf_counter()
+        value = function(*args)
+        self.notify("on_stage_end", {"stage": name, "seconds": time.perf_counter() - began})
+        return value
+
+    def run(self) -> Any:
+        """Every stage, in order."""
+        raise NotImplementedError

@@ -3,11 +3,12 @@
 :class:`Runner` owns the order of a run's stages, as transformers' ``Trainer`` owns its loop; the stages'
 pieces live in :mod:`xlingual.stages`, scoring in :mod:`xlingual.evaluation.splits`, and every file of the run
 folder goes through :class:`xlingual.run_folder.RunWriter`. ``xlingual.train``, ``xlingual.fit`` and the CLI's
-``train`` construct one :class:`Runner` each.
+``train`` construct one :class:`Runner` each; ``xlingual evaluate`` one :class:`EvaluateJob`.
 
-About 460 lines, over the package's ~400: :class:`Runner` is one stage per method (about 280 lines), and
-:func:`evaluate_run` stays beside it because the bad-input tests stop its checkpoint load here
-(``xlingual.runner.load_checkpoint``).
+About 510 lines, over the package's ~400: :class:`Runner` (about 280 lines, one stage per method) and
+:class:`EvaluateJob` (about 150) are the two jobs that load a model from a recipe or a run folder, and they stay
+in one module because the bad-input tests stop their model loads here (``xlingual.runner.build_model``,
+``xlingual.runner.load_checkpoint``): a test that patched a moved name would pass without checking anything.
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import os
 import shlex
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +27,7 @@ import torch
 from accelerate.utils import broadcast_object_list, set_seed
 
 from . import run_folder as rf
+from .callbacks import Job
 from .checkpoint import load_checkpoint, load_checkpoint_config, save_checkpoint
 from .config import RecipeConfig, load_recipe, override_list
 from .data.holdout import HOLDOUT_FILE
@@ -86,7 +87,7 @@ class TrainedRun:
     results: Results
 
 
-class Runner:
+class Runner(Job):
     """One training run: ``check → data → model → folder → train → post_hoc → evaluate → write``.
 
     Each stage is a method that reads and sets the runner's attributes (``recipe``, ``data``, ``model``,
@@ -117,42 +118,29 @@ class Runner:
         self.command, self.call = command, call
         self.given_objectives = objectives
         self.data = data
-        self.callbacks = list(callbacks)
+        super().__init__(callbacks)
         self.accelerator = None
         self.tracker: TrackerCallback | None = None
 
+    stages = STAGES
+
     def run(self) -> TrainedRun:
         """Every stage in order; the folder's lock is held from the first file written to the last."""
-        self._stage("check", self.check)
-        self._stage("data", self.load_data)
-        self._stage("model", self.build)
+        self.stage("check", self.check)
+        self.stage("data", self.load_data)
+        self.stage("model", self.build)
         with contextlib.ExitStack() as stack:
-            self._stage("folder", self.prepare_folder, stack)
-            self._stage("train", self.train)
-            self._stage("post_hoc", self.post_hoc)
-            self._stage("evaluate", self.evaluate)
-            self._stage("write", self.write)
+            self.stage("folder", self.prepare_folder, stack)
+            self.stage("train", self.train)
+            self.stage("post_hoc", self.post_hoc)
+            self.stage("evaluate", self.evaluate)
+            self.stage("write", self.write)
         return TrainedRun(self.out, self.model, self.tokenizer, self.results)
 
-    # ------------------------------------------------------------------ events
-    def _main_process(self) -> bool:
+    def main_process(self) -> bool:
         if self.accelerator is not None:
             return self.accelerator.is_main_process
-        return int(os.environ.get("RANK", "0")) == 0  # before the accelerator exists (torchrun sets RANK)
-
-    def _notify(self, event: str, record: dict) -> None:
-        if not self._main_process():
-            return
-        for callback in self.callbacks:
-            handler = getattr(callback, event, None)
-            if handler is not None:
-                handler(record)
-
-    def _stage(self, name: str, stage: Callable, *args) -> None:
-        self._notify("on_stage_begin", {"stage": name})
-        began = time.perf_counter()
-        stage(*args)
-        self._notify("on_stage_end", {"stage": name, "seconds": time.perf_counter() - began})
+        return super().main_process()  # before the accelerator exists
 
     # ------------------------------------------------------------------ stages
     def check(self) -> None:
@@ -283,7 +271,7 @@ class Runner:
         summary["objectives"] = [objective.describe() for objective in self.objectives]
         if self.accelerator.is_main_process:
             save_checkpoint(self.model, self.tokenizer, self.out / rf.CHECKPOINT)
-            self._notify("on_save", {"what": "checkpoint", "path": str(self.out / rf.CHECKPOINT)})
+            self.notify("on_save", {"what": "checkpoint", "path": str(self.out / rf.CHECKPOINT)})
 
     def evaluate(self) -> None:
         """Score every evaluation split (predictions written beside), and assemble the run's results."""
@@ -310,7 +298,7 @@ class Runner:
         if recipe.data.pseudo_labeled is not None and results.protocol.pseudo_labels is not None:
             results.protocol.pseudo_labels.update(student_class_mix(results, main))
         self.results = results
-        self._notify("on_evaluate", {"results": results})
+        self.notify("on_evaluate", {"results": results})
 
     def write(self) -> None:
         """results.json, the model card and the training curves; the spent resumable state is removed last."""
@@ -320,7 +308,7 @@ class Runner:
             self.writer.write_results(self.results,
                                       card=lambda folder, written: write_model_card(folder, written, recipe))
             remove_training_state(out / rf.STATE)  # the run is complete: the resumable state is spent
-            self._notify("on_save", {"what": "results", "path": str(out / rf.RESULTS)})
+            self.notify("on_save", {"what": "results", "path": str(out / rf.RESULTS)})
         if self.tracker is not None:  # after results.json: a tracker's failure cannot cost the record
             self.tracker.log_results(self.results)
         self.accelerator.wait_for_everyone()
@@ -372,6 +360,135 @@ def _plot_training_curves(out: Path, title: str) -> None:
         logger.warning("no %s: %s", rf.TRAINING_CURVES, exc)
 
 
+class EvaluateJob(Job):
+    """``xlingual evaluate``: a saved run's checkpoint scored again, on its data or on other data
+    (``check → data → model → evaluate → write``); see :func:`evaluate_run`."""
+
+    stages = ("check", "data", "model", "evaluate", "write")
+
+    def __init__(self, run: str | Path, languages: list[str] | None = None, splits: list[str] | None = None,
+                 overrides: list[str] | tuple[str, ...] = (), progress: bool = True, base_model: str | None = None,
+                 verify: bool = True, out: str | Path | None = None, name: str | None = None,
+                 command: list[str] | None = None, callbacks: Sequence[object] = ()) -> None:
+        super().__init__(callbacks)
+        self.run_path = Path(run)
+        self.languages, self.splits, self.overrides = languages, splits, override_list(overrides)
+        self.progress, self.base_model, self.verify = progress, base_model, verify
+        self.out, self.name, self.command = out, name, command
+
+    def run(self) -> Results:
+        self.stage("check", self.check)
+        self.stage("data", self.load_data)
+        self.stage("model", self.load_model)
+        self.stage("evaluate", self.evaluate)
+        if self.out is not None:
+            self.stage("write", self.write)
+        return self.result
+
+    def check(self) -> None:
+        """The run folder, the output folder, the overrides, the languages, and the checkpoint's classes and
+        position limit against the data's (config.json only: no weights load)."""
+        run = self.run_path
+        config_path = run / rf.CONFIG
+        if not config_path.is_file():
+            raise DataError(f"{run}: no {rf.CONFIG}; pass a run folder written by 'xlingual train'")
+        if self.out is None and self.name:
+            other_data.check_name(self.name)
+            self.out = run / "evaluations" / self.name
+        if self.out is not None:
+            self.out = Path(self.out)
+            other_data.check_output_folder(self.out, run)
+        data = run_recipe_data(run, self.overrides)
+        self.paths = record_paths(data)
+        self.recipe = recipe = RecipeConfig.from_dict(data)
+        if self.languages:
+            self.wanted = [to_canonical(lang, recipe.data.language_names, field="--languages")
+                           for lang in self.languages]
+        else:
+            self.wanted = recipe.data.languages
+        # Check the classes first (config.json only), so a changed label scheme is named as such rather than
+        # reported as an unknown label somewhere in the data.
+        _, checkpoint_config = load_checkpoint_config(run)
+        limit = position_limit(checkpoint_config.encoder)
+        if limit is not None and recipe.model.max_length > limit:
+            raise ConfigError(f"model.max_length: {recipe.model.max_length} is over the checkpoint's encoder limit "
+                              f"of {limit} tokens")
+        classes = [checkpoint_config.id2label[i] for i in range(checkpoint_config.num_labels)]
+        self.scheme = label_scheme(recipe.data)
+        if list(self.scheme.names) != classes:
+            raise DataError(f"{run}: the checkpoint's classes {classes} differ from the data's label scheme "
+                            f"{list(self.scheme.names)}")
+
+    def load_data(self) -> None:
+        recipe = self.recipe
+        self.raw_by_split = {split: {lang: load_examples(recipe.data, lang, split) for lang in self.wanted}
+                             for split in (self.splits or recipe.evaluation.splits)}
+
+    def load_model(self) -> None:
+        """The checkpoint (its weights verified against their fingerprints unless ``verify=False``), and the data
+        tokenised as the recipe cuts it."""
+        self.started = time.perf_counter()
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.model, self.tokenizer = load_checkpoint(self.run_path, base_model=self.base_model, device=self.device,
+                                                     verify=self.verify)
+        self.tokenized = {split: tokenize_all(raw, self.tokenizer, self.recipe)
+                          for split, raw in self.raw_by_split.items()}
+        self.truncation = report_truncation(
+            self.recipe, {split: {lang: t for lang, (_, t) in by.items()} for split, by in self.tokenized.items()},
+            True)
+
+    def evaluate(self) -> None:
+        """Score, and say whether the scores on the run's own examples reproduce its results.json."""
+        run, recipe, scheme, out = self.run_path, self.recipe, self.scheme, self.out
+        saved = Results.read(run / rf.RESULTS) if (run / rf.RESULTS).is_file() else None
+        names = list(scheme.names)
+        self.reports: dict = {}
+        splits = evaluate_splits(self.model, self.tokenizer, recipe, scheme, self.raw_by_split, self.device, None,
+                                 self.progress, tokenized=self.tokenized, reports=self.reports)
+        same, other = other_data.same_data(saved, splits)
+        result = Results(
+            status="complete", kind=other_data.KIND, run=str(run),
+            recipe=recipe.name, method=recipe.method, model=recipe.model.name, seed=recipe.training.seed,
+            source_language=recipe.data.source_language,
+            target_languages=[lang for lang in self.wanted if lang != recipe.data.source_language],
+            label_scheme=LabelSchemeRecord(scheme.name, names),
+            protocol=saved.protocol if saved is not None else ProtocolRecord(),
+            evaluation=other_data.evaluation_record(run, saved, list(self.overrides), same, other,
+                                                    self.name or (out.name if out is not None else None)),
+            truncation=self.truncation, paths=self.paths, splits=splits,
+        )
+        corrected = recipe.evaluation.prior_correction is not None and (
+            saved is None or saved.protocol.prior_correction is None)
+        if corrected:  # scored differently from the run (transductive priors): recorded, and no reproduction check
+            result.protocol = dataclasses.replace(
+                result.protocol, prior_correction=protocol_prior_correction(recipe),
+                target_resources=[*result.protocol.target_resources, PRIOR_CORRECTION])
+        elif saved is not None and same:
+            result.matches_saved = other_data.reproduction(saved, splits, same)
+        result.wall_seconds = time.perf_counter() - self.started
+        result.versions = rf.library_versions()
+        self.result = result
+        self.notify("on_evaluate", {"results": result})
+
+    def write(self) -> None:
+        """``out``: the result as a results.json in the run schema (which ``compare`` reads), with predictions."""
+        run, out, recipe, result = self.run_path, self.out, self.recipe, self.result
+        started_by = shlex.join(self.command or sys.argv)
+        # one writer per folder: RUN's own lock for RUN/evaluations/NAME (a train --overwrite of RUN waits for it)
+        inside = out.resolve().is_relative_to(run.resolve())
+        with folder_lock(run if inside else out, started_by):  # checked again under the lock
+            other_data.check_output_folder(out, run)
+            if recipe.evaluation.save_predictions:
+                for split, report in self.reports.items():
+                    write_predictions(out / rf.PREDICTIONS, report, self.tokenized[split], list(self.scheme.names))
+            writer = rf.RunWriter(out)
+            writer.write_recipe(recipe, self.paths)
+            writer.record_start(started_by)
+            result.written_to = str(out / rf.RESULTS)
+            writer.write_results(result)
+        self.notify("on_save", {"what": "results", "path": str(out / rf.RESULTS)})
+
+
 def evaluate_run(
     run: str | Path,
     languages: list[str] | None = None,
@@ -383,6 +500,7 @@ def evaluate_run(
     out: str | Path | None = None,
     name: str | None = None,
     command: list[str] | None = None,
+    callbacks: Sequence[object] = (),
 ) -> Results:
     """Re-evaluate a saved run's checkpoint on its data, or on other data (``--set data.…``).
 
@@ -392,83 +510,5 @@ def evaluate_run(
     Paths in the run's config resolve against the directory the run started in; paths in ``overrides``
     against the current one. ``base_model`` says where a LoRA checkpoint's encoder is if it moved;
     ``verify=False`` skips the check of the weights against the checkpoint's fingerprints."""
-    run = Path(run)
-    config_path = run / rf.CONFIG
-    if not config_path.is_file():
-        raise DataError(f"{run}: no {rf.CONFIG}; pass a run folder written by 'xlingual train'")
-    if out is None and name:
-        other_data.check_name(name)
-        out = run / "evaluations" / name
-    if out is not None:
-        out = Path(out)
-        other_data.check_output_folder(out, run)
-    overrides = override_list(overrides)
-    data = run_recipe_data(run, overrides)
-    paths = record_paths(data)
-    recipe = RecipeConfig.from_dict(data)
-    if languages:
-        wanted = [to_canonical(lang, recipe.data.language_names, field="--languages") for lang in languages]
-    else:
-        wanted = recipe.data.languages
-    # Check the classes first (config.json only), so a changed label scheme is named as such rather than
-    # reported as an unknown label somewhere in the data.
-    _, checkpoint_config = load_checkpoint_config(run)
-    limit = position_limit(checkpoint_config.encoder)
-    if limit is not None and recipe.model.max_length > limit:
-        raise ConfigError(f"model.max_length: {recipe.model.max_length} is over the checkpoint's encoder limit of "
-                          f"{limit} tokens")
-    classes = [checkpoint_config.id2label[i] for i in range(checkpoint_config.num_labels)]
-    scheme = label_scheme(recipe.data)
-    if list(scheme.names) != classes:
-        raise DataError(f"{run}: the checkpoint's classes {classes} differ from the data's label scheme "
-                        f"{list(scheme.names)}")
-    raw_by_split = {split: {lang: load_examples(recipe.data, lang, split) for lang in wanted}
-                    for split in (splits or recipe.evaluation.splits)}
-    started = time.perf_counter()
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    model, tokenizer = load_checkpoint(run, base_model=base_model, device=device, verify=verify)
-    tokenized = {split: tokenize_all(raw, tokenizer, recipe) for split, raw in raw_by_split.items()}
-    truncation = report_truncation(
-        recipe, {split: {lang: t for lang, (_, t) in by.items()} for split, by in tokenized.items()}, True)
-    saved = Results.read(run / rf.RESULTS) if (run / rf.RESULTS).is_file() else None
-    names = list(scheme.names)
-    reports: dict = {}
-    splits = evaluate_splits(model, tokenizer, recipe, scheme, raw_by_split, device, None, progress,
-                             tokenized=tokenized, reports=reports)
-    same, other = other_data.same_data(saved, splits)
-    result = Results(
-        status="complete", kind=other_data.KIND, run=str(run),
-        recipe=recipe.name, method=recipe.method, model=recipe.model.name, seed=recipe.training.seed,
-        source_language=recipe.data.source_language,
-        target_languages=[lang for lang in wanted if lang != recipe.data.source_language],
-        label_scheme=LabelSchemeRecord(scheme.name, names),
-        protocol=saved.protocol if saved is not None else ProtocolRecord(),
-        evaluation=other_data.evaluation_record(run, saved, list(overrides), same, other,
-                                                name or (out.name if out is not None else None)),
-        truncation=truncation, paths=paths, splits=splits,
-    )
-    corrected = recipe.evaluation.prior_correction is not None and (
-        saved is None or saved.protocol.prior_correction is None)
-    if corrected:  # scored differently from the run (transductive priors): recorded, and no reproduction check
-        result.protocol = dataclasses.replace(
-            result.protocol, prior_correction=protocol_prior_correction(recipe),
-            target_resources=[*result.protocol.target_resources, PRIOR_CORRECTION])
-    elif saved is not None and same:
-        result.matches_saved = other_data.reproduction(saved, splits, same)
-    result.wall_seconds = time.perf_counter() - started
-    result.versions = rf.library_versions()
-    if out is not None:
-        started_by = shlex.join(command or sys.argv)
-        # one writer per folder: RUN's own lock for RUN/evaluations/NAME (a train --overwrite of RUN waits for it)
-        inside = out.resolve().is_relative_to(run.resolve())
-        with folder_lock(run if inside else out, started_by):  # checked again under the lock
-            other_data.check_output_folder(out, run)
-            if recipe.evaluation.save_predictions:
-                for split, report in reports.items():
-                    write_predictions(out / rf.PREDICTIONS, report, tokenized[split], names)
-            writer = rf.RunWriter(out)
-            writer.write_recipe(recipe, paths)
-            writer.record_start(started_by)
-            result.written_to = str(out / rf.RESULTS)
-            writer.write_results(result)
-    return result
+    return EvaluateJob(run, languages, splits, overrides, progress, base_model, verify, out, name, command,
+                       callbacks).run()

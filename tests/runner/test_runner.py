@@ -83,3 +83,39 @@ def test_plain_objects_with_some_events_are_callbacks_too(tiny_bert, toy_umsab, 
                                                                          ["positive", "negative", "neutral"] * 4),
                  callbacks=[Stages()], progress=False)
     assert seen == list(STAGES)
+
+
+class Stages(xlingual.Callback):
+    def __init__(self) -> None:
+        self.begun, self.ended, self.saved = [], [], []
+
+    def on_stage_begin(self, record):
+        self.begun.append(record["stage"])
+
+    def on_stage_end(self, record):
+        self.ended.append(record["stage"])
+
+    def on_save(self, record):
+        self.saved.append(record["what"])
+
+
+def test_soup_interpolate_and_evaluate_are_jobs_with_the_same_events(train_tiny, tmp_path):
+    from xlingual.merging import InterpolateJob, SoupJob, interpolate, soup
+    from xlingual.runner import EvaluateJob, evaluate_run
+
+    run = train_tiny(**{"training.epochs": 1})
+    twin = train_tiny(out=tmp_path / "twin", **{"training.epochs": 1, "training.seed": 2})
+    for job, make in ((SoupJob, lambda cb: soup([run, twin], tmp_path / "soup", progress=False, callbacks=cb)),
+                      (InterpolateJob, lambda cb: interpolate(run, [0.5], tmp_path / "wiseft", head="kept",
+                                                              progress=False, callbacks=cb))):
+        seen = Stages()
+        out = make([seen])
+        assert seen.begun == seen.ended == list(job.stages) and seen.saved == ["checkpoint", "results"]
+        assert (out / "results.json").is_file()
+    seen = Stages()
+    result = evaluate_run(run, progress=False, name="again", callbacks=[seen])
+    assert seen.begun == seen.ended == list(EvaluateJob.stages) and seen.saved == ["results"]
+    assert all(result.matches_saved.values())  # the same scores as the run's own results.json
+    seen = Stages()
+    evaluate_run(run, progress=False, callbacks=[seen])  # nothing to write: no write stage
+    assert seen.begun == list(EvaluateJob.stages)[:-1]
