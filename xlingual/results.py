@@ -7,6 +7,9 @@ refused with a :class:`ResultsError` that names the file and the key.
 
 Consumers (``compare``, the model card, the plots, ``evaluate``, the CLI, :func:`xlingual.fit`) read
 :class:`Results` and never walk the raw JSON.
+
+One module (about 410 lines) on purpose: every field's record and the one reader/writer that round-trips them
+sit together, so a file is read and written back key for key (``null`` kept, an absent key left absent).
 """
 
 from __future__ import annotations
