@@ -101,7 +101,7 @@ def test_the_objective_trains_toward_the_weak_view_and_its_draws_resume(tiny_xlm
     out = model(**batch)
     context = StepContext({"target": out.embeddings}, {"target": batch}, 0.0, model, logits={"target": out.logits})
     loss = objective.compute(context)
-    assert loss.item() >= 0 and loss.requires_grad
+    assert loss.item() >= -1e-6 and loss.requires_grad  # a KL divergence: 0 or more, up to float error
     state = objective.state_dict()
     assert int(state["draws"]) == 1
     rows = [[5, 6, 7]]
