@@ -79,7 +79,7 @@ class LanguageScores:
         return getattr(self, name)
 
     def metrics(self) -> dict[str, float]:
-        """The headline metrics by name, as :func:`~xlingual.evaluation.metrics.transfer_summary` reads them."""
+        """The headline metrics by name, as :func:`~xlingual.metrics.classification.transfer_summary` reads them."""
         return {name: self.metric(name) for name in METRIC_NAMES}
 
 

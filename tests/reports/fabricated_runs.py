@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from xlingual.evaluation.metrics import classification_metrics, transfer_summary
 from xlingual.io import atomic_write_json, atomic_write_text
+from xlingual.metrics.classification import classification_metrics, transfer_summary
 
 LABELS = ["negative", "neutral", "positive"]
 

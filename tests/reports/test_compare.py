@@ -12,8 +12,8 @@ import pytest
 from conftest import png_size
 from fabricated_runs import ALIGN, BASE, LABELS, make_sweep, right_then_wrong, write_run  # tests/reports/
 
-from xlingual.evaluation.metrics import classification_metrics
 from xlingual.io import atomic_write_json, atomic_write_text
+from xlingual.metrics.classification import classification_metrics
 from xlingual.reports.compare import (
     ComparisonError,
     ComparisonWarning,

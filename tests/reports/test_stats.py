@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from fabricated_runs import LABELS, right_then_wrong  # tests/reports/
 
-from xlingual.evaluation.metrics import classification_metrics
+from xlingual.metrics.classification import classification_metrics
 from xlingual.reports import stats
 
 

@@ -9,8 +9,8 @@ import torch
 
 from ..data.batching import TokenizedExamples
 from ..data.examples import Examples
+from ..metrics.classification import classification_metrics, transfer_summary
 from ..modeling.predict import predict_probabilities
-from .metrics import classification_metrics, transfer_summary
 
 
 @dataclass

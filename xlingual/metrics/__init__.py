@@ -1,4 +1,5 @@
-"""xlingual's transfer metrics for the Hugging Face ``evaluate`` ecosystem.
+"""Metrics in one place: the computations every score goes through (:mod:`.classification`), and the same
+metrics for the Hugging Face ``evaluate`` ecosystem.
 
 ``evaluate.load(xlingual.metrics.transfer_metric_path())`` loads them from the installed package,
 offline: per-language accuracy and macro-F1, the target-language average and the transfer gap, on

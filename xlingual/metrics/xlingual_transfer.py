@@ -12,8 +12,8 @@ from __future__ import annotations
 import datasets
 import evaluate
 
-from xlingual.evaluation.metrics import classification_metrics, transfer_summary
 from xlingual.languages import normalize_language
+from xlingual.metrics.classification import classification_metrics, transfer_summary
 
 _DESCRIPTION = """Zero-shot cross-lingual transfer: each language's accuracy and macro-F1, the average over the
 target languages, and the gap between the source language and that average."""

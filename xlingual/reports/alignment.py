@@ -17,7 +17,7 @@ from typing import Any
 
 from scipy import stats as scipy_stats
 
-from ..evaluation.metrics import transfer_summary
+from ..metrics.classification import transfer_summary
 from ..run_folder import RESULTS
 from .diagnostics import DIAGNOSTICS_JSON
 from .runs import Run, _warn

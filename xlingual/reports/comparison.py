@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import did_you_mean
-from ..evaluation.metrics import transfer_summary
+from ..metrics.classification import transfer_summary
 from ..results import LabelSchemeRecord
 from ..run_folder import RESULTS
 from . import stats

@@ -24,7 +24,7 @@ from typing import Literal
 import numpy as np
 from scipy import stats as scipy_stats
 
-from ..evaluation.metrics import confusion_matrix, f1_per_class
+from ..metrics.classification import confusion_matrix, f1_per_class
 
 Metric = Literal["macro_f1", "accuracy"]
 METRICS: tuple[str, ...] = ("macro_f1", "accuracy")
@@ -96,7 +96,7 @@ def score(gold: Sequence[int], pred: Sequence[int] | np.ndarray, metric: Metric 
           num_labels: int | None = None) -> float:
     """The metric on all examples (averaged over runs for 2-D ``pred``), as a fraction.
 
-    Goes through :mod:`xlingual.evaluation.metrics`, so it equals what results.json holds.
+    Goes through :mod:`xlingual.metrics.classification`, so it equals what results.json holds.
     """
     _check_metric(metric)
     gold_array = _gold(gold)

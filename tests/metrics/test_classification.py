@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from xlingual.evaluation.metrics import classification_metrics, confusion_matrix, transfer_summary
+from xlingual.metrics.classification import classification_metrics, confusion_matrix, transfer_summary
 
 
 def test_metrics_by_hand():
@@ -46,7 +46,7 @@ def test_transfer_metrics_load_offline_as_an_evaluate_module():
     import evaluate
 
     import xlingual.metrics
-    from xlingual.evaluation.metrics import classification_metrics, transfer_summary
+    from xlingual.metrics.classification import classification_metrics, transfer_summary
 
     metric = evaluate.load(xlingual.metrics.transfer_metric_path())
     references = [0, 1, 2, 0, 1, 2, 0, 1, 2, 2]
