@@ -1,10 +1,11 @@
 """The events a job tells its callbacks about, as transformers' ``TrainerCallback`` lists them, and the
 :class:`Job` base that runs a command's stages and reports them.
 
-Subclassing :class:`Callback` is optional: the runner and the training loop call an event on every callback
-that has a method of that name, so any object with some of them will do. Each event takes one record (a
-dict); events are called on the main process only. A callback observes: what it returns is ignored, and the
-run's folder is written the same with or without it.
+Subclassing :class:`Callback` is optional: a job and the training loop call an event on every callback that
+has a method of that name, so any object with some of them will do. Each event takes one record (a dict);
+events are called on the main process only. A callback observes: what it returns is ignored. It should not
+raise: an exception from it stops the job like any other error (the files written before it stay, and a
+training resumes with ``--resume``).
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ class Callback:
 class Job:
     """A command's work as named stages run in order, each reported to the callbacks (``on_stage_begin`` and
     ``on_stage_end``), as :class:`xlingual.runner.Runner` runs a training. ``xlingual.train``, ``fit``,
-    ``soup``, ``interpolate`` and ``evaluate`` each construct one job and call :meth:`run`."""
+    ``merging.soup``, ``merging.interpolate`` and ``runner.evaluate_run`` (the CLI's ``evaluate``) each construct
+    one job and call :meth:`run`."""
 
     stages: tuple[str, ...] = ()
     """The stage names, in the order :meth:`run` calls them."""

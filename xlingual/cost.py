@@ -25,9 +25,10 @@ def _cost_record(run: Path) -> dict[str, Any] | None:
     return cost if isinstance(cost, dict) and isinstance(cost.get("runs"), (int, float)) else None
 
 
-def trainings(runs: list[str | Path]) -> dict[Any, float]:
-    """Every distinct training behind ``runs`` (each run, its teachers, its ingredients, recursively), with its
-    own cost: a teacher shared by three students, or a run in two soups, is counted once."""
+def trainings(runs: list[str | Path], parts: list[dict[str, Any]] = ()) -> dict[Any, float]:
+    """Every distinct training behind ``runs`` and the recorded ``parts`` (``{"run", "runs"}``: teachers or
+    ingredients), recursively, each with its own cost: a teacher shared by three students, or a run in two
+    soups, is counted once."""
     seen: dict[Any, float] = {}
 
     def visit(run: Path) -> None:
@@ -38,16 +39,21 @@ def trainings(runs: list[str | Path]) -> dict[Any, float]:
         if cost is None:  # a run from before cost accounting: one training
             seen[run] = 1.0
             return
-        parts = [*(cost.get("teachers") or ()), *(cost.get("made_from") or ())]
-        seen[run] = float(cost.get("own_training", cost["runs"] if not parts else 0.0))
-        for part in parts:
+        inner = [*(cost.get("teachers") or ()), *(cost.get("made_from") or ())]
+        seen[run] = float(cost.get("own_training", cost["runs"] if not inner else 0.0))
+        add(inner)
+
+    def add(items) -> None:
+        for part in items:
             if part.get("run") and (Path(str(part["run"])) / "results.json").is_file():
                 visit(Path(str(part["run"])))
-            else:  # a teacher that moved or was never a run folder: its cost as recorded, once
-                seen[("recorded", len(seen))] = float(part.get("runs", 1.0))
+            else:  # a teacher that moved, or was never a run folder: its cost as recorded, once per path
+                key = ("recorded", str(part["run"]) if part.get("run") else len(seen))
+                seen.setdefault(key, float(part.get("runs", 1.0)))
 
     for run in runs:
         visit(Path(run))
+    add(parts)
     return seen
 
 
@@ -63,9 +69,8 @@ def training_cost(recipe: RecipeConfig, teachers: list[dict[str, Any]] | None = 
         own += recipe.self_training.rounds * recipe.self_training.epochs / recipe.training.epochs
     members = [{"run": str(t.get("run")), "runs": run_cost(t["run"]) if t.get("run") else 1.0}
                for t in teachers or ()]
-    readable = [t["run"] for t in teachers or () if t.get("run") and (Path(str(t["run"])) / "results.json").is_file()]
-    others = sum(m["runs"] for t, m in zip(teachers or (), members, strict=True) if t.get("run") not in readable)
-    return {"runs": round(own + sum(trainings(readable).values()) + others, 4), "own_training": round(own, 4),
+    parts = [{"run": t.get("run"), "runs": m["runs"]} for t, m in zip(teachers or (), members, strict=True)]
+    return {"runs": round(own + sum(trainings([], parts).values()), 4), "own_training": round(own, 4),
             "teachers": members}
 
 

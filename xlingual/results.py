@@ -223,7 +223,8 @@ class InterpolationRecord:
     source_dev_macro_f1: dict[str, float] | None = field(default=None, metadata=OPTIONAL)
     """α → source-dev macro-F1."""
     chosen_alpha: float | None = field(default=None, metadata=OPTIONAL)
-    chosen_on: str | None = "source-dev"
+    chosen_on: str | None = field(default=None, metadata=OPTIONAL)
+    """``source-dev``: α is never chosen on target data."""
     analysis: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
     """``--analysis``: every split scored at every α (never used to choose)."""
     extra: dict[str, Any] = field(default_factory=dict, metadata=UNKNOWN_KEYS)
@@ -302,13 +303,14 @@ class Results:
     extra: dict[str, Any] = field(default_factory=dict, metadata=UNKNOWN_KEYS)
     """Keys this xlingual does not know, kept as read and written back."""
 
-    def __post_init__(self) -> None:
+    def __setattr__(self, name: str, value: Any) -> None:
         # writers build these records as plain mappings (paths.json, the loop's summary, truncation_report):
-        # they become the typed records here, so every reader gets the same types however the object was made
-        for name, record in _RECORDS.items():
-            value = getattr(self, name)
-            if isinstance(value, dict):
-                setattr(self, name, _build(record, value, f"results.json: {name}"))
+        # they become the typed records as they are set, in the constructor or after, so every reader gets the
+        # same types however the object was made
+        record = _RECORDS.get(name)
+        if record is not None and isinstance(value, dict):
+            value = _build(record, value, f"results.json: {name}")
+        super().__setattr__(name, value)
 
     @property
     def complete(self) -> bool:

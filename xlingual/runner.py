@@ -95,7 +95,7 @@ class Runner(Job):
     training loop's events (``on_train_begin``, ``on_log``, ``on_epoch_end``, ``on_train_end``) and the
     runner's own: ``on_stage_begin({"stage"})``, ``on_stage_end({"stage", "seconds"})``,
     ``on_save({"what", "path"})`` after the checkpoint and after results.json, and ``on_evaluate({"results"})``
-    once the scores are in (see :class:`xlingual.training.callbacks.Callback`). They are called on the main
+    once the scores are in (see :class:`xlingual.callbacks.Callback`). They are called on the main
     process only. ``command`` (CLI argv) or ``call`` (Python) is recorded in the folder."""
 
     def __init__(
@@ -372,7 +372,7 @@ class EvaluateJob(Job):
                  command: list[str] | None = None, callbacks: Sequence[object] = ()) -> None:
         super().__init__(callbacks)
         self.run_path = Path(run)
-        self.languages, self.splits, self.overrides = languages, splits, override_list(overrides)
+        self.languages, self.splits, self.overrides = languages, splits, overrides
         self.progress, self.base_model, self.verify = progress, base_model, verify
         self.out, self.name, self.command = out, name, command
 
@@ -398,6 +398,7 @@ class EvaluateJob(Job):
         if self.out is not None:
             self.out = Path(self.out)
             other_data.check_output_folder(self.out, run)
+        self.overrides = override_list(self.overrides)
         data = run_recipe_data(run, self.overrides)
         self.paths = record_paths(data)
         self.recipe = recipe = RecipeConfig.from_dict(data)

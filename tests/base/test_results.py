@@ -108,3 +108,10 @@ def test_records_given_as_mappings_become_typed():
     assert Results.from_dict(results.to_dict()).to_dict() == results.to_dict()
     assert Results(status="complete", source_language="english", label_scheme=results.label_scheme,
                    splits={}).to_dict()["training"] == {}  # a soup's or an evaluation's: empty, as before
+
+
+def test_a_record_set_after_construction_is_typed_too():
+    results = Results.from_dict(UNVERSIONED)
+    results.soup = {"kind": "uniform", "ingredients": [], "kept": []}
+    assert isinstance(results.soup, SoupRecord) and results.soup.kind == "uniform"
+    assert results.to_dict()["soup"] == {"kind": "uniform", "ingredients": [], "kept": []}

@@ -45,3 +45,11 @@ def test_an_ensemble_of_runs_that_share_a_teacher_counts_it_once(tmp_path):
             for name in ("a", "b"))
     cost = training_cost(RecipeConfig(), [{"run": str(a)}, {"run": str(b)}])
     assert cost["runs"] == 4.0 and [m["runs"] for m in cost["teachers"]] == [2.0, 2.0]  # 1 + a + b + teacher
+
+
+def test_a_moved_teacher_of_several_students_counts_once(tmp_path):
+    gone = str(tmp_path / "gone")  # a 3-run teacher whose folder moved: its cost as recorded, once
+    students = [write_run(tmp_path / f"s{i}", {"runs": 4.0, "own_training": 1.0,
+                                               "teachers": [{"run": gone, "runs": 3.0}]}) for i in range(2)]
+    assert combined_cost(students)["runs"] == 5.0
+    assert training_cost(RecipeConfig(), [{"run": gone}, {"run": gone}])["runs"] == 2.0  # 1 + the moved run's 1
