@@ -233,3 +233,26 @@ def test_diagnostics_older_than_the_run_or_measured_differently_are_flagged(swee
                       {"max_pairs": 100, "languages": {"spanish": {"retrieval_at_1_en_to_x": 0.8}}})
     with pytest.warns(ComparisonWarning, match="different pairs, pair counts or text prefixes"):
         alignment_points(load_runs([sweep]))
+
+
+def test_soups_of_different_seed_sets_are_members_of_one_recipe_and_pair_by_their_seeds(tmp_path):
+    """Soups have no seed; soups of seeds {1,2}, {1,3}, {2,3} are three members, not one run and two skipped."""
+    from xlingual.reports.comparison import baseline_deltas
+
+    def soup_run(recipe, seeds, spanish):
+        folder = write_run(tmp_path / recipe / "+".join(map(str, seeds)), recipe, None,
+                           {"english": 9, "spanish": spanish})
+        results = json.loads((folder / "results.json").read_text())
+        results["soup"] = {"kind": "uniform", "ingredients": [], "kept": [], "source_dev_macro_f1": None,
+                           "seeds": list(seeds)}
+        atomic_write_json(folder / "results.json", results)
+
+    for seeds, (a, b) in {(1, 2): (8, 6), (1, 3): (7, 6), (2, 3): (9, 5)}.items():
+        soup_run("cs-soup", seeds, a)
+        soup_run("base-soup", seeds, b)
+    runs = load_runs([tmp_path])
+    table = comparison_table(runs, n_resamples=0)
+    assert table.recipes["cs-soup"].n_seeds == 3 and table.skipped is None
+    result = baseline_deltas(runs, "base-soup", metric="accuracy", n_resamples=100)
+    row = result["recipes"]["cs-soup"]
+    assert row["seeds"] == ["1+2", "1+3", "2+3"] and row["per_seed_delta"] == pytest.approx([0.2, 0.1, 0.4])

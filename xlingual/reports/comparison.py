@@ -184,8 +184,8 @@ def comparison_table(runs: Sequence[Run], split: str = "test", n_resamples: int 
 
 def _seed_pairs(runs_a: Sequence[Run], runs_b: Sequence[Run]) -> tuple[list[tuple[int, int]], bool]:
     """Run index pairs for the permutation test: shared seeds, else seed order; and whether seeds matched."""
-    seeds_b = {run.seed: i for i, run in enumerate(runs_b)}
-    shared = [(i, seeds_b[run.seed]) for i, run in enumerate(runs_a) if run.seed in seeds_b]
+    seeds_b = {run.member: i for i, run in enumerate(runs_b)}
+    shared = [(i, seeds_b[run.member]) for i, run in enumerate(runs_a) if run.member in seeds_b]
     if shared:
         return shared, True
     return [(i, i) for i in range(min(len(runs_a), len(runs_b)))], False
@@ -212,7 +212,7 @@ def compare_recipes(runs: Sequence[Run], a: str, b: str, split: str = "test", me
     runs_a, runs_b = groups[a], groups[b]
     flags = check_comparability([*runs_a, *runs_b], split)
     pairs, seeds_match = _seed_pairs(runs_a, runs_b)
-    shared_seeds = [runs_a[i].seed for i, _ in pairs] if seeds_match else []
+    shared_seeds = [runs_a[i].member for i, _ in pairs] if seeds_match else []
     num_labels = len(runs_a[0].label_names)
     source = runs_a[0].source_language
     languages = [lang for lang in _ordered_languages([*runs_a, *runs_b], split)
@@ -273,7 +273,7 @@ def compare_recipes(runs: Sequence[Run], a: str, b: str, split: str = "test", me
                    f"{', '.join(map(str, shared_seeds))} for the permutation and seed tests")
     else:
         pairing = ("the recipes share no seed: the permutation test pairs runs in seed order "
-                   f"({', '.join(f'{runs_a[i].seed}~{runs_b[j].seed}' for i, j in pairs)}); no seed-level test")
+                   f"({', '.join(f'{runs_a[i].member}~{runs_b[j].member}' for i, j in pairs)}); no seed-level test")
     return {
         "a": a, "b": b, "split": split, "metric": metric, "confidence": confidence, "n_resamples": n_resamples,
         "bootstrap_seed": seed, "seeds_a": [r.seed for r in runs_a], "seeds_b": [r.seed for r in runs_b],
@@ -292,7 +292,7 @@ def baseline_deltas(runs: Sequence[Run], baseline: str, split: str = "test", met
     if baseline not in groups:
         raise ComparisonError(f"no finished run of the baseline recipe '{baseline}' on the '{split}' split"
                               f"{did_you_mean(baseline, groups)}; recipes found: {', '.join(groups)}")
-    base_by_seed = {run.seed: run for run in groups[baseline] if run.seed is not None}
+    base_by_seed = {run.member: run for run in groups[baseline] if run.member is not None}
     rows: dict[str, Any] = {}
     notes: list[str] = []
     if not base_by_seed:
@@ -303,15 +303,16 @@ def baseline_deltas(runs: Sequence[Run], baseline: str, split: str = "test", met
         if any(run.results.other_data for run in group):
             notes.append(f"{recipe}: scored on other data than {baseline}, not compared")
             continue
-        if all(run.seed is None and run.results.soup for run in group):
+        if all(run.seed is None and run.results.soup for run in group) and not any(
+                run.member in base_by_seed for run in group):
             notes.append(f"{recipe}: a soup of several runs has no seed of its own; compare it with --significance "
                          f"against the {baseline} runs of its ingredients' seeds")
             continue
-        mine = [run for run in group if run.seed is not None and run.seed in base_by_seed]
+        mine = [run for run in group if run.member is not None and run.member in base_by_seed]
         if not mine:
             notes.append(f"{recipe}: no seed in common with {baseline}, not compared")
             continue
-        seeds = [run.seed for run in mine]
+        seeds = [run.member for run in mine]
         result = compare_recipes([*mine, *(base_by_seed[s] for s in seeds)], recipe, baseline, split, metric,
                                  n_resamples, seed, confidence)
         notes += [f"{recipe}: {text}" for text in [*result["flags"], *result["notes"]]]
@@ -320,7 +321,7 @@ def baseline_deltas(runs: Sequence[Run], baseline: str, split: str = "test", met
             notes.append(f"{recipe}: no target language in common with {baseline}")
             continue
         per_seed = [float(np.mean([run.language_metrics(split)[lang].metric(metric) for lang in entry["languages"]])
-                          - np.mean([base_by_seed[run.seed].language_metrics(split)[lang].metric(metric)
+                          - np.mean([base_by_seed[run.member].language_metrics(split)[lang].metric(metric)
                                      for lang in entry["languages"]])) for run in mine]
         rows[recipe] = {"seeds": seeds, "languages": entry["languages"], "a": entry["a"], "b": entry["b"],
                         "delta": entry["delta"], "ci": entry["ci"],

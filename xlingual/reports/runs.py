@@ -61,6 +61,16 @@ class Run:
         return self.results.seed
 
     @property
+    def member(self) -> int | str | None:
+        """What tells this run from the other runs of its recipe: its seed; for a soup of several seeded runs
+        (no seed of its own), the seeds it averaged (``"1+2"``). So soups of different seed sets are members of
+        one recipe, each pairable with the soup of the same seeds of another recipe."""
+        if self.seed is not None:
+            return self.seed
+        seeds = self.results.soup.seeds if self.results.soup is not None else None
+        return "+".join(map(str, seeds)) if seeds else None
+
+    @property
     def name(self) -> str:
         return f"{self.recipe}-seed{self.seed}"
 
@@ -205,17 +215,19 @@ def load_runs(paths: Iterable[str | Path]) -> list[Run]:
 
 
 def group_runs(runs: Sequence[Run]) -> dict[str, list[Run]]:
-    """Runs by recipe name (first-seen order), sorted by seed; a repeated seed keeps the first run."""
+    """Runs by recipe name (first-seen order), sorted by seed; a repeated seed (:attr:`Run.member`) keeps the
+    first run."""
     groups: dict[str, list[Run]] = {}
     for run in runs:
         group = groups.setdefault(run.recipe, [])
-        twin = next((other for other in group if other.seed == run.seed), None)
+        twin = next((other for other in group if other.member == run.member), None)
         if twin is not None:
-            _skip(f"{run.path}: recipe {run.recipe} seed {run.seed} already comes from {twin.path}, skipped")
+            _skip(f"{run.path}: recipe {run.recipe} seed {run.member} already comes from {twin.path}, skipped")
             continue
         group.append(run)
     for group in groups.values():
-        group.sort(key=lambda r: (r.seed is None, r.seed if isinstance(r.seed, int) else 0, str(r.path)))
+        group.sort(key=lambda r: (r.seed is None, r.seed if isinstance(r.seed, int) else 0,
+                                  "" if r.seed is not None else str(r.member or ""), str(r.path)))
     return groups
 
 
