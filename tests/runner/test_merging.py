@@ -37,6 +37,22 @@ def test_soup_of_identical_runs_is_the_run(train_tiny, tmp_path):
     assert results["protocol"]["cost"]["runs"] == 2.0 and saved["protocol"]["cost"]["runs"] == 1.0  # two trainings
 
 
+def test_a_soup_keeps_the_target_resources_of_every_ingredient(train_tiny, tmp_path):
+    """A student's pseudo-labels stay in its weights: souped with a zero-shot run, the soup is not zero-shot."""
+    from xlingual.io import atomic_write_json
+
+    run = train_tiny()
+    student = tmp_path / "student"
+    shutil.copytree(run, student)
+    record = read_json(student / "results.json")
+    record["protocol"]["target_resources"] = ["pseudo-labels"]
+    atomic_write_json(student / "results.json", record)
+    out = soup([run, student], tmp_path / "soup", progress=False)
+    assert read_json(out / "results.json")["protocol"]["target_resources"] == ["pseudo-labels"]
+    same = soup([run, tmp_path / "soup"], tmp_path / "again", progress=False)  # zero-shot and pseudo-labels
+    assert read_json(same / "results.json")["protocol"]["target_resources"] == ["pseudo-labels"]
+
+
 def test_soup_of_snapshots_equals_the_in_run_average(train_tiny, tmp_path):
     run = train_tiny(**{"training.epochs": 3, "averaging.keep_snapshots": "true"})
     snapshots = sorted((run / "snapshots").glob("*.safetensors"))

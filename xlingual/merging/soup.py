@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..cost import combined_cost
 from ..errors import RunFolderError
+from ..protocol import ZERO_SHOT
 from ..training.averaging import RunningAverage
 from .ingredients import (
     SourceDevScorer,
@@ -87,9 +88,15 @@ class SoupJob(WeightSpaceJob):
         kept_runs = list(dict.fromkeys(i.run.resolve() for i in ingredients if i.label in kept))
         base_results = saved_results(kept_runs[0]) or base_results
         if base_results is not None and len(kept_runs) > 1:
-            extra["soup"]["seeds"] = sorted({r.seed for run in kept_runs
-                                             if (r := saved_results(run)) is not None and r.seed is not None})
+            kept_results = [r for run in kept_runs if (r := saved_results(run)) is not None]
+            extra["soup"]["seeds"] = sorted({r.seed for r in kept_results if r.seed is not None})
             base_results.seed = None
+            # the soup used every target-side resource any kept ingredient trained with (a student's pseudo-labels
+            # stay in the weights it brings), so compare keeps it apart from zero-shot soups
+            resources = list(dict.fromkeys(res for r in kept_results for res in r.protocol.target_resources))
+            if len(resources) > 1:
+                resources = [res for res in resources if res != ZERO_SHOT]
+            base_results.protocol.target_resources = resources
         extra["cost"] = combined_cost([i.run for i in ingredients])  # a greedy soup's rejected runs were trained too
         if single and base_results is not None:  # a fixed checkpoint: neither the run's selection nor its average
             base_results.protocol.model_selection = f"fixed snapshot ({Path(kept[0]).stem})"
