@@ -8,7 +8,7 @@ refused with a :class:`ResultsError` that names the file and the key.
 Consumers (``compare``, the model card, the plots, ``evaluate``, the CLI, :func:`xlingual.fit`) read
 :class:`Results` and never walk the raw JSON.
 
-One module (about 410 lines) on purpose: every field's record and the one reader/writer that round-trips them
+One module (about 430 lines) on purpose: every field's record and the one reader/writer that round-trips them
 sit together, so a file is read and written back key for key (``null`` kept, an absent key left absent).
 """
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,8 +155,22 @@ class EvaluationRecord:
     """``split/language`` keys scored on other examples (other files, languages or splits)."""
 
 
+class _Record:
+    """Mapping-style reading of a record (``results.training["global_step"]``), as results.json's records were
+    plain dicts before they were typed: still answered, with a DeprecationWarning naming the attribute."""
+
+    def __getitem__(self, key: str) -> Any:
+        known = key in {f.name for f in dataclasses.fields(self)} and key not in ("extra", "read_keys")
+        warnings.warn(f"{type(self).__name__}[{key!r}] is deprecated: read the attribute "
+                      f"(.{key if known else 'extra[' + repr(key) + ']'})", DeprecationWarning, stacklevel=2)
+        value = getattr(self, key) if known else self.extra.get(key)
+        if value is None and not known:
+            raise KeyError(key)
+        return value
+
+
 @dataclass
-class TrainingRecord:
+class TrainingRecord(_Record):
     """``training``: the training loop's progress, throughput and selection history, and what the runner adds
     after it (self-training, LP-FT, interpolation, parameters, objectives, warnings). Soups and evaluations
     have none of it (an empty record, ``{}``). A field that is ``None`` is not written."""
@@ -198,7 +213,7 @@ class TrainingRecord:
 
 
 @dataclass
-class SoupRecord:
+class SoupRecord(_Record):
     """``soup``: how ``xlingual soup`` averaged its ingredients."""
 
     kind: str | None = field(default=None, metadata=OPTIONAL)
@@ -214,7 +229,7 @@ class SoupRecord:
 
 
 @dataclass
-class InterpolationRecord:
+class InterpolationRecord(_Record):
     """``interpolation``: ``xlingual interpolate`` (WiSE-FT toward the pretrained encoder)."""
 
     alphas: list[float] | None = field(default=None, metadata=OPTIONAL)
@@ -232,7 +247,7 @@ class InterpolationRecord:
 
 
 @dataclass
-class TruncationRecord:
+class TruncationRecord(_Record):
     """``truncation``: how texts were cut to ``max_length``, and per split and language how many were."""
 
     strategy: str | None = field(default=None, metadata=OPTIONAL)
@@ -245,7 +260,7 @@ class TruncationRecord:
 
 
 @dataclass
-class PathsRecord:
+class PathsRecord(_Record):
     """``paths`` (also the run's paths.json): every local path of the recipe, as typed and resolved."""
 
     cwd: str | None = field(default=None, metadata=OPTIONAL)
@@ -257,7 +272,7 @@ class PathsRecord:
 
 
 @dataclass
-class OverlapRecord:
+class OverlapRecord(_Record):
     """``train_eval_overlap``: training texts that also appear verbatim in the evaluation data."""
 
     count: int | None = field(default=None, metadata=OPTIONAL)

@@ -115,3 +115,13 @@ def test_a_record_set_after_construction_is_typed_too():
     results.soup = {"kind": "uniform", "ingredients": [], "kept": []}
     assert isinstance(results.soup, SoupRecord) and results.soup.kind == "uniform"
     assert results.to_dict()["soup"] == {"kind": "uniform", "ingredients": [], "kept": []}
+
+
+def test_reading_a_record_like_the_dict_it_was_still_works_and_warns():
+    results = Results.from_dict({**UNVERSIONED, "training": {"global_step": 4, "new_counter": 7}})
+    with pytest.warns(DeprecationWarning, match=r"TrainingRecord\['global_step'\] is deprecated.*\.global_step"):
+        assert results.training["global_step"] == 4
+    with pytest.warns(DeprecationWarning):
+        assert results.training["new_counter"] == 7
+    with pytest.warns(DeprecationWarning), pytest.raises(KeyError):
+        results.training["never_written"]
