@@ -22,7 +22,8 @@ def _cost_record(run: Path) -> dict[str, Any] | None:
         cost = Results.read(path).protocol.cost if path.is_file() else None
     except (OSError, ValueError, XlingualError):  # unreadable: the command reading the teacher says so; here 1
         cost = None
-    return cost if isinstance(cost, dict) and isinstance(cost.get("runs"), (int, float)) else None
+    record = cost.to_dict() if cost is not None else None
+    return record if isinstance(record, dict) and isinstance(record.get("runs"), (int, float)) else None
 
 
 def trainings(runs: list[str | Path], parts: list[dict[str, Any]] = ()) -> dict[Any, float]:

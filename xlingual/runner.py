@@ -296,7 +296,8 @@ class Runner(Job):
         if collapsed:
             results.training.prediction_mix_warning = collapsed
         if recipe.data.pseudo_labeled is not None and results.protocol.pseudo_labels is not None:
-            results.protocol.pseudo_labels.update(student_class_mix(results, main))
+            for key, value in student_class_mix(results, main).items():  # class_mix_split, _shift, _warning
+                setattr(results.protocol.pseudo_labels, key, value)
         self.results = results
         self.notify("on_evaluate", {"results": results})
 

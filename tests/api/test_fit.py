@@ -88,7 +88,7 @@ def test_fit_code_switches_the_in_memory_english_as_train_does(tiny, tmp_path):
                               progress=False)
     record = classifier.report.protocol.code_switch
     assert classifier.report.protocol.target_resources == ["bilingual-dictionary"]
-    assert record["replaced_of_covered"] == 1.0 and record["languages"] == ["spanish"]
+    assert record.replaced_of_covered == 1.0 and record.languages == ["spanish"]
     tiny.data.code_switch.fraction = "half"  # a bad value is one line naming the key, not a traceback
     with pytest.raises(xlingual.XlingualError, match=r"data\.code_switch\.fraction"):
         xlingual.fit(tiny, train=datasets.Dataset.from_dict(table("english", 48, 0)), test=test,

@@ -8,7 +8,16 @@ import pytest
 
 from xlingual.io import atomic_write_json
 from xlingual.reports.compare import load_runs
-from xlingual.results import SCHEMA_VERSION, Results, ResultsError, SoupRecord, TrainingRecord, TruncationRecord
+from xlingual.results import (
+    SCHEMA_VERSION,
+    AveragingProtocolRecord,
+    CostRecord,
+    Results,
+    ResultsError,
+    SoupRecord,
+    TrainingRecord,
+    TruncationRecord,
+)
 
 UNVERSIONED = {  # the layout written before the schema existed (no schema_version, no training.objectives)
     "status": "complete", "recipe": "old", "method": "full", "model": "m", "seed": 3,
@@ -61,6 +70,8 @@ def test_the_trainer_writes_the_current_schema(train_tiny):
     assert isinstance(results.training, TrainingRecord) and isinstance(results.truncation, TruncationRecord)
     assert results.train_eval_overlap.train_examples > 0 and results.truncation.max_length > 0
     assert "data.root" in results.paths.paths
+    assert isinstance(results.protocol.cost, CostRecord) and results.protocol.cost.runs == 1.0
+    assert isinstance(results.protocol.checkpoint_averaging, AveragingProtocolRecord)  # the default averages
 
 
 def test_evaluation_results_and_unknown_keys_survive_a_round_trip():
@@ -76,7 +87,7 @@ def test_evaluation_results_and_unknown_keys_survive_a_round_trip():
     }
     results = Results.from_dict(evaluation)
     assert results.other_data and results.evaluation.evaluated_on == "reviews"
-    assert results.protocol.dev_holdout["file"] == "dev_holdout.json"
+    assert results.protocol.dev_holdout.file == "dev_holdout.json"
     assert results.extra == {"from_a_later_minor_version": {"kept": True}}
     written = results.to_dict()
     assert {k: v for k, v in written.items() if k != "schema_version"} == {

@@ -86,11 +86,11 @@ def test_a_run_trains_on_code_switched_english_and_records_it(tiny_bert, toy_ums
     results = Results.read(run / "results.json")
     assert "bilingual-dictionary" in results.protocol.target_resources
     record = results.protocol.code_switch
-    assert record["languages"] == ["spanish"] and record["without_word_list"] == ["german"]
-    assert record["epochs"] == 2 and record["coverage"] == 1.0  # the toy English is all in the list
-    assert 0.4 < record["replaced_of_words"] < 0.6 and set(record["replaced_into"]) == {"spanish"}
-    assert len(record["files"]["spanish"]["sha256"]) == 64
-    assert results.protocol.cost["runs"] == 1.0
+    assert record.languages == ["spanish"] and record.without_word_list == ["german"]
+    assert record.epochs == 2 and record.coverage == 1.0  # the toy English is all in the list
+    assert 0.4 < record.replaced_of_words < 0.6 and set(record.replaced_into) == {"spanish"}
+    assert len(record.files["spanish"]["sha256"]) == 64
+    assert results.protocol.cost.runs == 1.0
     saved = json.loads((run / "results.json").read_text())
     assert saved["protocol"]["code_switch"]["fraction"] == 0.5
     with pytest.raises(xlingual.XlingualError, match="no word list for german"):

@@ -126,12 +126,12 @@ def test_a_student_trains_on_the_pseudo_labels_and_says_so(teachers, tiny_bert, 
     results = Results.read(student / "results.json")
     assert "pseudo-labels" in results.protocol.target_resources  # compare keeps it apart from zero-shot runs
     record = results.protocol.pseudo_labels
-    assert record["teachers"] == manifest["teachers"] and record["rule"] == "class-balanced"
-    assert record["kept"] == {lang: entry["kept"] for lang, entry in manifest["languages"].items()}
-    kept = sum(record["kept"].values())
+    assert record.teachers == manifest["teachers"] and record.rule == "class-balanced"
+    assert record.kept == {lang: entry["kept"] for lang, entry in manifest["languages"].items()}
+    kept = sum(record.kept.values())
     assert results.train_eval_overlap.train_examples == 96 + kept  # English plus every pseudo-labelled text
-    assert set(record["class_mix_shift"]) == {"spanish", "german"} and record["class_mix_split"] == "test"
-    assert results.protocol.cost == {"runs": 3.0, "own_training": 1.0, "teachers": [
+    assert set(record.class_mix_shift) == {"spanish", "german"} and record.class_mix_split == "test"
+    assert results.protocol.cost.to_dict() == {"runs": 3.0, "own_training": 1.0, "teachers": [
         {"run": str(t), "runs": 1.0} for t in teachers]}  # the ensemble of two teachers counts two runs
     # no test-split text reached the training stream
     pseudo_texts = {t for lang in manifest["languages"] for t in
@@ -199,7 +199,7 @@ def test_a_soft_label_student_reads_the_teacher_probabilities(teachers, tiny_ber
     assert spanish.targets == written and spanish.weights == [0.5] * len(spanish)
     student = xlingual.train(recipe, progress=False)
     record = Results.read(student / "results.json").protocol.pseudo_labels
-    assert (record["targets"], record["temperature"], record["weight"]) == ("soft", 2.0, 0.5)
+    assert (record.targets, record.temperature, record.weight) == ("soft", 2.0, 0.5)
     # a probabilities file that does not match the texts is one line naming it
     lines = (pseudo / "spanish" / "train_probabilities.jsonl").read_text().splitlines()
     (pseudo / "spanish" / "train_probabilities.jsonl").write_text("\n".join([*lines[:-1], "[0.5, 0.6, 0.1]"]))
@@ -281,7 +281,7 @@ def test_rounds_chain_students_resume_and_add_up_their_cost(teachers, tiny_bert,
     second = Results.read(tmp_path / "chain" / "round2" / "student" / "results.json")
     manifest = json.loads((tmp_path / "chain" / "round2" / "pseudo-labels" / "manifest.json").read_text())
     assert [t["run"] for t in manifest["teachers"]] == [str(tmp_path / "chain" / "round1" / "student")]
-    assert second.protocol.cost["runs"] == 4.0  # two teachers, the round-1 student, this student
+    assert second.protocol.cost.runs == 4.0  # two teachers, the round-1 student, this student
     capsys.readouterr()
     assert main(command) == 0  # everything finished: nothing is trained again
     out = capsys.readouterr().out

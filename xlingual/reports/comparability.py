@@ -29,9 +29,10 @@ def _by_value(runs: Sequence[Run], value: Any) -> dict[Any, set[str]]:
 
 
 def _extra_data(run: Run) -> str:
-    record = run.protocol.extra_source_data or {}
-    balanced = ", class-balanced" if record.get("class_balanced") else ""
-    return f"{record.get('files')}, {record.get('train_examples')} training examples{balanced}"
+    record = run.protocol.extra_source_data
+    balanced = ", class-balanced" if record is not None and record.class_balanced else ""
+    files, examples = (record.files, record.train_examples) if record is not None else (None, None)
+    return f"{files}, {examples} training examples{balanced}"
 
 
 def check_comparability(runs: Sequence[Run], split: str = "test") -> list[str]:

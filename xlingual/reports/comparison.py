@@ -144,7 +144,7 @@ def _recipe_entry(runs: list[Run], split: str, languages: list[str], n_resamples
 def _cost(runs: Sequence[Run]) -> float | None:
     """Training-run equivalents per model (``protocol.cost``; teachers and rounds count), the mean over seeds;
     ``None`` when a run predates cost accounting."""
-    costs = [(run.results.protocol.cost or {}).get("runs") for run in runs]
+    costs = [run.results.protocol.cost.runs if run.results.protocol.cost is not None else None for run in runs]
     return None if any(c is None for c in costs) else round(float(np.mean(costs)), 2)
 
 

@@ -44,16 +44,17 @@ def protocol(recipe: RecipeConfig, train: Examples, selection: dict[str, Example
     if recipe.data.extra_source is not None:
         names = label_scheme(recipe.data).names
         counts = Counter(train.labels or ())
-        record.extra_source_data = {"files": recipe.data.extra_source.root, "train_examples": len(train.texts),
-                                    "class_balanced": recipe.data.extra_source.class_balanced,
-                                    "train_label_counts": {names[k]: counts[k] for k in sorted(counts)}}
+        extra = {"files": recipe.data.extra_source.root, "train_examples": len(train.texts),
+                 "class_balanced": recipe.data.extra_source.class_balanced,
+                 "train_label_counts": {names[k]: counts[k] for k in sorted(counts)}}
         if extra_overlap:  # extra source texts found in target-language data (load_run_data counted them)
-            record.extra_source_data["target_language_texts"] = extra_overlap
+            extra["target_language_texts"] = extra_overlap
+        record.extra_source_data = extra
     if recipe.data.pseudo_labeled is not None:
         record.pseudo_labels = pseudo_label_record(recipe)
     if code_switch is not None:
         record.code_switch = code_switch
-    record.cost = training_cost(recipe, (record.pseudo_labels or {}).get("teachers"))
+    record.cost = training_cost(recipe, record.pseudo_labels.teachers if record.pseudo_labels else None)
     if recipe.evaluation.prior_correction is not None:
         record.prior_correction = protocol_prior_correction(recipe)
     if recipe.averaging is not None:
@@ -125,7 +126,7 @@ def student_class_mix(results: Results, warn: bool) -> dict:
                                           scores.languages.items() if lang in results.target_languages}
 
     teachers = []
-    for teacher in results.protocol.pseudo_labels.get("teachers") or ():
+    for teacher in results.protocol.pseudo_labels.teachers or ():
         path = Path(str(teacher.get("run"))) / rf.RESULTS
         try:
             teachers.append(mixes(Results.read(path)))
