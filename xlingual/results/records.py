@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .schema import OPTIONAL, PRESENCE, UNKNOWN_KEYS, Record
+from .schema import OPTIONAL, Record
 
 
 @dataclass
@@ -49,8 +49,6 @@ class TrainingRecord(Record):
     """Each trained objective described (name, weight, its Params), as ``Objective.describe`` gives it."""
     prediction_mix_warning: dict[str, dict[str, float]] | None = field(default=None, metadata=OPTIONAL)
     """Target languages whose predictions are mostly one class (a likely collapse), with their class shares."""
-    extra: dict[str, Any] = field(default_factory=dict, metadata=UNKNOWN_KEYS)
-    read_keys: frozenset[str] | None = field(default=None, repr=False, compare=False, metadata=PRESENCE)
 
 
 @dataclass
@@ -65,8 +63,6 @@ class SoupRecord(Record):
     source_dev_macro_f1: float | None = field(default=None, metadata=OPTIONAL)
     seeds: list[int] | None = field(default=None, metadata=OPTIONAL)
     """The seeds of the runs kept, when there are several."""
-    extra: dict[str, Any] = field(default_factory=dict, metadata=UNKNOWN_KEYS)
-    read_keys: frozenset[str] | None = field(default=None, repr=False, compare=False, metadata=PRESENCE)
 
 
 @dataclass
@@ -83,8 +79,6 @@ class InterpolationRecord(Record):
     """``source-dev``: α is never chosen on target data."""
     analysis: dict[str, Any] | None = field(default=None, metadata=OPTIONAL)
     """``--analysis``: every split scored at every α (never used to choose)."""
-    extra: dict[str, Any] = field(default_factory=dict, metadata=UNKNOWN_KEYS)
-    read_keys: frozenset[str] | None = field(default=None, repr=False, compare=False, metadata=PRESENCE)
 
 
 @dataclass
@@ -96,8 +90,6 @@ class TruncationRecord(Record):
     warn_above_fraction: float | None = field(default=None, metadata=OPTIONAL)
     splits: dict[str, dict[str, dict[str, Any]]] | None = field(default=None, metadata=OPTIONAL)
     """split → language → ``n``, ``truncated``, ``fraction``."""
-    extra: dict[str, Any] = field(default_factory=dict, metadata=UNKNOWN_KEYS)
-    read_keys: frozenset[str] | None = field(default=None, repr=False, compare=False, metadata=PRESENCE)
 
 
 @dataclass
@@ -108,8 +100,6 @@ class PathsRecord(Record):
     """Where the run started: relative paths resolve against it."""
     paths: dict[str, dict[str, Any]] | None = field(default=None, metadata=OPTIONAL)
     """Recipe key → ``typed`` and ``resolved``."""
-    extra: dict[str, Any] = field(default_factory=dict, metadata=UNKNOWN_KEYS)
-    read_keys: frozenset[str] | None = field(default=None, repr=False, compare=False, metadata=PRESENCE)
 
 
 @dataclass
@@ -118,8 +108,6 @@ class OverlapRecord(Record):
 
     count: int | None = field(default=None, metadata=OPTIONAL)
     train_examples: int | None = field(default=None, metadata=OPTIONAL)
-    extra: dict[str, Any] = field(default_factory=dict, metadata=UNKNOWN_KEYS)
-    read_keys: frozenset[str] | None = field(default=None, repr=False, compare=False, metadata=PRESENCE)
 
 
 @dataclass
@@ -133,8 +121,6 @@ class CostRecord(Record):
     """A student's teachers: each run and its own cost."""
     made_from: list[dict[str, Any]] | None = field(default=None, metadata=OPTIONAL)
     """A soup's or interpolation's ingredients: each run and its own cost."""
-    extra: dict[str, Any] = field(default_factory=dict, metadata=UNKNOWN_KEYS)
-    read_keys: frozenset[str] | None = field(default=None, repr=False, compare=False, metadata=PRESENCE)
 
 
 @dataclass
@@ -144,8 +130,6 @@ class AveragingProtocolRecord(Record):
     every_steps: int | None = field(default=None, metadata=OPTIONAL)
     start: float | None = field(default=None, metadata=OPTIONAL)
     saved: str | None = field(default=None, metadata=OPTIONAL)
-    extra: dict[str, Any] = field(default_factory=dict, metadata=UNKNOWN_KEYS)
-    read_keys: frozenset[str] | None = field(default=None, repr=False, compare=False, metadata=PRESENCE)
 
 
 @dataclass
@@ -158,8 +142,6 @@ class ExtraSourceRecord(Record):
     train_label_counts: dict[str, int] | None = field(default=None, metadata=OPTIONAL)
     target_language_texts: dict[str, int] | None = field(default=None, metadata=OPTIONAL)
     """Extra source texts found in each target language's data."""
-    extra: dict[str, Any] = field(default_factory=dict, metadata=UNKNOWN_KEYS)
-    read_keys: frozenset[str] | None = field(default=None, repr=False, compare=False, metadata=PRESENCE)
 
 
 @dataclass
@@ -180,8 +162,6 @@ class PseudoLabelsRecord(Record):
     class_mix_split: str | None = field(default=None, metadata=OPTIONAL)
     class_mix_shift: dict[str, dict[str, float]] | None = field(default=None, metadata=OPTIONAL)
     class_mix_warning: list[str] | None = field(default=None, metadata=OPTIONAL)
-    extra: dict[str, Any] = field(default_factory=dict, metadata=UNKNOWN_KEYS)
-    read_keys: frozenset[str] | None = field(default=None, repr=False, compare=False, metadata=PRESENCE)
 
 
 @dataclass
@@ -200,8 +180,6 @@ class CodeSwitchRecord(Record):
     replaced_of_words: float | None = field(default=None, metadata=OPTIONAL)
     replaced_of_covered: float | None = field(default=None, metadata=OPTIONAL)
     replaced_into: dict[str, int] | None = field(default=None, metadata=OPTIONAL)
-    extra: dict[str, Any] = field(default_factory=dict, metadata=UNKNOWN_KEYS)
-    read_keys: frozenset[str] | None = field(default=None, repr=False, compare=False, metadata=PRESENCE)
 
 
 @dataclass
@@ -210,5 +188,3 @@ class DevHoldoutRecord(Record):
 
     file: str | None = field(default=None, metadata=OPTIONAL)
     languages: dict[str, dict[str, Any]] | None = field(default=None, metadata=OPTIONAL)
-    extra: dict[str, Any] = field(default_factory=dict, metadata=UNKNOWN_KEYS)
-    read_keys: frozenset[str] | None = field(default=None, repr=False, compare=False, metadata=PRESENCE)

@@ -11,6 +11,7 @@ import dataclasses
 import types
 import typing
 import warnings
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import XlingualError
@@ -50,9 +51,15 @@ def _plain(value: Any) -> Any:
     return json_ready(value)
 
 
+@dataclass(kw_only=True)
 class Record:
-    """Mapping-style reading of a record (``results.training["global_step"]``), as results.json's records were
-    plain dicts before they were typed: still answered, with a DeprecationWarning naming the attribute."""
+    """A record inside results.json: its own fields, plus what another version wrote (``extra``) and the keys it
+    was read with (``read_keys``, so it writes back exactly those). Mapping-style reading
+    (``results.training["global_step"]``), as these records were plain dicts before they were typed, is still
+    answered, with a DeprecationWarning naming the attribute."""
+
+    extra: dict[str, Any] = field(default_factory=dict, metadata=UNKNOWN_KEYS)
+    read_keys: frozenset[str] | None = field(default=None, repr=False, compare=False, metadata=PRESENCE)
 
     def __getitem__(self, key: str) -> Any:
         known = key in {f.name for f in dataclasses.fields(self)} and key not in ("extra", "read_keys")
