@@ -200,7 +200,12 @@ def test_an_interrupted_parallel_sweep_starts_nothing_more(tiny_bert, toy_umsab,
 
     monkeypatch.setattr(sweep_module, "launch", fake_launch)
     overrides = _overrides(tiny_bert, toy_umsab, tmp_path)
-    with pytest.raises(KeyboardInterrupt):
-        sweep_module.run_sweep(RECIPES, [1, 2, 3], tmp_path / "s", overrides, jobs=2)
+    # Ctrl-C as a terminal delivers it: a shell's background job (`pytest … &`) starts with SIGINT ignored
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            sweep_module.run_sweep(RECIPES, [1, 2, 3], tmp_path / "s", overrides, jobs=2)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert len(launched) == 2, "the four queued runs never started"
     assert len(signalled) == 2, "both runs in flight were told to stop"
