@@ -5,7 +5,7 @@ Nothing here touches the network; the real-encoder tests (marker ``real``) read
 
 Layout: ``tests/<area>/test_<module>.py`` mirrors the package, an area per layer of README "Development"
 (``tests/runner/test_merging.py`` tests ``xlingual/merging/``, ``tests/base/test_results.py``
-``xlingual/results.py``); the suites that cut across it stay here at the top, each marked
+``xlingual/results/``); the suites that cut across it stay here at the top, each marked
 (:data:`CROSS_CUTTING`), so ``-m bad_input`` or ``-m "not fuzz"`` picks them. Test file names are unique
 across areas: pytest imports them by name.
 """

@@ -13,17 +13,16 @@ from typing import Any
 
 from .config import RecipeConfig
 from .errors import XlingualError
-from .results import Results
+from .results import CostRecord, Results
 
 
-def _cost_record(run: Path) -> dict[str, Any] | None:
+def _cost_record(run: Path) -> CostRecord | None:
     path = run / "results.json"
     try:
         cost = Results.read(path).protocol.cost if path.is_file() else None
     except (OSError, ValueError, XlingualError):  # unreadable: the command reading the teacher says so; here 1
         cost = None
-    record = cost.to_dict() if cost is not None else None
-    return record if isinstance(record, dict) and isinstance(record.get("runs"), (int, float)) else None
+    return cost if cost is not None and isinstance(cost.runs, (int, float)) else None
 
 
 def trainings(runs: list[str | Path], parts: list[dict[str, Any]] = ()) -> dict[Any, float]:
@@ -40,8 +39,9 @@ def trainings(runs: list[str | Path], parts: list[dict[str, Any]] = ()) -> dict[
         if cost is None:  # a run from before cost accounting: one training
             seen[run] = 1.0
             return
-        inner = [*(cost.get("teachers") or ()), *(cost.get("made_from") or ())]
-        seen[run] = float(cost.get("own_training", cost["runs"] if not inner else 0.0))
+        inner = [*(cost.teachers or ()), *(cost.made_from or ())]
+        own = cost.own_training if cost.own_training is not None else (cost.runs if not inner else 0.0)
+        seen[run] = float(own)
         add(inner)
 
     def add(items) -> None:
