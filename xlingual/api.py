@@ -17,7 +17,7 @@ from typing import Any
 from .config import PairsConfig, RecipeConfig, UnlabeledTargetConfig, load_recipe
 from .data.batching import tokenize_examples
 from .data.examples import Examples
-from .data.loading import label_scheme, load_pseudo_labeled
+from .data.loading import label_scheme
 from .data.memory import check_column_mapping, examples_by_language, pairs_by_language
 from .errors import ConfigError, DataError
 from .evaluation.splits import split_results
@@ -27,7 +27,7 @@ from .labels import LabelScheme
 from .languages import normalize_language
 from .results import Results, SplitResults
 from .runner import Runner
-from .stages.data import RunData, code_switch_source, load_streams_data
+from .stages.data import RunData, code_switch_source, load_streams_data, with_pseudo_labels
 from .stages.records import api_call
 
 logger = logging.getLogger(__name__)
@@ -113,8 +113,7 @@ def fit(
     if data.code_switch is not None:
         data.code_switch = data.code_switch.validate()
     train_examples, code_switch = code_switch_source(recipe, by_language[source])  # as train() does
-    for pseudo in load_pseudo_labeled(data, scheme).values():  # the recipe's pseudo-labels, as train() reads them
-        train_examples = train_examples.concatenate(pseudo)
+    train_examples = with_pseudo_labels(recipe, train_examples, scheme)  # as train() reads them
     data.root = "in-memory"
     run = Runner(recipe, call=call, objectives=objectives, callbacks=callbacks, overwrite=overwrite,
                  progress=progress, data=RunData(train_examples, selection, evaluation, unlabeled, translation_pairs,

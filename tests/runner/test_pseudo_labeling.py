@@ -213,6 +213,64 @@ def test_a_soft_label_student_reads_the_teacher_probabilities(teachers, tiny_ber
         load_recipe(RECIPE, [f"data.pseudo_labeled={{root: {pseudo}, temperature: 2}}"])
 
 
+def test_per_epoch_draws_the_next_slice_of_one_shuffle_each_epoch():
+    from xlingual.data.examples import Examples
+
+    pool = Examples([f"t{i}" for i in range(10)], [i % 3 for i in range(10)], "spanish", "train", "pool")
+    drawn = pool.drawn_per_epoch(3, 4, "seed")
+    assert [len(rows) for rows in drawn.epoch_rows] == [3, 3, 3, 3]
+    first_three = [r for rows in drawn.epoch_rows[:3] for r in rows]
+    assert len(set(first_three)) == 9  # no text repeats before the pool has been seen
+    assert drawn.epoch_rows == pool.drawn_per_epoch(3, 4, "seed").epoch_rows  # seeded
+    assert drawn.epoch_rows != pool.drawn_per_epoch(3, 4, "other").epoch_rows
+    assert pool.drawn_per_epoch(None, 4, "seed") is pool and pool.drawn_per_epoch(10, 4, "seed") is pool
+    source = Examples(["a", "b"], [0, 1], "english", "train", "source")
+    both = source.concatenate(drawn)
+    assert both.rows_for_epoch(1) == [0, 1, *(2 + r for r in drawn.epoch_rows[1])]  # the source rows every epoch
+    assert both.rows_for_epoch(5) == both.rows_for_epoch(1)  # epoch e reads entry e mod their number
+    with pytest.raises(ValueError, match="select before drawing"):
+        drawn.select([0, 1], "train", "part")
+
+
+def test_a_student_trains_each_epoch_on_its_draw_only(teachers, tiny_bert, toy_umsab, tmp_path):
+    from xlingual.config import load_recipe
+    from xlingual.data.batching import TokenizedExamples
+    from xlingual.results import Results
+    from xlingual.runner import RunData
+    from xlingual.training.loop import TrainingLoop
+
+    pseudo = tmp_path / "pseudo"
+    assert main(["pseudo-label", *map(str, teachers), "--out", str(pseudo), "--rule", "all-soft"]) == 0
+    overrides = [*tiny_recipe_overrides(tiny_bert, toy_umsab, tmp_path / "student", **{"training.epochs": 2}),
+                 f"data.pseudo_labeled={{root: {pseudo}, targets: soft, per_epoch: 4}}"]
+    data = RunData.from_recipe(load_recipe(RECIPE, overrides))
+    kept = json.loads((pseudo / "manifest.json").read_text())["languages"]
+    english = len(data.train) - sum(entry["kept"] for entry in kept.values())
+    assert english == 96 and all(entry["kept"] > 4 for entry in kept.values())
+    rows = [data.train.rows_for_epoch(e) for e in range(2)]
+    assert [len(r) for r in rows] == [english + 2 * 4] * 2 and rows[0][:english] == list(range(english))
+    assert rows[0][english:] != rows[1][english:]  # another slice of each language's pool per epoch
+    batches = {}
+    original = TrainingLoop._epoch_batches
+
+    def spy(self, epoch):
+        batches[epoch] = original(self, epoch)
+        return batches[epoch]
+
+    TrainingLoop._epoch_batches = spy
+    try:
+        student = xlingual.train(RECIPE, overrides, progress=False)
+    finally:
+        TrainingLoop._epoch_batches = original
+    for epoch in (0, 1):  # each epoch's batches hold exactly its draw, each row once
+        assert sorted(i for batch in batches[epoch] for i in batch) == sorted(rows[epoch])
+    results = Results.read(student / "results.json")
+    assert results.protocol.pseudo_labels.per_epoch == 4 and results.training.total_steps == 2 * len(batches[0])
+    assert TokenizedExamples([[1]], [0], "x", 0).rows_for_epoch(3) is None
+    with pytest.raises(ConfigError, match="per_epoch: must be a positive whole number"):
+        load_recipe(RECIPE, [f"data.pseudo_labeled={{root: {pseudo}, per_epoch: 0}}"])
+
+
 def test_no_test_split_text_reaches_any_training_stream(teachers, tiny_bert, toy_umsab, tmp_path):
     """Every text a student trains on (source rows, their code-switched views, pseudo-labels, the unlabeled target
     stream) is fingerprinted; none is a test text that is not also a train text of its language."""

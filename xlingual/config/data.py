@@ -50,6 +50,10 @@ class PseudoLabeledConfig(Section):
     T² (Hinton et al.); 1 keeps the teacher's own probabilities."""
     weight: float = 1.0
     """Each pseudo-labelled text's loss weight relative to a source-labelled text's."""
+    per_epoch: int | None = None
+    """Train each epoch on this many of a language's pseudo-labelled texts, the next ones of one seeded shuffle
+    (default: all of them every epoch). A large pool (``--rule all-soft`` keeps every text) then costs what a
+    small one does, and the epochs still reach different texts before any repeats."""
 
     def _normalize(self) -> None:
         where = "data.pseudo_labeled"
@@ -61,6 +65,9 @@ class PseudoLabeledConfig(Section):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value != value:
                 raise ConfigError(f"{where}.{key}: must be a positive number, got {value!r}")
+        if self.per_epoch is not None and (isinstance(self.per_epoch, bool) or not isinstance(self.per_epoch, int)
+                                           or self.per_epoch < 1):
+            raise ConfigError(f"{where}.per_epoch: must be a positive whole number of texts, got {self.per_epoch!r}")
         if self.temperature != 1.0 and self.targets == "hard":
             raise ConfigError(f"{where}.temperature: tempers soft targets only; set targets: soft, or drop it")
 

@@ -36,6 +36,14 @@ class TokenizedExamples:
     """Per example, its loss weight (``None``: all 1)."""
     epoch_input_ids: list[list[list[int]]] | None = None
     """Other token ids per epoch (epoch e reads entry e mod their number): code-switched views of the texts."""
+    epoch_rows: list[list[int]] | None = None
+    """Which examples each epoch trains on (see :attr:`Examples.epoch_rows`; ``None``: all of them)."""
+
+    def rows_for_epoch(self, epoch: int) -> list[int] | None:
+        """The examples epoch ``epoch`` trains on, or ``None`` for all of them."""
+        if not self.epoch_rows:
+            return None
+        return self.epoch_rows[epoch % len(self.epoch_rows)]
 
     def ids_for_epoch(self, epoch: int) -> list[list[int]]:
         """The token ids epoch ``epoch`` trains on."""
@@ -75,7 +83,7 @@ def tokenize_examples(examples: Examples, tokenizer, max_length: int, text_prefi
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     views = [encode(tokenizer, view, max_length, text_prefix, truncation)[0] for view in examples.views or ()]
     return TokenizedExamples(input_ids, examples.labels, examples.language, pad, truncated, examples.targets,
-                             examples.weights, views or None)
+                             examples.weights, views or None, examples.epoch_rows)
 
 
 def collate(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import random
 from collections.abc import Sequence
@@ -29,6 +30,9 @@ class Examples:
     views: list[list[str]] | None = None
     """Other versions of ``texts`` to train on, one per epoch (epoch e reads view e mod their number): the
     code-switched copies of :mod:`xlingual.data.code_switch`."""
+    epoch_rows: list[list[int]] | None = None
+    """Which examples each epoch trains on (epoch e reads entry e mod their number; ``None``: all of them): the
+    per-epoch draws of ``data.pseudo_labeled.per_epoch``. Every entry has the same length, so epochs are equal."""
 
     def __post_init__(self) -> None:
         if self.labels is not None and len(self.labels) != len(self.texts):
@@ -39,6 +43,8 @@ class Examples:
                 raise DataError(f"{self.origin}: {len(self.texts)} texts but {len(values)} {name}")
         if self.views is not None and any(len(view) != len(self.texts) for view in self.views):
             raise DataError(f"{self.origin}: a view's length differs from the {len(self.texts)} texts")
+        if self.epoch_rows is not None and any(r < 0 or r >= len(self.texts) for rows in self.epoch_rows for r in rows):
+            raise DataError(f"{self.origin}: an epoch's rows reach past the {len(self.texts)} texts")
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -73,6 +79,8 @@ class Examples:
 
     def select(self, positions: Sequence[int], split: str, origin: str) -> Examples:
         """The examples at ``positions`` (their positions in the full split are kept in ``indices``)."""
+        if self.epoch_rows is not None:
+            raise ValueError("select before drawing per epoch: the draws name positions of these examples")
         labels = [self.labels[i] for i in positions] if self.labels is not None else None
         indices = [self.indices[i] for i in positions] if self.indices is not None else list(positions)
         targets = [self.targets[i] for i in positions] if self.targets is not None else None
@@ -95,8 +103,31 @@ class Examples:
             count = max(len(self.views or ()), len(other.views or ()))
             views = [[*(self.views[e % len(self.views)] if self.views else self.texts),
                       *(other.views[e % len(other.views)] if other.views else other.texts)] for e in range(count)]
+        epoch_rows = None
+        if self.epoch_rows is not None or other.epoch_rows is not None:
+            count = max(len(self.epoch_rows or ()), len(other.epoch_rows or ()))
+            epoch_rows = [[*self.rows_for_epoch(e), *(len(self) + r for r in other.rows_for_epoch(e))]
+                          for e in range(count)]
         return Examples([*self.texts, *other.texts], labels, self.language, self.split,
-                        f"{self.origin} + {other.origin}", targets=targets, weights=weights, views=views)
+                        f"{self.origin} + {other.origin}", targets=targets, weights=weights, views=views,
+                        epoch_rows=epoch_rows)
+
+    def rows_for_epoch(self, epoch: int) -> list[int]:
+        """The positions epoch ``epoch`` trains on."""
+        if not self.epoch_rows:
+            return list(range(len(self)))
+        return self.epoch_rows[epoch % len(self.epoch_rows)]
+
+    def drawn_per_epoch(self, per_epoch: int | None, epochs: int, seed: str) -> Examples:
+        """These examples with ``per_epoch`` of them drawn for each of ``epochs`` epochs: consecutive slices of
+        one shuffle seeded by ``seed`` (wrapping around), so no text repeats before the whole pool has been seen.
+        Unchanged when ``per_epoch`` is ``None`` or covers them all."""
+        if per_epoch is None or per_epoch >= len(self):
+            return self
+        order = list(range(len(self)))
+        random.Random(seed).shuffle(order)
+        rows = [sorted(order[(e * per_epoch + i) % len(order)] for i in range(per_epoch)) for e in range(epochs)]
+        return dataclasses.replace(self, epoch_rows=rows)
 
     def without_labels(self) -> Examples:
         """Drop the labels, so unlabeled-target streams cannot leak them into training."""

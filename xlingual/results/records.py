@@ -159,6 +159,8 @@ class PseudoLabelsRecord(Record):
     targets: str | None = field(default=None, metadata=OPTIONAL)
     temperature: float | None = field(default=None, metadata=OPTIONAL)
     weight: float | None = field(default=None, metadata=OPTIONAL)
+    per_epoch: int | None = field(default=None, metadata=OPTIONAL)
+    """Texts per language drawn for each epoch (``data.pseudo_labeled.per_epoch``; absent: all, every epoch)."""
     class_mix_split: str | None = field(default=None, metadata=OPTIONAL)
     class_mix_shift: dict[str, dict[str, float]] | None = field(default=None, metadata=OPTIONAL)
     class_mix_warning: list[str] | None = field(default=None, metadata=OPTIONAL)

@@ -51,8 +51,7 @@ def load_run_data(
         extra_overlap = check_extra_source_language(data, extra, warn)
         train = train.concatenate(extra)
     train, code_switch = code_switch_source(recipe, train)  # the source rows only, before any target text joins
-    for pseudo in load_pseudo_labeled(data, scheme).values():  # teacher-labelled target text (protocol: pseudo-labels)
-        train = train.concatenate(pseudo)
+    train = with_pseudo_labels(recipe, train, scheme)  # teacher-labelled target text (protocol: pseudo-labels)
     selection_languages = {"target-dev": data.target_languages, "last": []}.get(recipe.training.select_best_on,
                                                                                  [data.source_language])
     selection = {lang: load_examples(data, lang, "dev", scheme=scheme) for lang in selection_languages}
@@ -63,6 +62,17 @@ def load_run_data(
     if overlap and warn:
         logger.warning("%d training texts also appear in the evaluation data (%s)", overlap, train.origin)
     return train, selection, evaluation, extra_overlap, code_switch
+
+
+def with_pseudo_labels(recipe: RecipeConfig, train: Examples, scheme=None) -> Examples:
+    """``data.pseudo_labeled``: the source examples followed by each language's teacher-labelled texts, with
+    ``per_epoch`` of them drawn for each epoch when it is set (seeded by the training seed and the language)."""
+    config = recipe.data.pseudo_labeled
+    epochs = max(1, math.ceil(recipe.training.epochs))
+    for language, pseudo in load_pseudo_labeled(recipe.data, scheme).items():
+        train = train.concatenate(pseudo.drawn_per_epoch(config.per_epoch, epochs,
+                                                         f"pseudo-labels:{recipe.training.seed}:{language}"))
+    return train
 
 
 def code_switch_source(recipe: RecipeConfig, train: Examples) -> tuple[Examples, dict | None]:

@@ -69,14 +69,17 @@ def protocol(recipe: RecipeConfig, train: Examples, selection: dict[str, Example
 
 def pseudo_label_record(recipe: RecipeConfig) -> dict:
     """``protocol.pseudo_labels``: the folder, its teachers (runs and weight fingerprints), rule and counts."""
-    root = Path(recipe.data.pseudo_labeled.root)
+    config = recipe.data.pseudo_labeled
+    root = Path(config.root)
     manifest = read_json(root / "manifest.json")
     kept = {lang: entry.get("kept") for lang, entry in manifest.get("languages", {}).items()
-            if recipe.data.pseudo_labeled.languages is None or lang in recipe.data.pseudo_labeled.languages}
-    return {"root": str(root), "teachers": manifest.get("teachers"), "rule": manifest.get("rule"),
-            "k": manifest.get("k"), "threshold": manifest.get("threshold"), "kept": kept,
-            "targets": recipe.data.pseudo_labeled.targets, "temperature": recipe.data.pseudo_labeled.temperature,
-            "weight": recipe.data.pseudo_labeled.weight}
+            if config.languages is None or lang in config.languages}
+    record = {"root": str(root), "teachers": manifest.get("teachers"), "rule": manifest.get("rule"),
+              "k": manifest.get("k"), "threshold": manifest.get("threshold"), "kept": kept,
+              "targets": config.targets, "temperature": config.temperature, "weight": config.weight}
+    if config.per_epoch is not None:
+        record["per_epoch"] = config.per_epoch
+    return record
 
 
 COLLAPSE_SHARE, COLLAPSE_EXCESS = 0.75, 0.30

@@ -57,7 +57,9 @@ def self_train(recipe, model, tokenizer, accelerator, train_data: TokenizedExamp
                              weights=None if train_data.weights is None else [*train_data.weights,
                                                                               *[1.0] * len(added)],
                              epoch_input_ids=None if train_data.epoch_input_ids is None else [
-                                 [*view, *added] for view in train_data.epoch_input_ids])
+                                 [*view, *added] for view in train_data.epoch_input_ids],
+                             epoch_rows=None if train_data.epoch_rows is None else [
+                                 [*rows, *range(len(train_data), len(input_ids))] for rows in train_data.epoch_rows])
         loop = TrainingLoop(model, recipe, combined, selection, scheme.names, accelerator, log_path=log_path,
                             objectives=objectives, streams=streams, progress=progress, epochs=config.epochs,
                             log_fields={"round": round_number}, callbacks=callbacks)

@@ -154,10 +154,13 @@ class TrainingLoop:
 
     # ------------------------------------------------------------------ helpers
     def _epoch_batches(self, epoch: int) -> list[list[int]]:
-        return training_batches(
-            self.train_data.lengths, self.config.batch_size, self.config.seed, epoch, self.config.group_by_length,
-            num_shards=self.accelerator.num_processes, shard=self.accelerator.process_index,
+        rows, lengths = self.train_data.rows_for_epoch(epoch), self.train_data.lengths
+        batches = training_batches(
+            lengths if rows is None else [lengths[r] for r in rows], self.config.batch_size, self.config.seed, epoch,
+            self.config.group_by_length, num_shards=self.accelerator.num_processes,
+            shard=self.accelerator.process_index,
         )
+        return batches if rows is None else [[rows[i] for i in batch] for batch in batches]
 
     @property
     def unwrapped(self) -> torch.nn.Module:
