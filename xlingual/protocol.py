@@ -68,18 +68,17 @@ def target_resources(recipe: RecipeConfig, objectives: Sequence[Any] = ()) -> li
     """What target-side data the run trains with (``zero-shot`` when none): the resources each objective
     declares (:mod:`xlingual.objectives`), for the recipe's losses and the ``objectives`` instances given to
     ``train``, then ``self-training``."""
-    declared = [get_objective(loss.name) for loss in recipe.alignment.losses] + list(objectives)
-    resources = ordered_resources({resource for objective in declared for resource in objective.target_resources})
-    if recipe.data.code_switch is not None:
-        resources.append(BILINGUAL_DICTIONARY)
-    if recipe.data.pseudo_labeled is not None:
-        resources.append(PSEUDO_LABELS)
-    if recipe.self_training is not None:
-        resources.append(SELF_TRAINING)
-    if recipe.training.select_best_on in ("target-confidence", "target-entropy", "target-agreement"):
-        resources.append(TARGET_SELECTION)
-    if recipe.training.select_best_on == "retrieval":
-        resources.append(PARALLEL_SELECTION)
-    if recipe.evaluation.prior_correction is not None:
-        resources.append(PRIOR_CORRECTION)
+    declared = [(get_objective(loss.name), loss.params) for loss in recipe.alignment.losses]
+    declared += [(objective, getattr(objective, "params", None)) for objective in objectives]
+    resources = ordered_resources({resource for objective, _ in declared for resource in objective.target_resources})
+    other = {resource for objective, params in declared
+             for resource in getattr(objective, "other_resources", lambda _: ())(params)}
+    used = {BILINGUAL_DICTIONARY: recipe.data.code_switch is not None,
+            PSEUDO_LABELS: recipe.data.pseudo_labeled is not None,
+            SELF_TRAINING: recipe.self_training is not None,
+            TARGET_SELECTION: recipe.training.select_best_on in ("target-confidence", "target-entropy",
+                                                                 "target-agreement"),
+            PARALLEL_SELECTION: recipe.training.select_best_on == "retrieval",
+            PRIOR_CORRECTION: recipe.evaluation.prior_correction is not None}
+    resources += [resource for resource in POST_HOC_RESOURCES if used[resource] or resource in other]
     return resources or [ZERO_SHOT]

@@ -38,7 +38,9 @@ def run_rounds(recipe: str | Path, teachers: list[str | Path], out: str | Path, 
         key = assignment.split("=", 1)[0].strip()
         if key in ("output_dir", "data.pseudo_labeled", "data.pseudo_labeled.root"):
             raise ConfigError(f"--set {key}: rounds sets it for every student (OUT/round<r>/…)")
-    load_recipe(recipe, overrides)  # a bad recipe or override is said before any teacher is loaded
+    # a bad recipe or override is said before any teacher is loaded (with the root each round will set, so that
+    # --set data.pseudo_labeled.targets=soft and the like are checked as the students will read them)
+    load_recipe(recipe, [*overrides, f"data.pseudo_labeled.root={out / 'round1' / 'pseudo-labels'}"])
     current = [Path(t) for t in teachers]
     students = []
     for number in range(1, rounds + 1):

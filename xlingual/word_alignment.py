@@ -9,7 +9,9 @@ translations (at least ``min_count`` times, at most ``max_translations``), writt
 nothing.
 
     OUT/en-<code>.txt     english<TAB>translation, one pair a line
-    OUT/manifest.json     encoder, layer, pairs read, aligned word pairs, entries and English words per language
+    OUT/manifest.json     encoder, layer, pairs read, aligned word pairs, entries and English words per language,
+                          and the list's coverage: the share of English words it covers in the pairs or in
+                          ``--coverage-text`` (say, the training text it will code-switch)
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from .data.code_switch import WORD
+from .data.code_switch import WORD, CodeSwitcher
 from .data.pairs import load_pairs
+from .data.textfile import read_lines
 from .errors import ConfigError
 from .io import atomic_write_json, atomic_write_text, read_json
 from .languages import iso639_1, normalize_language
@@ -93,13 +96,21 @@ def induce(model, tokenizer, english: list[str], translations: list[str], layer:
                    "english_words": len(pairs), "entries": sum(len(v) for v in pairs.values())}
 
 
+def coverage(word_list: dict[str, list[str]], texts: list[str], origin: str) -> dict:
+    """How many of the words in ``texts`` (code-switching's own notion of a word) the list has a translation for."""
+    _, counts = CodeSwitcher({"list": word_list}, fraction=0.0).switch(texts, 0)
+    return {"text": origin, "words": counts["words"], "covered": counts["covered"],
+            "share": round(counts["covered"] / counts["words"], 4) if counts["words"] else 0.0}
+
+
 def induce_word_lists(pairs_root: str, encoder: str, languages: list[str], out: str | Path, layer: int = 8,
                       min_count: int = 2, max_pairs: int | None = None, batch_size: int = 32,
-                      progress: bool = True) -> Path:
+                      progress: bool = True, coverage_text: str | Path | None = None) -> Path:
     """Write ``OUT/en-<code>.txt`` per language and ``OUT/manifest.json``."""
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"--out {out}: choose a new (or empty) folder; nothing in it is replaced")
+    reference = None if coverage_text is None else read_lines(Path(coverage_text))
     # transformers: slow to import, so only when the command runs
     from .modeling.build import load_encoder, load_tokenizer
     model, tokenizer = load_encoder(encoder), load_tokenizer(encoder)
@@ -119,7 +130,10 @@ def induce_word_lists(pairs_root: str, encoder: str, languages: list[str], out: 
                                    batch_size=batch_size, device=device, progress=progress)
         path = out / f"en-{iso639_1(language)}.txt"
         atomic_write_text(path, "".join(f"{en}\t{t}\n" for en, found in word_list.items() for t in found))
-        manifest["languages"][language] = {"file": path.name, "origin": pairs.origin, **record}
+        manifest["languages"][language] = {
+            "file": path.name, "origin": pairs.origin, **record,
+            "coverage": coverage(word_list, pairs.source, f"{pairs.origin} (English side)") if reference is None
+            else coverage(word_list, reference, str(coverage_text))}
         atomic_write_json(out / "manifest.json", manifest)
     return out
 
@@ -127,11 +141,13 @@ def induce_word_lists(pairs_root: str, encoder: str, languages: list[str], out: 
 def cmd_induce(args: argparse.Namespace) -> int:
     languages = [lang.strip() for lang in args.languages.split(",") if lang.strip()]
     out = induce_word_lists(args.pairs, args.model, languages, args.out, args.layer, args.min_count, args.max_pairs,
-                            progress=not args.no_progress)
+                            progress=not args.no_progress, coverage_text=args.coverage_text)
 
     for language, entry in read_json(out / "manifest.json")["languages"].items():
+        covered = entry["coverage"]
         print(f"{language}: {entry['entries']} pairs for {entry['english_words']} English words from "
-              f"{entry['pairs_with_words']} sentence pairs → {out / entry['file']}")
+              f"{entry['pairs_with_words']} sentence pairs → {out / entry['file']}; covers "
+              f"{covered['share']:.1%} of the {covered['words']} words of {covered['text']}")
     print(f"use it: --set \"data.code_switch.dictionaries={out}/en-{{code}}.txt\"")
     return 0
 
@@ -150,5 +166,8 @@ def register(subparsers) -> None:
     p.add_argument("--layer", type=int, default=8, help="hidden layer to align with (SimAlign's choice: 8)")
     p.add_argument("--min-count", type=int, default=2, help="times a word pair must align to be kept")
     p.add_argument("--max-pairs", type=int, help="read at most this many pairs per language")
+    p.add_argument("--coverage-text", help="an English text file (one text a line), e.g. the training text to "
+                                           "code-switch: report the share of its words each list covers (default: "
+                                           "the pairs' English side)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_induce)

@@ -116,14 +116,49 @@ def test_the_objective_trains_toward_the_weak_view_and_its_draws_resume(tiny_xlm
         cls(threshold=1.5)
 
 
-@pytest.mark.parametrize("augment", ["subword-sampling", "token-dropout"])
+def test_code_switched_views_put_english_words_in_the_target_text(tiny_xlmr, tmp_path):
+    from xlingual.config import RecipeConfig
+    from xlingual.labels import LabelScheme
+    from xlingual.modeling.build import build_model
+
+    recipe = RecipeConfig.from_dict({"model": {"name": str(tiny_xlmr), "max_length": 64}})
+    model, tokenizer = build_model(recipe, LabelScheme.build("sentiment3"))
+    (tmp_path / "en-es.txt").write_text("love\tamo\nbus\tautobus\ntable\tmesa\nsad\testar triste\n",
+                                        encoding="utf-8")
+    (tmp_path / "en-fr.txt").write_text("cat\tchat\n", encoding="utf-8")  # none of its words are in the text
+    cls = get_objective("consistency")
+
+    def views(fraction, seed=3):
+        objective = cls(augment="code-switch", dictionaries=f"{tmp_path}/en-{{code}}.txt", fraction=fraction)
+        objective.setup(SetupContext(model, model.config.hidden_size, ["spanish", "french", "german"], tokenizer,
+                                     seed=seed, max_length=64))
+        rows = [tokenizer(TEXT)["input_ids"]] * 3
+        return rows, objective.strong_view(rows, [0, 1, 2])
+
+    rows, (spanish, french, german) = views(1.0)
+    assert tokenizer.decode(spanish, skip_special_tokens=True) == tokenizer.decode(rows[0], skip_special_tokens=True) \
+        .replace("amo", "love").replace("autobus", "bus").replace("mesa", "table")  # a two-word entry is no word
+    assert french == rows[1] and german == rows[2]  # no word of its list in the text; no list at all
+    assert views(0.5)[1] == views(0.5)[1] and views(0.5)[1] != views(0.5, seed=4)[1]  # seeded draws
+    assert cls.other_resources(cls.Params(augment="code-switch")) == ("bilingual-dictionary",)
+    with pytest.raises(ConfigError, match="found no word list for any of german"):
+        cls(augment="code-switch", dictionaries=f"{tmp_path}/en-{{code}}.txt").setup(SetupContext(
+            model, model.config.hidden_size, ["german"], tokenizer))
+    with pytest.raises(ConfigError, match="fraction"):
+        cls(augment="code-switch", fraction=0)
+
+
+@pytest.mark.parametrize("augment", ["subword-sampling", "token-dropout", "code-switch"])
 def test_a_run_with_consistency_training(augment, tiny_xlmr, tiny_bert, toy_umsab, tmp_path):
     model = tiny_xlmr if augment == "subword-sampling" else tiny_bert
+    (tmp_path / "en-es.txt").write_text("good\tbueno\nbad\tmalo\nlove\tamo\n", encoding="utf-8")
     run = xlingual.train(REPO / "recipes" / "umsab_e5small.yaml", [
         *tiny_recipe_overrides(model, toy_umsab, tmp_path / "run"), "alignment.unlabeled_target={split: train}",
-        f"alignment.losses=[{{name: consistency, weight: 1.0, augment: {augment}}}]"], progress=False)
+        f"alignment.losses=[{{name: consistency, weight: 1.0, augment: {augment}, "
+        f"dictionaries: '{tmp_path}/en-{{code}}.txt'}}]"], progress=False)
     results = Results.read(run / "results.json")
-    assert results.protocol.target_resources == ["unlabeled-target"]
+    assert results.protocol.target_resources == ["unlabeled-target", *(
+        ["bilingual-dictionary"] if augment == "code-switch" else [])]
     described = results.training.objectives[0]
     assert described["name"] == "consistency" and described["params"]["augment"] == augment
     log = (run / "logs" / "train_log.jsonl").read_text()

@@ -31,7 +31,19 @@ def test_induce_word_list_writes_a_list_code_switching_reads(tiny_bert, toy_pair
         pairs = read_word_list(out / f"en-{code}.txt")
         assert entry["english_words"] == len(pairs) and entry["entries"] == sum(map(len, pairs.values()))
         assert entry["aligned_word_pairs"] > 0 and all(en not in found for en, found in pairs.items())
-    assert "data.code_switch.dictionaries=" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "data.code_switch.dictionaries=" in printed and "covers" in printed
+    spanish = manifest["languages"]["spanish"]["coverage"]
+    assert spanish["text"].endswith("(English side)") and 0 < spanish["covered"] <= spanish["words"]
+    # coverage of the user's own text: the share of its words that are keys of the list
+    known = sorted(read_word_list(out / "en-es.txt"))
+    text = tmp_path / "train_text.txt"
+    text.write_text(f"{known[0]} zzzunknown, {known[0].upper()} @{known[0]} qqq\n{known[-1]} 42", encoding="utf-8")
+    again = tmp_path / "again"
+    assert main(["induce-word-list", str(toy_pairs), "--model", str(tiny_bert), "--languages", "es", "--out",
+                 str(again), "--layer", "2", "--min-count", "1", "--coverage-text", str(text), "--no-progress"]) == 0
+    record = json.loads((again / "manifest.json").read_text())["languages"]["spanish"]["coverage"]
+    assert record == {"text": str(text), "words": 5, "covered": 3, "share": 0.6}  # a @mention is no word
     assert main(["induce-word-list", str(toy_pairs), "--model", str(tiny_bert), "--languages", "es",
                  "--out", str(out), "--no-progress"]) == 2  # nothing written over
     assert "choose a new (or empty) folder" in capsys.readouterr().err

@@ -347,6 +347,12 @@ def test_rounds_chain_students_resume_and_add_up_their_cost(teachers, tiny_bert,
     with pytest.raises(ConfigError, match="rounds sets it"):
         from xlingual.rounds import run_rounds
         run_rounds(RECIPE, teachers, tmp_path / "x", overrides=["output_dir=elsewhere"])
+    # the students' pseudo-label settings go through --set, checked with the root each round gives them
+    soft = ["rounds", str(RECIPE), "--teachers", str(teachers[0]), "--out", str(tmp_path / "soft"), "--rule",
+            "all-soft", *overrides, "--set=data.pseudo_labeled.targets=soft", "--set=data.pseudo_labeled.per_epoch=3"]
+    assert main(soft) == 0
+    record = Results.read(tmp_path / "soft" / "round1" / "student" / "results.json").protocol.pseudo_labels
+    assert (record.rule, record.targets, record.per_epoch) == ("all-soft", "soft", 3)
 
 
 def test_agreement_with_a_frozen_probe_limits_the_candidates(teachers, tmp_path, monkeypatch):

@@ -117,6 +117,12 @@ class Objective(nn.Module):
         if callable(validate):
             validate(where)
 
+    @classmethod
+    def other_resources(cls, params: Any) -> tuple[str, ...]:
+        """Target-side resources these settings add beyond ``target_resources``, drawn from
+        :data:`xlingual.protocol.POST_HOC_RESOURCES` (consistency's code-switched views read a word list)."""
+        return ()
+
     @property
     def streams(self) -> tuple[str, ...]:
         """The streams behind ``parts`` (``target``, ``pairs``): the run loads and draws these."""
@@ -140,7 +146,8 @@ class Objective(nn.Module):
         """The objective as results.json records it."""
         return {"name": self.name, "weight": self.config.weight, "schedule": self.config.schedule,
                 "warmup_ratio": self.config.warmup_ratio, "params": dataclasses.asdict(self.params),
-                "streams": list(self.streams), "target_resources": list(self.target_resources),
+                "streams": list(self.streams),
+                "target_resources": [*self.target_resources, *self.other_resources(self.params)],
                 "class": f"{type(self).__module__}.{type(self).__qualname__}"}
 
 

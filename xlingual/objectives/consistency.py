@@ -4,11 +4,13 @@ Each step, the target batch's own prediction (the weak view, from the forward pa
 is the teacher of a second, augmented view of the same texts: the loss is the KL divergence from the weak
 view's sharpened distribution to the strong view's, over the rows whose weak confidence reaches
 ``threshold``. The weak side carries no gradient. The strong view needs no translation: subword sampling
-(xTune's views, Zheng et al. 2021) or token dropout, from :mod:`xlingual.data.augment`.
+(xTune's views, Zheng et al. 2021) or token dropout, from :mod:`xlingual.data.augment`, or code-switching
+with a bilingual word list (CoSDA-ML's views, Qin et al. 2020, read backwards: target words become English).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 from dataclasses import dataclass
@@ -16,18 +18,29 @@ from typing import Literal
 
 import torch
 
+from ..config.conversion import check_template
 from ..data.augment import SubwordSampler, fit_length, token_dropout
 from ..data.batching import collate
+from ..data.code_switch import WORD, CodeSwitcher, read_word_list, word_list_path
 from ..errors import ConfigError
 from .base import Objective, SetupContext, StepContext
 from .registry import register_objective
 from .soft_label_kl import SoftLabelKLLoss, temper
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass
 class ConsistencyParams:
-    augment: Literal["subword-sampling", "token-dropout"] = "subword-sampling"
-    """How the strong view is made: a sampled segmentation (needs a Unigram tokenizer), or masked pieces."""
+    augment: Literal["subword-sampling", "token-dropout", "code-switch"] = "subword-sampling"
+    """How the strong view is made: a sampled segmentation (needs a Unigram tokenizer), masked pieces, or target
+    words replaced by their English translations from ``dictionaries`` (protocol: ``bilingual-dictionary``)."""
+    dictionaries: str = "../shared/data/dictionaries/en-{code}.txt"
+    """Code-switch: ``english<TAB>translation`` word lists per target language, a path template with ``{code}``
+    or ``{language}`` (as ``data.code_switch`` reads them); a language without one keeps its text."""
+    fraction: float = 0.5
+    """Code-switch: chance that a word the list covers is replaced (CoSDA-ML's word ratio, as in
+    ``data.code_switch``)."""
     alpha: float = 0.5
     """Subword sampling's smoothing (0 uniform over segmentations; larger nearer the best one). Chosen on English
     train text, where e5's views at 0.5 have 11% more pieces than the best segmentation (1.56× at 0.2, 1.91× at
@@ -59,6 +72,10 @@ class ConsistencyParams:
             raise ConfigError(f"{where}.threshold: must be in [0, 1), got {self.threshold}")
         if not 0 < self.momentum < 1:
             raise ConfigError(f"{where}.momentum: must be in (0, 1), got {self.momentum}")
+        if not 0 < self.fraction <= 1:
+            raise ConfigError(f"{where}.fraction: must be in (0, 1], got {self.fraction}")
+        if self.augment == "code-switch":
+            check_template(self.dictionaries, f"{where}.dictionaries", ("code", "language"))
 
 
 @register_objective
@@ -77,7 +94,13 @@ class ConsistencyObjective(Objective):
         self.register_buffer("target_mean", torch.zeros(0))  # running means for distribution alignment (setup
         self.register_buffer("source_mean", torch.zeros(0))  # sizes them to the classes, starting uniform)
         self.sampler: SubwordSampler | None = None
+        self.switchers: dict[str, CodeSwitcher] = {}
+        self.tokenizer, self.languages = None, []
         self.seed, self.max_length, self.fixed, self.replacement, self.pad = 0, 512, set(), 0, 0
+
+    @classmethod
+    def other_resources(cls, params: ConsistencyParams) -> tuple[str, ...]:
+        return ("bilingual-dictionary",) if params is not None and params.augment == "code-switch" else ()
 
     def setup(self, context: SetupContext) -> None:
         tokenizer = context.tokenizer
@@ -91,17 +114,32 @@ class ConsistencyObjective(Objective):
         self.fixed = set(tokenizer.all_special_ids)
         if self.params.augment == "subword-sampling":
             self.sampler = SubwordSampler(tokenizer, self.params.alpha)
+        if self.params.augment == "code-switch":
+            self.tokenizer, self.languages = tokenizer, list(context.target_languages)
+            self.switchers = reverse_switchers(self.params.dictionaries, self.languages, self.params.fraction)
         mask = tokenizer.mask_token_id if tokenizer.mask_token_id is not None else tokenizer.unk_token_id
         if mask is None and self.params.augment == "token-dropout":
             raise ConfigError("alignment.losses: consistency token-dropout needs a mask or unknown token")
         self.replacement = mask if mask is not None else 0
 
-    def strong_view(self, rows: list[list[int]]) -> list[list[int]]:
-        """The augmented ids of each row; deterministic for the run's seed and the number of draws so far."""
+    def strong_view(self, rows: list[list[int]], language_ids: list[int] | None = None) -> list[list[int]]:
+        """The augmented ids of each row (of the target language ``language_ids`` gives, for code-switching);
+        deterministic for the run's seed and the number of draws so far."""
         seed = self.seed * 1_000_003 + int(self.draws)
         self.draws += 1
         if self.sampler is not None:
             views = [self.sampler.sample(row, seed * 4099 + i) for i, row in enumerate(rows)]
+        elif self.params.augment == "code-switch":
+            views = []
+            for i, row in enumerate(rows):
+                language = self.languages[language_ids[i]] if language_ids is not None else None
+                switcher = self.switchers.get(language)
+                if switcher is None:  # no word list for it: the text as it is
+                    views.append(row)
+                    continue
+                text = self.tokenizer.decode(row, skip_special_tokens=True)
+                switched, _ = switcher.switch([text], seed * 4099 + i)
+                views.append(row if switched[0] == text else self.tokenizer(switched[0])["input_ids"])
         else:
             rng = random.Random(seed)
             views = [token_dropout(row, self.params.dropout, self.replacement, self.fixed, rng) for row in rows]
@@ -125,8 +163,33 @@ class ConsistencyObjective(Objective):
         context.log("consistency_kept", keep.float().mean().item())
         rows = [ids[mask.bool()].tolist() for ids, mask in zip(batch["input_ids"], batch["attention_mask"],
                                                                 strict=True)]
-        views = self.strong_view(rows)
+        languages = batch.get("language_ids")
+        views = self.strong_view(rows, None if languages is None else languages.tolist())
         strong = {k: v.to(batch["input_ids"].device) for k, v in collate(views, self.pad).items()}
         logits = model(input_ids=strong["input_ids"], attention_mask=strong["attention_mask"]).logits
         per_row = self.loss(logits, temper(weak, self.params.temperature))
         return (per_row * keep.float()).sum() / max(len(rows), 1)
+
+
+def reverse_switchers(template: str, languages: list[str], fraction: float) -> dict[str, CodeSwitcher]:
+    """Per target language with a word list at ``template``, a switcher from its words to their English
+    translations (the English→target list read backwards; multi-word translations left out)."""
+    switchers, missing = {}, []
+    for language in languages:
+        path = word_list_path(template, language)
+        if not path.is_file():
+            missing.append(language)
+            continue
+        backwards: dict[str, list[str]] = {}
+        for english, translations in read_word_list(path).items():
+            for translation in translations:
+                if WORD.fullmatch(translation) and translation.lower() != english:
+                    backwards.setdefault(translation.lower(), []).append(english)
+        switchers[language] = CodeSwitcher({"english": backwards}, fraction)
+    if not switchers:
+        raise ConfigError(f"alignment.losses: consistency code-switch found no word list for any of "
+                          f"{', '.join(languages)} (looked for {word_list_path(template, languages[0])})")
+    if missing:
+        logger.warning("consistency code-switch: no word list for %s; their texts are their own strong view",
+                       ", ".join(missing))
+    return switchers
