@@ -8,12 +8,15 @@ selection snowballs. Keeping the same number per class avoids that.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from torch import Tensor
 
 
 def select_pseudo_labels(probabilities: Tensor, threshold: float, max_per_class: int | None = None,
                          class_balanced: bool = True) -> tuple[list[int], list[int]]:
-    """Indices and predicted labels of the rows of ``probabilities`` ``[n, k]`` to self-train on.
+    """Indices and predicted labels of the rows of ``probabilities`` ``[n, k]`` to self-train on: ``self_training``'s
+    settings read as a rule of :func:`select`, the one selection ``xlingual pseudo-label`` and rounds use.
 
     A row is a candidate when its top probability is ``>= threshold``; its label is the argmax.
     With ``class_balanced``, every class that has candidates keeps the same number, the smallest
@@ -29,28 +32,20 @@ def select_pseudo_labels(probabilities: Tensor, threshold: float, max_per_class:
     if probabilities.shape[0] == 0:
         return [], []
     confidence, predicted = probabilities.detach().float().cpu().max(dim=1)
-    scores, labels = confidence.tolist(), predicted.tolist()
-
-    by_class: dict[int, list[int]] = {}
-    for index, (score, label) in enumerate(zip(scores, labels)):
-        if score >= threshold:
-            by_class.setdefault(label, []).append(index)
-    if not by_class:
+    allowed = [score >= threshold for score in confidence.tolist()]
+    counts = Counter(label for label, ok in zip(predicted.tolist(), allowed, strict=True) if ok)
+    if not counts:
         return [], []
-
-    if class_balanced:
-        quota: int | None = min(len(members) for members in by_class.values())
-        if max_per_class is not None:
-            quota = min(quota, max_per_class)
+    quota = min(counts.values()) if class_balanced else None
+    if max_per_class is not None:
+        quota = max_per_class if quota is None else min(quota, max_per_class)
+    if quota == 0:
+        return [], []
+    if quota is None:
+        indices, labels, _ = select(probabilities, "threshold", threshold=threshold)
     else:
-        quota = max_per_class
-
-    selected: list[int] = []
-    for members in by_class.values():
-        ranked = sorted(members, key=lambda i: (-scores[i], i))
-        selected.extend(ranked if quota is None else ranked[:quota])
-    selected.sort()
-    return selected, [labels[i] for i in selected]
+        indices, labels, _ = select(probabilities, "class-balanced", k=quota, allowed=allowed)
+    return indices, labels
 
 
 # ----------------------------------------------------------------------------- selection rules for a teacher
