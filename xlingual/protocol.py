@@ -47,7 +47,8 @@ def check_protocol(recipe: RecipeConfig) -> None:
 ZERO_SHOT = "zero-shot"
 """A run that uses no target-language data at all."""
 BILINGUAL_DICTIONARY = "bilingual-dictionary"
-"""English training text code-switched with word lists (``data.code_switch``)."""
+"""Bilingual word lists: English training text code-switched with them (``data.code_switch``), or target text put
+into English by them (consistency's ``augment: code-switch``)."""
 PSEUDO_LABELS = "pseudo-labels"
 """Target text labelled by a teacher, trained on (``data.pseudo_labeled``)."""
 SELF_TRAINING = "self-training"
@@ -73,6 +74,9 @@ def target_resources(recipe: RecipeConfig, objectives: Sequence[Any] = ()) -> li
     resources = ordered_resources({resource for objective, _ in declared for resource in objective.target_resources})
     other = {resource for objective, params in declared
              for resource in getattr(objective, "other_resources", lambda _: ())(params)}
+    if other - set(POST_HOC_RESOURCES):
+        raise TypeError(f"other_resources: {sorted(other - set(POST_HOC_RESOURCES))} are not among "
+                        f"{POST_HOC_RESOURCES}")
     used = {BILINGUAL_DICTIONARY: recipe.data.code_switch is not None,
             PSEUDO_LABELS: recipe.data.pseudo_labeled is not None,
             SELF_TRAINING: recipe.self_training is not None,

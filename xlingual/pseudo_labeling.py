@@ -204,8 +204,8 @@ def register(subparsers) -> None:
     p.add_argument("--languages", help="comma-separated target languages (default: the first run's targets)")
     p.add_argument("--rule", default="prior-matched", choices=list(SELECTION_RULES))
     p.add_argument("--k", type=int, default=300,
-                   help="texts kept per language (prior-matched) or per class (class-balanced); default 300, about a "
-                        "sixth of a 1,839-tweet pool, as xlingual rounds uses")
+                   help="texts kept per language (prior-matched; the default 300 is about a sixth of a 1,839-tweet "
+                        "pool, as xlingual rounds uses) or per class (class-balanced)")
     p.add_argument("--threshold", type=float, help="the threshold rule's minimum top probability")
     p.add_argument("--split", default="train", help="which split's text to label (labels dropped; not the test split)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override the first run's data settings")

@@ -195,7 +195,8 @@ class Runner(Job):
         self.streams = build_streams(recipe, self.tokenizer, data.unlabeled, data.pairs)
         self.objectives = build_objectives(
             recipe.alignment.losses, SetupContext(model, model.config.hidden_size, recipe.data.target_languages,
-                                                  self.tokenizer, recipe.training.seed, recipe.model.max_length),
+                                                  self.tokenizer, recipe.training.seed, recipe.model.max_length,
+                                                  getattr(self.streams.get("target"), "languages", None)),
             self.extra)
         signals = build_signals(recipe, self.tokenizer, *self.signal_examples)
         self.lp_ft = None

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from .data.code_switch import WORD, CodeSwitcher
 from .data.pairs import load_pairs
 from .data.textfile import read_lines
-from .errors import ConfigError
+from .errors import ConfigError, DataError
 from .io import atomic_write_json, atomic_write_text, read_json
 from .languages import iso639_1, normalize_language
 
@@ -110,7 +110,10 @@ def induce_word_lists(pairs_root: str, encoder: str, languages: list[str], out: 
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"--out {out}: choose a new (or empty) folder; nothing in it is replaced")
-    reference = None if coverage_text is None else read_lines(Path(coverage_text))
+    try:
+        reference = None if coverage_text is None else read_lines(Path(coverage_text))
+    except DataError as error:
+        raise DataError(f"--coverage-text: {error}") from None
     # transformers: slow to import, so only when the command runs
     from .modeling.build import load_encoder, load_tokenizer
     model, tokenizer = load_encoder(encoder), load_tokenizer(encoder)

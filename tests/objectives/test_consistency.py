@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -130,18 +131,30 @@ def test_code_switched_views_put_english_words_in_the_target_text(tiny_xlmr, tmp
 
     def views(fraction, seed=3):
         objective = cls(augment="code-switch", dictionaries=f"{tmp_path}/en-{{code}}.txt", fraction=fraction)
-        objective.setup(SetupContext(model, model.config.hidden_size, ["spanish", "french", "german"], tokenizer,
-                                     seed=seed, max_length=64))
-        rows = [tokenizer(TEXT)["input_ids"]] * 3
+        # the target stream's own languages order its language ids, whatever data.target_languages says
+        objective.setup(SetupContext(model, model.config.hidden_size, ["arabic", "spanish"], tokenizer,
+                                     seed=seed, max_length=64, stream_languages=["spanish", "french", "german"]))
+        rows = [tokenizer("query: " + TEXT)["input_ids"]] * 3  # e5's text prefix goes through decode and back
         return rows, objective.strong_view(rows, [0, 1, 2])
 
     rows, (spanish, french, german) = views(1.0)
-    assert tokenizer.decode(spanish, skip_special_tokens=True) == tokenizer.decode(rows[0], skip_special_tokens=True) \
+    decoded = tokenizer.decode(spanish, skip_special_tokens=True)
+    assert decoded == tokenizer.decode(rows[0], skip_special_tokens=True) \
         .replace("amo", "love").replace("autobus", "bus").replace("mesa", "table")  # a two-word entry is no word
+    unknown = tokenizer.unk_token_id  # this tiny vocabulary lacks "q" and ":": their unknown pieces stay
+    assert rows[0].count(unknown) > 0 and spanish.count(unknown) == rows[0].count(unknown)
+    assert spanish[0] == rows[0][0] and spanish[-1] == rows[0][-1]  # one start and one end token, as before
     assert french == rows[1] and german == rows[2]  # no word of its list in the text; no list at all
     assert views(0.5)[1] == views(0.5)[1] and views(0.5)[1] != views(0.5, seed=4)[1]  # seeded draws
     assert cls.other_resources(cls.Params(augment="code-switch")) == ("bilingual-dictionary",)
-    with pytest.raises(ConfigError, match="found no word list for any of german"):
+    # a script whose letters carry combining marks: the whole word is looked up, not its pieces
+    from xlingual.objectives.consistency import reverse_switchers
+    (tmp_path / "en-hi.txt").write_text("love\tप्यार\n", encoding="utf-8")
+    switchers, record = reverse_switchers(f"{tmp_path}/en-{{code}}.txt", ["hindi"], 1.0)
+    assert switchers["hindi"].switch(["मुझे प्यार है"], 0)[0] == ["मुझे love है"]
+    assert record["hindi"]["target_words"] == 1 and len(record["hindi"]["sha256"]) == 64
+    with pytest.raises(ConfigError, match=r"dictionaries: no word list for any of the target stream's languages "
+                                          r"german \(looked for"):
         cls(augment="code-switch", dictionaries=f"{tmp_path}/en-{{code}}.txt").setup(SetupContext(
             model, model.config.hidden_size, ["german"], tokenizer))
     with pytest.raises(ConfigError, match="fraction"):
@@ -159,6 +172,11 @@ def test_a_run_with_consistency_training(augment, tiny_xlmr, tiny_bert, toy_umsa
     results = Results.read(run / "results.json")
     assert results.protocol.target_resources == ["unlabeled-target", *(
         ["bilingual-dictionary"] if augment == "code-switch" else [])]
+    if augment == "code-switch":  # words were switched, and the lists read are recorded
+        logged = [json.loads(line) for line in (run / "logs" / "train_log.jsonl").read_text().splitlines()]
+        assert max(r.get("consistency_switched", 0) for r in logged) > 0
+        described = results.training.objectives[0]
+        assert set(described["word_lists"]) == {"spanish"} and described["without_word_list"] == ["german"]
     described = results.training.objectives[0]
     assert described["name"] == "consistency" and described["params"]["augment"] == augment
     log = (run / "logs" / "train_log.jsonl").read_text()

@@ -5,15 +5,20 @@ of its translations in a language drawn from those whose list has the word. The 
 target-language words in contexts whose labels it knows, which ties their representations to the English
 ones where it matters for the task. Word lists use the MUSE layout, one ``english<TAB>translation`` a line
 (several lines per English word allowed); matching is case-insensitive and a replacement keeps the word's
-capitalisation. Only the labelled source rows are switched, never target text.
+capitalisation. ``data.code_switch`` switches only the labelled source rows, never target text; consistency
+training's code-switched views (:mod:`xlingual.objectives.consistency`) read the lists backwards, target words to
+English, on unlabeled target text, with :func:`marked_word` so that scripts with combining marks keep whole words.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import random
 import re
+import sys
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +31,15 @@ logger = logging.getLogger(__name__)
 
 WORD = re.compile(r"(?<![@#\w])[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
 """A word: letters (an inner apostrophe allowed), not the body of a @mention or #hashtag, no digits."""
+
+
+@functools.cache
+def marked_word() -> re.Pattern:
+    """:data:`WORD` for any script: each letter may carry combining marks (Devanagari vowel signs, Arabic
+    harakat), which Python's ``\\w`` leaves out, so that ``प्यार`` is one word, not three."""
+    marks = "".join(re.escape(chr(c)) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c))[0] == "M")
+    letter = f"[^\\W\\d_][{marks}]*"
+    return re.compile(f"(?<![@#\\w{marks}])(?:{letter})+(?:'(?:{letter})+)?", re.UNICODE)
 
 
 def read_word_list(path: str | Path) -> dict[str, list[str]]:
@@ -65,6 +79,8 @@ class CodeSwitcher:
     """Language → English word → translations."""
     fraction: float
     seed: int = 0
+    word: re.Pattern = WORD
+    """What a word is in the text switched (:func:`marked_word` for target text in any script)."""
     languages_of: dict[str, list[str]] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -95,7 +111,7 @@ class CodeSwitcher:
                 counts["replaced"] += 1
                 return _capitalised_like(word, rng.choice(self.word_lists[language][word.lower()]))
 
-            out.append(WORD.sub(replace, text))
+            out.append(self.word.sub(replace, text))
         return out, {"words": counts["words"], "covered": counts["covered"], "replaced": counts["replaced"],
                      "into": dict(sorted(into.items()))}
 

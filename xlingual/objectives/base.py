@@ -37,13 +37,16 @@ class SetupContext:
     """The classifier (encoder + head) about to be trained, with its initial (pretrained) weights."""
     hidden_size: int
     target_languages: list[str]
-    """In the order of the ``language_ids`` of the ``target`` stream (id 0 is the first target)."""
+    """``data.target_languages``, in the recipe's order."""
     tokenizer: Any = None
     """The run's tokenizer (for objectives that make views of the text, e.g. consistency training)."""
     seed: int = 0
     """``training.seed``: objectives that draw at random derive their draws from it."""
     max_length: int = 512
     """``model.max_length``: a view of a text is cut to it."""
+    stream_languages: list[str] | None = None
+    """The ``target`` stream's languages, in the order of its batches' ``language_ids`` (id 0 is the first); it
+    may be a subset of the targets (``alignment.unlabeled_target.languages``). ``None``: ``target_languages``."""
 
 
 @dataclass

@@ -10,6 +10,7 @@ with a bilingual word list (CoSDA-ML's views, Qin et al. 2020, read backwards: t
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import random
@@ -21,7 +22,7 @@ import torch
 from ..config.conversion import check_template
 from ..data.augment import SubwordSampler, fit_length, token_dropout
 from ..data.batching import collate
-from ..data.code_switch import WORD, CodeSwitcher, read_word_list, word_list_path
+from ..data.code_switch import CodeSwitcher, marked_word, read_word_list, word_list_path
 from ..errors import ConfigError
 from .base import Objective, SetupContext, StepContext
 from .registry import register_objective
@@ -95,7 +96,9 @@ class ConsistencyObjective(Objective):
         self.register_buffer("source_mean", torch.zeros(0))  # sizes them to the classes, starting uniform)
         self.sampler: SubwordSampler | None = None
         self.switchers: dict[str, CodeSwitcher] = {}
-        self.tokenizer, self.languages = None, []
+        self.word_lists: dict[str, dict] = {}
+        self.switched = {"words": 0, "replaced": 0}  # since the last log: the share of target words switched
+        self.tokenizer, self.unknown, self.languages = None, None, []
         self.seed, self.max_length, self.fixed, self.replacement, self.pad = 0, 512, set(), 0, 0
 
     @classmethod
@@ -115,12 +118,21 @@ class ConsistencyObjective(Objective):
         if self.params.augment == "subword-sampling":
             self.sampler = SubwordSampler(tokenizer, self.params.alpha)
         if self.params.augment == "code-switch":
-            self.tokenizer, self.languages = tokenizer, list(context.target_languages)
-            self.switchers = reverse_switchers(self.params.dictionaries, self.languages, self.params.fraction)
+            self.tokenizer, self.unknown = tokenizer, tokenizer.unk_token_id
+            self.languages = list(context.stream_languages or context.target_languages)
+            self.switchers, self.word_lists = reverse_switchers(self.params.dictionaries, self.languages,
+                                                                self.params.fraction)
         mask = tokenizer.mask_token_id if tokenizer.mask_token_id is not None else tokenizer.unk_token_id
         if mask is None and self.params.augment == "token-dropout":
             raise ConfigError("alignment.losses: consistency token-dropout needs a mask or unknown token")
         self.replacement = mask if mask is not None else 0
+
+    def describe(self) -> dict:
+        described = super().describe()
+        if self.params.augment == "code-switch":
+            described["word_lists"] = self.word_lists
+            described["without_word_list"] = [lang for lang in self.languages if lang not in self.word_lists]
+        return described
 
     def strong_view(self, rows: list[list[int]], language_ids: list[int] | None = None) -> list[list[int]]:
         """The augmented ids of each row (of the target language ``language_ids`` gives, for code-switching);
@@ -137,8 +149,11 @@ class ConsistencyObjective(Objective):
                 if switcher is None:  # no word list for it: the text as it is
                     views.append(row)
                     continue
-                text = self.tokenizer.decode(row, skip_special_tokens=True)
-                switched, _ = switcher.switch([text], seed * 4099 + i)
+                # special tokens off, unknown ones kept (as "<unk>", which encodes back to them)
+                text = self.tokenizer.decode([t for t in row if t not in self.fixed or t == self.unknown])
+                switched, counts = switcher.switch([text], seed * 4099 + i)
+                self.switched["words"] += counts["words"]
+                self.switched["replaced"] += counts["replaced"]
                 views.append(row if switched[0] == text else self.tokenizer(switched[0])["input_ids"])
         else:
             rng = random.Random(seed)
@@ -165,16 +180,23 @@ class ConsistencyObjective(Objective):
                                                                 strict=True)]
         languages = batch.get("language_ids")
         views = self.strong_view(rows, None if languages is None else languages.tolist())
+        if self.switchers:  # the share of this batch's target words put into English
+            words, replaced = self.switched["words"], self.switched["replaced"]
+            self.switched = {"words": 0, "replaced": 0}
+            context.log("consistency_switched", replaced / words if words else 0.0)
         strong = {k: v.to(batch["input_ids"].device) for k, v in collate(views, self.pad).items()}
         logits = model(input_ids=strong["input_ids"], attention_mask=strong["attention_mask"]).logits
         per_row = self.loss(logits, temper(weak, self.params.temperature))
         return (per_row * keep.float()).sum() / max(len(rows), 1)
 
 
-def reverse_switchers(template: str, languages: list[str], fraction: float) -> dict[str, CodeSwitcher]:
+def reverse_switchers(template: str, languages: list[str], fraction: float
+                      ) -> tuple[dict[str, CodeSwitcher], dict[str, dict]]:
     """Per target language with a word list at ``template``, a switcher from its words to their English
-    translations (the English→target list read backwards; multi-word translations left out)."""
-    switchers, missing = {}, []
+    translations (the English→target list read backwards; multi-word translations left out), and the record of
+    the lists read (file, sha256, words switchable)."""
+    where = "alignment.losses[consistency].dictionaries"
+    switchers, record, missing = {}, {}, []
     for language in languages:
         path = word_list_path(template, language)
         if not path.is_file():
@@ -183,13 +205,16 @@ def reverse_switchers(template: str, languages: list[str], fraction: float) -> d
         backwards: dict[str, list[str]] = {}
         for english, translations in read_word_list(path).items():
             for translation in translations:
-                if WORD.fullmatch(translation) and translation.lower() != english:
+                if marked_word().fullmatch(translation) and translation.lower() != english:
                     backwards.setdefault(translation.lower(), []).append(english)
-        switchers[language] = CodeSwitcher({"english": backwards}, fraction)
+        switchers[language] = CodeSwitcher({"english": backwards}, fraction, word=marked_word())
+        record[language] = {"file": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                            "target_words": len(backwards)}
     if not switchers:
-        raise ConfigError(f"alignment.losses: consistency code-switch found no word list for any of "
-                          f"{', '.join(languages)} (looked for {word_list_path(template, languages[0])})")
+        looked = f" (looked for {word_list_path(template, languages[0])})" if languages else ""
+        raise ConfigError(f"{where}: no word list for any of the target stream's languages "
+                          f"{', '.join(languages) or '(none)'}{looked}")
     if missing:
         logger.warning("consistency code-switch: no word list for %s; their texts are their own strong view",
                        ", ".join(missing))
-    return switchers
+    return switchers, record
