@@ -53,7 +53,8 @@ class PseudoLabeledConfig(Section):
     per_epoch: int | None = None
     """Train each epoch on this many of a language's pseudo-labelled texts, the next ones of one seeded shuffle
     (default: all of them every epoch). A large pool (``--rule all-soft`` keeps every text) then costs what a
-    small one does, and the epochs still reach different texts before any repeats."""
+    small one does, and the epochs still reach different texts before any repeats. (A ``self_training`` round
+    starts again at the first draw, and ``lp_ft``'s head fit reads every text.)"""
 
     def _normalize(self) -> None:
         where = "data.pseudo_labeled"
