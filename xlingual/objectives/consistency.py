@@ -142,19 +142,22 @@ class ConsistencyObjective(Objective):
         if self.sampler is not None:
             views = [self.sampler.sample(row, seed * 4099 + i) for i, row in enumerate(rows)]
         elif self.params.augment == "code-switch":
-            views = []
+            views, changed = list(rows), {}
             for i, row in enumerate(rows):
                 language = self.languages[language_ids[i]] if language_ids is not None else None
                 switcher = self.switchers.get(language)
                 if switcher is None:  # no word list for it: the text as it is
-                    views.append(row)
                     continue
                 # special tokens off, unknown ones kept (as "<unk>", which encodes back to them)
                 text = self.tokenizer.decode([t for t in row if t not in self.fixed or t == self.unknown])
                 switched, counts = switcher.switch([text], seed * 4099 + i)
                 self.switched["words"] += counts["words"]
                 self.switched["replaced"] += counts["replaced"]
-                views.append(row if switched[0] == text else self.tokenizer(switched[0])["input_ids"])
+                if switched[0] != text:
+                    changed[i] = switched[0]
+            if changed:  # one tokenizer call for the batch's switched texts
+                for i, ids in zip(changed, self.tokenizer(list(changed.values()))["input_ids"], strict=True):
+                    views[i] = ids
         else:
             rng = random.Random(seed)
             views = [token_dropout(row, self.params.dropout, self.replacement, self.fixed, rng) for row in rows]
